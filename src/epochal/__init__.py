@@ -1,0 +1,26 @@
+"""epochal: Keras' training loop and its callbacks, on any ``torch.nn.Module``.
+
+Replace ``keras`` (or ``tf.keras``) by ``epochal`` in your imports: ``epochal.models``,
+``epochal.layers``, ``epochal.callbacks``, ``epochal.optimizers``, ``epochal.losses``,
+``epochal.metrics``, ``epochal.utils`` and ``epochal.datasets`` mirror Keras' modules.
+"""
+
+from epochal import callbacks, datasets, layers, losses, metrics, models, optimizers, utils
+from epochal.model import Model
+from epochal.sequential import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model",
+    "Sequential",
+    "__version__",
+    "callbacks",
+    "datasets",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "utils",
+]

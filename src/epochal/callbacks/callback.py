@@ -1,0 +1,144 @@
+"""The :class:`Callback` base class: Keras' hook set plus a state protocol."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from epochal.model import Model
+
+__all__ = ["HOOKS", "Callback"]
+
+HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
+
+# A training-batch hook also counts as implemented when only its legacy alias is.
+_LEGACY_ALIAS = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
+class Callback:
+    """Base class for objects that watch and steer ``fit``, ``evaluate`` and ``predict``.
+
+    Override any hook; the loop calls only the hooks a callback actually overrides, so an
+    unused batch hook costs nothing. Epoch indices are 0-based; ``batch`` is the index within
+    the epoch. The default ``on_train_batch_begin/end`` call the legacy ``on_batch_begin/end``.
+
+    A callback may use ``self.model`` (an :class:`epochal.Model`: ``stop_training``,
+    ``optimizer.learning_rate``, ``get_weights()``/``set_weights()``, ``history``,
+    ``module``, ``rank``, ``world_size``, ``is_main_process``, ``train_state``),
+    ``self.params`` (``{"verbose", "epochs", "steps"}``) and the ``logs`` it is handed.
+
+    Callbacks whose state should survive an interrupted run (see ``BackupAndRestore``)
+    implement :meth:`state_dict` and :meth:`load_state_dict`.
+
+    Example:
+        >>> import epochal
+        >>> class CountBatches(epochal.callbacks.Callback):
+        ...     def on_train_begin(self, logs=None):
+        ...         self.batches = 0
+        ...     def on_train_batch_end(self, batch, logs=None):
+        ...         self.batches += 1
+    """
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self._model: Model | None = None
+
+    # Keras makes `model` read-only; Keras 2 code assigns it, so it is settable here.
+    @property
+    def model(self) -> Model:
+        return self.__dict__.get("_model")  # type: ignore[return-value]
+
+    @model.setter
+    def model(self, model: Model) -> None:
+        self._model = model
+
+    def set_model(self, model: Model) -> None:
+        self._model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def implements(self, hook: str) -> bool:
+        """Whether this callback does something in ``hook`` (the loop skips it otherwise)."""
+        cls = type(self)
+        if getattr(cls, hook) is not getattr(Callback, hook):
+            return True
+        alias = _LEGACY_ALIAS.get(hook)
+        return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)
+
+    # ------------------------------------------------------------------ state protocol
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this callback's work after a restart.
+
+        Values must be plain Python data, numpy arrays or tensors. Defaults to `{}`.
+        """
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores what :meth:`state_dict` returned."""
+
+    # ------------------------------------------------------------------ hooks
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Called once at the start of ``fit``."""
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Called once at the end of ``fit`` with the last epoch's logs."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called at the start of each epoch (0-based ``epoch``)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called at the end of each epoch with training and ``val_`` metrics."""
+
+    def on_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Legacy alias, called by the default :meth:`on_train_batch_begin`."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Legacy alias, called by the default :meth:`on_train_batch_end`."""
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before each training batch."""
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after each training batch with the epoch's running means."""
+        self.on_batch_end(batch, logs=logs)
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Called at the start of ``evaluate`` and of validation inside ``fit``."""
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Called at the end of evaluation with its final metrics (no ``val_`` prefix)."""
+
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before each evaluation batch."""
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after each evaluation batch with running means."""
+
+    def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Called at the start of ``predict``."""
+
+    def on_predict_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Called at the end of ``predict``."""
+
+    def on_predict_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called before each prediction batch."""
+
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Called after each prediction batch with ``{"outputs": numpy array}``."""

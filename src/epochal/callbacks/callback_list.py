@@ -1,0 +1,184 @@
+"""CallbackList: the dispatcher between the loop and the callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from epochal.callbacks.callback import HOOKS, Callback
+from epochal.logs import convert_logs
+
+if TYPE_CHECKING:
+    from epochal.model import Model
+
+__all__ = ["CallbackList"]
+
+
+class CallbackList(Callback):
+    """Calls a list of callbacks, each hook only on the callbacks that implement it.
+
+    Per hook call, ``logs`` become one new :class:`~epochal.logs.Logs` (keys sorted, scalars
+    as floats, device values fetched only when read) and that same mapping goes to every
+    callback in order, so a key added by one (``learning_rate``) is seen by the next ones, by
+    History and by the progress bar — Keras' behaviour.
+
+    Args:
+        callbacks: A callback or a list of callbacks. Defaults to `None`.
+        add_history: Append a :class:`History` unless one is present. Defaults to `False`.
+        add_progbar: Append a :class:`ProgbarLogger` unless one is present. Defaults to
+            `False`.
+        model: The model to attach. Defaults to `None`.
+        **params: The ``params`` handed to every callback (``verbose``, ``epochs``, ``steps``).
+
+    Raises:
+        TypeError: when an entry is not a :class:`Callback` (a nested list, say).
+        ValueError: when an ``on_*_end`` hook is called without its ``on_*_begin``.
+    """
+
+    def __init__(
+        self,
+        callbacks: Callback | Iterable[Callback] | None = None,
+        add_history: bool = False,
+        add_progbar: bool = False,
+        model: Model | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        if callbacks is None:
+            items: list[Callback] = []
+        elif isinstance(callbacks, Callback):
+            items = [callbacks]
+        else:
+            items = list(callbacks)
+        for position, item in enumerate(items):
+            if not isinstance(item, Callback):
+                raise TypeError(
+                    "`callbacks` must be a Callback or a flat list of Callback objects. "
+                    f"Entry {position} is {type(item).__name__}: {item!r}"
+                )
+        self.callbacks = items
+        from epochal.callbacks.history import History
+        from epochal.callbacks.progbar_logger import ProgbarLogger
+
+        if add_history and not any(isinstance(c, History) for c in items):
+            self.callbacks.append(History())
+        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in items):
+            self.callbacks.append(ProgbarLogger())
+        self._dispatch = {hook: [c for c in self.callbacks if c.implements(hook)] for hook in HOOKS}
+        self._open: set[str] = set()
+        if model is not None:
+            self.set_model(model)
+        if params:
+            self.set_params(params)
+
+    def set_model(self, model: Model) -> None:
+        from epochal.callbacks.history import History
+
+        super().set_model(model)
+        for callback in self.callbacks:
+            callback.set_model(model)
+            if isinstance(callback, History):
+                model.history = callback
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        super().set_params(params)
+        for callback in self.callbacks:
+            callback.set_params(params)
+
+    def implements(self, hook: str) -> bool:
+        return bool(self._dispatch[hook])
+
+    def state_dict(self) -> dict[str, Any]:
+        """States of the callbacks that have any, keyed by position and class name."""
+        states = {}
+        for position, callback in enumerate(self.callbacks):
+            state = callback.state_dict()
+            if state:
+                states[f"{position}:{type(callback).__name__}"] = state
+        return states
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for position, callback in enumerate(self.callbacks):
+            key = f"{position}:{type(callback).__name__}"
+            if key in state:
+                callback.load_state_dict(state[key])
+
+    # ------------------------------------------------------------------ dispatch
+    def _call(self, hook: str, logs: Mapping[str, Any] | None, index: int | None = None) -> None:
+        targets = self._dispatch[hook]
+        if not targets:
+            return
+        converted = convert_logs(logs)
+        if index is None:
+            for callback in targets:
+                getattr(callback, hook)(converted)
+        elif hook.startswith("on_epoch"):
+            for callback in targets:
+                getattr(callback, hook)(index, converted)
+        else:
+            for callback in targets:
+                getattr(callback, hook)(index, logs=converted)
+
+    def _begin(self, phase: str) -> None:
+        self._open.add(phase)
+
+    def _end(self, phase: str) -> None:
+        if phase not in self._open:
+            raise ValueError(f"`on_{phase}_end` called without corresponding `on_{phase}_begin`")
+        self._open.discard(phase)
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._begin("train")
+        self._call("on_train_begin", logs)
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._end("train")
+        self._call("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._begin("epoch")
+        self._call("on_epoch_begin", logs, epoch)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._end("epoch")
+        self._call("on_epoch_end", logs, epoch)
+
+    def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._begin("test")
+        self._call("on_test_begin", logs)
+
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._end("test")
+        self._call("on_test_end", logs)
+
+    def on_predict_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._begin("predict")
+        self._call("on_predict_begin", logs)
+
+    def on_predict_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._end("predict")
+        self._call("on_predict_end", logs)
+
+    def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._call("on_train_batch_begin", logs, batch)
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._call("on_train_batch_end", logs, batch)
+
+    def on_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.on_train_batch_begin(batch, logs)
+
+    def on_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.on_train_batch_end(batch, logs)
+
+    def on_test_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._call("on_test_batch_begin", logs, batch)
+
+    def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._call("on_test_batch_end", logs, batch)
+
+    def on_predict_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._call("on_predict_batch_begin", logs, batch)
+
+    def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._call("on_predict_batch_end", logs, batch)

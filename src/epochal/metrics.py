@@ -1,0 +1,387 @@
+"""Device-resident metrics with Keras names.
+
+A metric keeps a running weighted sum and a weight count *on the device*. ``update`` never
+reads a value back to the host; ``result`` returns a 0-d tensor. Accumulators are replaced,
+not updated in place, so a :class:`~epochal.logs.Logs` that captured them at batch ``k`` still
+reads batch ``k``'s values when it is read later.
+
+Each metric declares whether higher is better (``direction = "up"``), lower is better
+(``"down"``) or neither (``None``); monitoring callbacks in ``mode="auto"`` rely on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import torch
+
+__all__ = [
+    "AUC",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "Metric",
+    "Precision",
+    "Recall",
+    "SparseCategoricalAccuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "get",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "sparse_categorical_accuracy",
+]
+
+Direction = Literal["up", "down"] | None
+
+
+class Metric:
+    """Base class: a weighted running mean kept as ``(total, count)`` on the device.
+
+    Subclasses implement :meth:`update`; the default :meth:`result` is ``total / count``.
+    ``state_dict`` / ``load_state_dict`` make a half-finished epoch resumable.
+    """
+
+    direction: Direction = None
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or _snake(type(self).__name__)
+        self.total: torch.Tensor | float = 0.0
+        self.count: torch.Tensor | float = 0.0
+
+    def update(
+        self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    # Keras spelling, for user code that calls it directly.
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        self.update(torch.as_tensor(y_true), torch.as_tensor(y_pred), sample_weight)
+
+    def result(self) -> torch.Tensor:
+        total = torch.as_tensor(self.total, dtype=torch.float32)
+        count = torch.as_tensor(self.count, dtype=torch.float32, device=total.device)
+        return torch.where(count > 0, total / count.clamp_min(1e-30), torch.zeros_like(total))
+
+    def reset(self) -> None:
+        self.total = 0.0
+        self.count = 0.0
+
+    reset_state = reset
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"total": _detach(self.total), "count": _detach(self.count)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.total, self.count = state["total"], state["count"]
+
+    def to(self, device: torch.device) -> None:
+        """Moves the accumulators to ``device``."""
+        if isinstance(self.total, torch.Tensor):
+            self.total = self.total.to(device)
+        if isinstance(self.count, torch.Tensor):
+            self.count = self.count.to(device)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _detach(value: torch.Tensor | float) -> torch.Tensor | float:
+    return value.detach().clone() if isinstance(value, torch.Tensor) else value
+
+
+def _snake(name: str) -> str:
+    out = [name[0].lower()]
+    for prev, char in zip(name, name[1:], strict=False):
+        if char.isupper() and not prev.isupper():
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)
+
+
+class Mean(Metric):
+    """Weighted mean of the values passed to ``update(value, weight)``; used for the loss."""
+
+    def update(self, value: torch.Tensor, weight: Any = 1.0, _unused: Any = None) -> None:  # type: ignore[override]
+        self.total = self.total + value.detach() * weight
+        self.count = self.count + weight
+
+
+class MeanMetricWrapper(Metric):
+    """Mean over samples of ``fn(y_true, y_pred)``, weighted by ``sample_weight``."""
+
+    def __init__(
+        self,
+        fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        name: str | None = None,
+        direction: Direction = None,
+    ) -> None:
+        super().__init__(name or getattr(fn, "__name__", type(fn).__name__))
+        self.fn = fn
+        self.direction = direction
+
+    def update(
+        self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> None:
+        values = self.fn(y_true, y_pred)
+        if sample_weight is None:
+            self.total = self.total + values.sum()
+            self.count = self.count + values.numel()
+        else:
+            weight = sample_weight.reshape(values.shape[:1] + (1,) * (values.dim() - 1))
+            weight = weight.expand_as(values).to(values.dtype if values.is_floating_point() else torch.float32)
+            self.total = self.total + (values * weight).sum()
+            self.count = self.count + weight.sum()
+
+
+# ---------------------------------------------------------------- per-sample functions
+
+
+def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Per-sample fraction of outputs on the right side of ``threshold``."""
+    hits = (y_pred > threshold) == (y_true.reshape(y_pred.shape) > 0.5)
+    return hits.float().mean(dim=-1) if hits.dim() > 1 else hits
+
+
+def categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """1 where the arg-max of the one-hot target equals the arg-max of the prediction."""
+    return y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)
+
+
+def sparse_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """1 where the integer target equals the arg-max of the prediction."""
+    if y_true.dim() == y_pred.dim():
+        y_true = y_true.squeeze(-1)
+    return y_pred.argmax(dim=-1) == y_true
+
+
+def mean_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    diff = y_pred - y_true.reshape(y_pred.shape).to(y_pred.dtype)
+    return diff.square().mean(dim=-1) if diff.dim() > 1 else diff.square()
+
+
+def mean_absolute_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    diff = y_pred - y_true.reshape(y_pred.shape).to(y_pred.dtype)
+    return diff.abs().mean(dim=-1) if diff.dim() > 1 else diff.abs()
+
+
+# ---------------------------------------------------------------- classes
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    direction = "up"
+
+    def __init__(self, name: str = "binary_accuracy", threshold: float = 0.5) -> None:
+        super().__init__(lambda t, p: binary_accuracy(t, p, threshold), name, "up")
+        self.threshold = threshold
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, name: str = "categorical_accuracy") -> None:
+        super().__init__(categorical_accuracy, name, "up")
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, name: str = "sparse_categorical_accuracy") -> None:
+        super().__init__(sparse_categorical_accuracy, name, "up")
+
+
+class Accuracy(MeanMetricWrapper):
+    """Keras' ``"accuracy"``: binary, categorical or sparse, chosen from the first batch.
+
+    The choice follows Keras: one output unit (or a binary crossentropy loss) means binary
+    accuracy; integer targets with one axis fewer than the predictions (or a trailing axis of
+    1) mean sparse categorical accuracy; otherwise categorical accuracy.
+    """
+
+    def __init__(self, name: str = "accuracy", loss_name: str | None = None) -> None:
+        super().__init__(self._resolve_and_call, name, "up")
+        self.loss_name = loss_name
+        self._resolved: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+    def _resolve_and_call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        if self._resolved is None:
+            self._resolved = _pick_accuracy(y_true, y_pred, self.loss_name)
+            self.fn = self._resolved
+        return self._resolved(y_true, y_pred)
+
+
+def _pick_accuracy(
+    y_true: torch.Tensor, y_pred: torch.Tensor, loss_name: str | None
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if loss_name and "binary" in loss_name:
+        return binary_accuracy
+    if loss_name and "sparse" in loss_name:
+        return sparse_categorical_accuracy
+    if y_pred.dim() == 0 or y_pred.shape[-1] == 1 or y_pred.dim() == 1:
+        return binary_accuracy
+    if y_true.dim() < y_pred.dim() or (y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1):
+        return sparse_categorical_accuracy
+    return categorical_accuracy
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    def __init__(self, name: str = "mean_squared_error") -> None:
+        super().__init__(mean_squared_error, name, "down")
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    def __init__(self, name: str = "mean_absolute_error") -> None:
+        super().__init__(mean_absolute_error, name, "down")
+
+
+class _ConfusionMetric(Metric):
+    """Counts true/false positives/negatives at a threshold, on the device."""
+
+    direction = "up"
+
+    def __init__(self, name: str | None = None, thresholds: float = 0.5) -> None:
+        super().__init__(name)
+        self.threshold = thresholds
+        self.reset()
+
+    def reset(self) -> None:
+        self.tp: torch.Tensor | float = 0.0
+        self.fp: torch.Tensor | float = 0.0
+        self.fn_: torch.Tensor | float = 0.0
+
+    def update(
+        self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> None:
+        pred = (y_pred > self.threshold).float()
+        true = (y_true.reshape(y_pred.shape) > 0.5).float()
+        weight: torch.Tensor | float = 1.0
+        if sample_weight is not None:
+            weight = sample_weight.reshape(y_pred.shape[:1] + (1,) * (y_pred.dim() - 1)).float()
+        self.tp = self.tp + (pred * true * weight).sum()
+        self.fp = self.fp + (pred * (1 - true) * weight).sum()
+        self.fn_ = self.fn_ + ((1 - pred) * true * weight).sum()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"tp": _detach(self.tp), "fp": _detach(self.fp), "fn": _detach(self.fn_)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tp, self.fp, self.fn_ = state["tp"], state["fp"], state["fn"]
+
+    def _ratio(self, num: Any, den: Any) -> torch.Tensor:
+        num_t = torch.as_tensor(num, dtype=torch.float32)
+        den_t = torch.as_tensor(den, dtype=torch.float32, device=num_t.device)
+        return torch.where(den_t > 0, num_t / den_t.clamp_min(1e-30), torch.zeros_like(num_t))
+
+
+class Precision(_ConfusionMetric):
+    def __init__(self, name: str = "precision", thresholds: float = 0.5) -> None:
+        super().__init__(name, thresholds)
+
+    def result(self) -> torch.Tensor:
+        return self._ratio(self.tp, torch.as_tensor(self.tp) + torch.as_tensor(self.fp))
+
+
+class Recall(_ConfusionMetric):
+    def __init__(self, name: str = "recall", thresholds: float = 0.5) -> None:
+        super().__init__(name, thresholds)
+
+    def result(self) -> torch.Tensor:
+        return self._ratio(self.tp, torch.as_tensor(self.tp) + torch.as_tensor(self.fn_))
+
+
+class AUC(Metric):
+    """Area under the ROC curve from a fixed grid of thresholds (Keras' default of 200)."""
+
+    direction = "up"
+
+    def __init__(self, name: str = "auc", num_thresholds: int = 200) -> None:
+        super().__init__(name)
+        eps = 1e-7
+        inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        self.thresholds = torch.tensor([-eps, *inner, 1 + eps])
+        self.reset()
+
+    def reset(self) -> None:
+        self.pos: torch.Tensor | float = 0.0
+        self.neg: torch.Tensor | float = 0.0
+
+    def update(
+        self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> None:
+        pred = y_pred.reshape(-1, 1).float()
+        true = (y_true.reshape(-1, 1) > 0.5).float()
+        w = 1.0 if sample_weight is None else sample_weight.reshape(-1, 1).float()
+        above = (pred > self.thresholds.to(pred.device)).float()
+        self.pos = self.pos + (above * true * w).sum(0)
+        self.neg = self.neg + (above * (1 - true) * w).sum(0)
+
+    def result(self) -> torch.Tensor:
+        pos = torch.as_tensor(self.pos, dtype=torch.float32)
+        neg = torch.as_tensor(self.neg, dtype=torch.float32, device=pos.device)
+        if pos.dim() == 0:
+            return torch.zeros(())
+        tpr = pos / pos[0].clamp_min(1e-30)
+        fpr = neg / neg[0].clamp_min(1e-30)
+        return torch.trapz(tpr.flip(0), fpr.flip(0))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pos": _detach(self.pos), "neg": _detach(self.neg)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pos, self.neg = state["pos"], state["neg"]
+
+
+_BY_NAME: dict[str, tuple[Callable[..., torch.Tensor], Direction]] = {
+    "mse": (mean_squared_error, "down"),
+    "mean_squared_error": (mean_squared_error, "down"),
+    "mae": (mean_absolute_error, "down"),
+    "mean_absolute_error": (mean_absolute_error, "down"),
+    "binary_accuracy": (binary_accuracy, "up"),
+    "categorical_accuracy": (categorical_accuracy, "up"),
+    "sparse_categorical_accuracy": (sparse_categorical_accuracy, "up"),
+}
+
+_CLASSES: dict[str, Callable[[], Metric]] = {
+    "auc": AUC,
+    "precision": Precision,
+    "recall": Recall,
+}
+
+
+def get(identifier: Any, loss_name: str | None = None) -> Metric:
+    """Resolves a Keras metric identifier (name, function, or Metric) to a Metric.
+
+    A string keeps its spelling as the logs key (``"acc"`` is logged as ``acc``), a function
+    is logged under its ``__name__``, an object under its ``name``.
+
+    Raises:
+        ValueError: for an unknown metric name, listing the known ones.
+        TypeError: for something that is neither a string, a callable nor a Metric.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key in ("accuracy", "acc"):
+            return Accuracy(name=identifier, loss_name=loss_name)
+        if key in _BY_NAME:
+            fn, direction = _BY_NAME[key]
+            return MeanMetricWrapper(fn, name=identifier, direction=direction)
+        if key in _CLASSES:
+            metric = _CLASSES[key]()
+            metric.name = identifier
+            return metric
+        known = sorted({"accuracy", "acc", *_BY_NAME, *_CLASSES})
+        raise ValueError(f"Unknown metric {identifier!r}. Known names: {', '.join(known)}.")
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise TypeError(
+        f"`metrics` entries must be a string, a callable or an epochal.metrics.Metric. "
+        f"Received: {identifier!r}"
+    )

@@ -1,0 +1,540 @@
+"""``Model``: Keras' compile / fit / evaluate / predict around any ``torch.nn.Module``.
+
+The facade validates arguments, resolves what ``compile`` names, builds data sources and the
+callback list, then hands over to :mod:`epochal.loop`. It holds no loop body.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from epochal import losses as losses_module
+from epochal import optimizers as optimizers_module
+from epochal.callbacks.callback import Callback
+from epochal.callbacks.callback_list import CallbackList
+from epochal.callbacks.history import History
+from epochal.compile import CompiledMetrics, check_targets
+from epochal.data import (
+    ArraySource,
+    EpochIterator,
+    is_array_like,
+    make_source,
+    split_validation,
+    to_tensor,
+)
+from epochal.distributed import Strategy, current_strategy
+from epochal.layers import Layer
+from epochal.loop import run_evaluate, run_fit, run_predict, should_validate
+from epochal.state import TrainState
+from epochal.steps import forward
+
+__all__ = ["Model", "default_device"]
+
+_VERBOSE = (0, 1, 2, "auto")
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _positive_int_or_none(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0):
+        raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={value!r}")
+
+
+def _check_verbose(value: Any) -> None:
+    if value not in _VERBOSE or isinstance(value, bool):
+        raise ValueError(f"`verbose` must be one of 0, 1, 2 or 'auto'. Received: verbose={value!r}")
+
+
+class Model:
+    """A trainable model: Keras' training API over a ``torch.nn.Module``.
+
+    Args:
+        module: The network. ``Model(my_module)`` trains any ``nn.Module``; the module is
+            called with the batch's ``x`` (a tuple/list is unpacked into positional
+            arguments, a dict into keyword arguments). Defaults to `None` (subclasses such
+            as :class:`~epochal.Sequential` provide it).
+        device: Where to train. Defaults to `None`: CUDA when available, else the CPU.
+        name: The model's name. Defaults to `None` (the class name in snake case).
+
+    Attributes:
+        stop_training: Set it in a callback to end ``fit`` after the current batch.
+        history: The :class:`~epochal.callbacks.History` of the last ``fit``.
+        train_state: The run's :class:`~epochal.state.TrainState`.
+        optimizer: The :class:`~epochal.optimizers.Optimizer` (``learning_rate`` settable).
+
+    Example:
+        >>> import numpy as np, torch, epochal
+        >>> model = epochal.Model(torch.nn.Linear(3, 1), device="cpu")
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> history = model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=2, verbose=0)
+        >>> sorted(history.history)
+        ['loss']
+    """
+
+    def __init__(
+        self,
+        module: nn.Module | None = None,
+        *,
+        device: str | torch.device | None = None,
+        name: str | None = None,
+    ) -> None:
+        if module is not None and not isinstance(module, nn.Module):
+            raise TypeError(f"`module` must be a torch.nn.Module. Received: {type(module).__name__}")
+        self._module = module
+        self.name = name or _snake(type(self).__name__)
+        self.device = torch.device(device) if device is not None else default_device()
+        self.optimizer: optimizers_module.Optimizer | None = None
+        self.loss_fn: losses_module.Loss | None = None
+        self.compiled_metrics = CompiledMetrics([], None)
+        self.compiled = False
+        self.stop_training = False
+        self.stop_evaluating = False
+        self.stop_predicting = False
+        self.history: History | None = None
+        self.train_state = TrainState()
+        self.class_weight_table: torch.Tensor | None = None
+        self.strategy: Strategy = current_strategy()
+        self._training_module: nn.Module | None = None
+        self._compile_config: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ module access
+    @property
+    def module(self) -> nn.Module:
+        if self._module is None:
+            raise ValueError("This model has no module yet.")
+        return self._module
+
+    @property
+    def training_module(self) -> nn.Module:
+        """The module the training step calls (wrapped for data parallelism when needed)."""
+        return self._training_module if self._training_module is not None else self.module
+
+    @property
+    def layers(self) -> list[nn.Module]:
+        return list(self.module.children())
+
+    @property
+    def rank(self) -> int:
+        return self.strategy.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.strategy.world_size
+
+    @property
+    def is_main_process(self) -> bool:
+        return self.strategy.is_main_process
+
+    @property
+    def built(self) -> bool:
+        return not any(isinstance(m, Layer) and not m.built for m in self.module.modules())
+
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, np.ndarray):
+            x = to_tensor(x).to(self.device)
+        return self.module(x, *args, **kwargs)
+
+    def parameters(self) -> Iterable[nn.Parameter]:
+        return self.module.parameters()
+
+    def to(self, device: str | torch.device) -> Model:
+        self.device = torch.device(device)
+        self.module.to(self.device)
+        return self
+
+    # ------------------------------------------------------------------ compile / build
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Chooses the optimizer, the loss and the metrics (Keras names or objects).
+
+        Args:
+            optimizer: Name (``"adam"``), :class:`~epochal.optimizers.Optimizer` or
+                ``torch.optim.Optimizer``. Defaults to `"rmsprop"`.
+            loss: Name, :class:`~epochal.losses.Loss`, torch loss module or callable
+                ``fn(y_true, y_pred)``. Defaults to `None` (``fit`` then refuses to run).
+            metrics: List of names (``"accuracy"``, ``"acc"``, ``"mse"``...), functions or
+                :class:`~epochal.metrics.Metric` objects. Defaults to `None`.
+
+        Raises:
+            ValueError / TypeError: for unknown names or unsupported objects, naming them.
+        """
+        ignored = {"run_eagerly", "jit_compile", "steps_per_execution", "weighted_metrics",
+                   "loss_weights", "auto_scale_loss"}
+        unknown = set(kwargs) - ignored
+        if unknown:
+            raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Sequence)):
+            raise TypeError(
+                f"`metrics` must be a list, e.g. metrics=['accuracy']. Received: {metrics!r}"
+            )
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss_fn = losses_module.get(loss) if loss is not None else None
+        self.compiled_metrics = CompiledMetrics(metrics, self.loss_fn.name if self.loss_fn else None)
+        self._compile_config = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics or [])}
+        self.compiled = True
+        self._maybe_build_from_shape()
+        if self.built:
+            self._finish_build()
+
+    def _maybe_build_from_shape(self) -> None:
+        """Builds lazily-shaped layers when the first layer declares ``input_shape``."""
+        shape = self._declared_input_shape()
+        if shape is not None and not self.built:
+            with torch.no_grad():
+                was = self.module.training
+                self.module.eval()
+                self.module(torch.zeros((1, *shape)))
+                self.module.train(was)
+
+    def _declared_input_shape(self) -> tuple[int, ...] | None:
+        for module in self.module.modules():
+            if isinstance(module, Layer) and module.input_shape_hint is not None:
+                return module.input_shape_hint
+        return None
+
+    def build_from_batch(self, x: Any) -> None:
+        """Creates lazily-shaped weights by running the module once on ``x`` (no grad)."""
+        if not self.built:
+            with torch.no_grad():
+                was = self.module.training
+                self.module.eval()
+                forward(self.module.to(self.device), x)
+                self.module.train(was)
+        self._finish_build()
+
+    def _finish_build(self) -> None:
+        self.module.to(self.device)
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.module.parameters())
+        for metric in self.compiled_metrics._all:
+            metric.to(self.device)
+
+    def _require_compiled(self, need_loss: bool = True) -> None:
+        if not self.compiled:
+            raise RuntimeError("You must call `compile()` before using the model.")
+        if need_loss and self.loss_fn is None:
+            raise ValueError("The model was compiled without a loss; pass `loss=` to compile().")
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Callback | Sequence[Callback] | CallbackList | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        class_weight: Mapping[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int | Sequence[int] = 1,
+    ) -> History:
+        """Trains for ``epochs`` (the final epoch index), firing Keras' callback hooks.
+
+        Returns:
+            The :class:`~epochal.callbacks.History` of the run.
+
+        Raises:
+            ValueError / TypeError: for bad arguments, before any training happens.
+        """
+        self._require_compiled()
+        _check_verbose(verbose)
+        _positive_int_or_none("batch_size", batch_size)
+        _positive_int_or_none("validation_batch_size", validation_batch_size)
+        _positive_int_or_none("validation_steps", validation_steps)
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+            raise ValueError(f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
+            raise ValueError(f"`initial_epoch` must be a non-negative integer. Received: {initial_epoch!r}")
+        if not isinstance(shuffle, bool):
+            raise ValueError(f"`shuffle` must be True or False. Received: shuffle={shuffle!r}")
+        if not isinstance(validation_split, numbers.Real) or not 0.0 <= validation_split < 1.0:
+            raise ValueError(
+                f"`validation_split` must be a float in [0, 1). Received: {validation_split!r}"
+            )
+        if x is None:
+            raise ValueError("`x` is required: pass arrays, a Dataset, a DataLoader or an iterable.")
+        if validation_split and validation_data is None:
+            if not is_array_like(x):
+                raise ValueError(
+                    "`validation_split` is only supported for numpy arrays and tensors; with a "
+                    "DataLoader or iterable, pass `validation_data` instead."
+                )
+            (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
+        seed = self.strategy.broadcast_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
+        source = make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
+                             device=self.device, seed=seed)
+        train = EpochIterator(source, steps_per_epoch, seed=seed)
+        validation = self._validation_iterator(validation_data, validation_batch_size or batch_size,
+                                               validation_steps)
+        if validation is not None:
+            should_validate(0, validation_freq)  # reject a bad validation_freq now
+        self.class_weight_table = _class_weight_table(class_weight)
+        self._prepare(train)
+        callback_list = self._callback_list(
+            callbacks, add_history=True, verbose=verbose, epochs=epochs, steps=train.steps
+        )
+        run_fit(self, train, callback_list, epochs=int(epochs), initial_epoch=int(initial_epoch),
+                validation=validation, validation_freq=validation_freq)
+        assert self.history is not None
+        return self.history
+
+    def _validation_iterator(
+        self, validation_data: Any, batch_size: int | None, steps: int | None
+    ) -> EpochIterator | None:
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3) and is_array_like(validation_data[0]):
+            vx, vy, *rest = validation_data
+            vsw = rest[0] if rest else None
+        elif isinstance(validation_data, tuple | list) and is_array_like(validation_data):
+            raise ValueError(
+                "`validation_data` must be (x_val, y_val) or (x_val, y_val, val_sample_weight). "
+                f"Received a {type(validation_data).__name__} of length {len(validation_data)}."
+            )
+        else:
+            vx, vy, vsw = validation_data, None, None
+        source = make_source(vx, vy, vsw, batch_size=batch_size, shuffle=False, device=self.device)
+        return EpochIterator(source, steps)
+
+    def _prepare(self, data: EpochIterator) -> None:
+        """Builds the model from a first batch if needed and checks targets against the loss."""
+        first = data.first_batch()
+        self.build_from_batch(first[0])
+        if self.loss_fn is not None and first[1] is not None:
+            check_targets(self.loss_fn, first[1])
+        self._training_module = self.strategy.wrap_module(self.module, self.device)
+
+    def _callback_list(
+        self,
+        callbacks: Callback | Sequence[Callback] | CallbackList | None,
+        *,
+        add_history: bool,
+        verbose: int | str,
+        epochs: int,
+        steps: int | None,
+    ) -> CallbackList:
+        if isinstance(callbacks, CallbackList):
+            callbacks.set_model(self)
+            return callbacks
+        show_progress = verbose != 0 and self.strategy.is_main_process
+        return CallbackList(
+            callbacks,
+            add_history=add_history,
+            add_progbar=show_progress,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Callback | Sequence[Callback] | CallbackList | None = None,
+        return_dict: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Loss and metrics over ``x``: a scalar (loss only), a list ``[loss, metrics...]`` in
+        compile order, or a dict with ``return_dict=True``."""
+        if kwargs:
+            raise ValueError(f"Arguments not recognized: {kwargs}")
+        self._require_compiled()
+        _check_verbose(verbose)
+        _positive_int_or_none("batch_size", batch_size)
+        if x is None:
+            raise ValueError("`x` is required.")
+        source = make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False, device=self.device)
+        data = EpochIterator(source, steps)
+        self._prepare(data)
+        callback_list = self._callback_list(callbacks, add_history=False, verbose=verbose,
+                                            epochs=1, steps=data.steps)
+        logs = run_evaluate(self, data, callback_list)
+        if return_dict:
+            return logs
+        ordered = [logs["loss"], *(logs[m.name] for m in self.compiled_metrics.metrics)]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        steps: int | None = None,
+        callbacks: Callback | Sequence[Callback] | CallbackList | None = None,
+    ) -> Any:
+        """The model's outputs over ``x`` as numpy arrays, in input order."""
+        _check_verbose(verbose)
+        _positive_int_or_none("batch_size", batch_size)
+        source = make_source(x, None, None, batch_size=batch_size, shuffle=False, device=self.device)
+        data = EpochIterator(source, steps)
+        self.build_from_batch(data.first_batch()[0])
+        callback_list = self._callback_list(callbacks, add_history=False, verbose=verbose,
+                                            epochs=1, steps=data.steps)
+        return run_predict(self, data, callback_list)
+
+    # ------------------------------------------------------------------ single batches
+    def _single_batch(self, x: Any, y: Any, sample_weight: Any) -> Any:
+        source = make_source(x, y, sample_weight, batch_size=max(_len(x), 1), shuffle=False,
+                             device=self.device)
+        assert isinstance(source, ArraySource)
+        return source.batch(None, 0)
+
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Mapping[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> Any:
+        """One update on one batch; returns the batch's loss and metrics."""
+        from epochal.steps import train_step
+
+        self._require_compiled()
+        batch = self._single_batch(x, y, sample_weight)
+        self.build_from_batch(batch[0])
+        self._training_module = self._training_module or self.module
+        self.class_weight_table = _class_weight_table(class_weight)
+        self.compiled_metrics.reset()
+        self.module.train()
+        train_step(self, batch)
+        return self._batch_result(return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
+        """Loss and metrics of one batch, without updating."""
+        from epochal.steps import test_step
+
+        self._require_compiled()
+        batch = self._single_batch(x, y, sample_weight)
+        self.build_from_batch(batch[0])
+        self.compiled_metrics.reset()
+        was = self.module.training
+        self.module.eval()
+        with torch.no_grad():
+            test_step(self, batch)
+        self.module.train(was)
+        return self._batch_result(return_dict)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """Outputs for one batch, as numpy."""
+        from epochal.loop import _to_numpy
+
+        batch = self._single_batch(x, None, None)
+        self.build_from_batch(batch[0])
+        was = self.module.training
+        self.module.eval()
+        with torch.no_grad():
+            out = forward(self.module, batch[0])
+        self.module.train(was)
+        return _to_numpy(out)
+
+    def _batch_result(self, return_dict: bool) -> Any:
+        logs = self.compiled_metrics.results()
+        if return_dict:
+            return logs
+        ordered = [logs["loss"], *(logs[m.name] for m in self.compiled_metrics.metrics)]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self) -> list[np.ndarray]:
+        """Every parameter and buffer as numpy arrays, in ``state_dict`` order."""
+        return [t.detach().cpu().numpy().copy() for t in self.module.state_dict().values()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Sets every parameter and buffer from arrays in :meth:`get_weights` order.
+
+        Raises:
+            ValueError: on a count or shape mismatch, naming the tensor.
+        """
+        state = self.module.state_dict()
+        if len(weights) != len(state):
+            raise ValueError(
+                f"set_weights() expects {len(state)} arrays (one per tensor of the model: "
+                f"{', '.join(state)}); received {len(weights)}."
+            )
+        new_state = {}
+        for (name, current), value in zip(state.items(), weights, strict=True):
+            tensor = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+            if tuple(tensor.shape) != tuple(current.shape):
+                raise ValueError(
+                    f"Weight shape mismatch for {name!r}: the model has {tuple(current.shape)}, "
+                    f"received {tuple(tensor.shape)}."
+                )
+            new_state[name] = tensor.to(dtype=current.dtype)
+        self.module.load_state_dict(new_state)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        self.module.load_state_dict(state)
+
+    def metric_direction(self, name: str) -> str | None:
+        """``"up"``, ``"down"`` or ``None`` for a logs key (``val_`` prefix allowed)."""
+        return self.compiled_metrics.direction(name[4:] if name.startswith("val_") else name)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *(m.name for m in self.compiled_metrics.metrics)]
+
+    # ------------------------------------------------------------------ summary
+    def count_params(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    def summary(self, print_fn: Any = None) -> None:
+        """Prints a table of layers, output shapes and parameter counts."""
+        from epochal.summary import summarize
+
+        (print_fn or print)(summarize(self))
+
+
+def _len(x: Any) -> int:
+    from epochal.data import tree_len
+
+    return tree_len(x)
+
+
+def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tensor | None:
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, Mapping) or not class_weight:
+        raise ValueError(f"`class_weight` must be a non-empty dict {{class: weight}}. Received: {class_weight!r}")
+    size = max(int(k) for k in class_weight) + 1
+    table = torch.ones(size)
+    for key, value in class_weight.items():
+        if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+            raise ValueError(f"`class_weight` values must be finite numbers. Received {key}: {value!r}")
+        table[int(key)] = float(value)
+    return table
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))

@@ -1,0 +1,406 @@
+"""Keras-named optimizers over torch optimizers, with a settable learning rate.
+
+``model.optimizer`` is always an :class:`Optimizer`: a thin facade that owns a
+``torch.optim.Optimizer`` and gives it Keras' surface — ``learning_rate`` (alias ``lr``)
+readable and assignable by callbacks and user code, ``iterations`` (updates applied so far),
+and the Keras 2 time-based ``decay`` argument the older tutorials use.
+
+Time-based decay (Keras 2, SPEC §14.1): each update uses ``lr0 / (1 + decay * iterations)``
+where ``iterations`` counts updates already applied — per batch, not per epoch, never
+compounded. ``learning_rate`` reads and writes ``lr0``, so LR callbacks keep working and the
+decay applies on top of what they set.
+
+Learning rates are stored rounded to float32, as Keras' variables are, so values written to
+the logs by LR callbacks match Keras digit for digit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Nadam",
+    "Optimizer",
+    "RMSprop",
+    "get",
+]
+
+
+def _float32(value: float) -> float:
+    return float(np.float32(value))
+
+
+class Optimizer:
+    """Keras-style facade over a torch optimizer.
+
+    Subclasses name a ``torch_class`` and the keyword arguments it gets; the torch optimizer
+    is created by :meth:`build` once the model's parameters exist (Keras creates optimizer
+    variables lazily the same way).
+
+    Args:
+        learning_rate: Initial learning rate. Defaults to the class' Keras default.
+        decay: Keras 2 time-based decay (see module docstring). Defaults to `0.0`.
+        clipnorm: Clip each parameter's gradient to this norm. Defaults to `None`.
+        clipvalue: Clip gradients element-wise to ``[-clipvalue, clipvalue]``. Defaults to
+            `None`.
+        global_clipnorm: Clip the global gradient norm. Defaults to `None`.
+        lr: Legacy alias of `learning_rate` (deprecated).
+
+    Raises:
+        ValueError: for a negative or non-finite learning rate or decay, or unknown keyword
+            arguments.
+    """
+
+    torch_class: type[torch.optim.Optimizer] | None = None
+    default_learning_rate = 0.001
+
+    def __init__(
+        self,
+        learning_rate: float | None = None,
+        *,
+        decay: float = 0.0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        lr: float | None = None,
+        **torch_kwargs: Any,
+    ) -> None:
+        if lr is not None:
+            import warnings
+
+            warnings.warn(
+                f"`lr` is deprecated in {type(self).__name__}; use `learning_rate` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if learning_rate is not None:
+                raise ValueError("Pass either `learning_rate` or the legacy `lr`, not both.")
+            learning_rate = lr
+        if learning_rate is None:
+            learning_rate = self.default_learning_rate
+        _check_number("learning_rate", learning_rate)
+        _check_number("decay", decay)
+        if decay:
+            import warnings
+
+            warnings.warn(
+                "`decay` is the Keras 2 time-based decay: each update uses "
+                "learning_rate / (1 + decay * iterations). Keras 3 ignores it; epochal applies it.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        self.name = name or type(self).__name__.lower()
+        self.decay = float(decay)
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.torch_kwargs = torch_kwargs
+        self.iterations = 0
+        self._learning_rate = _float32(learning_rate)
+        self._group_scales: list[float] = []
+        self.torch_optimizer: torch.optim.Optimizer | None = None
+
+    # ----------------------------------------------------------------- construction
+    @property
+    def built(self) -> bool:
+        return self.torch_optimizer is not None
+
+    def build(self, params: Iterable[torch.nn.Parameter]) -> None:
+        """Creates the torch optimizer over ``params`` (called by ``Model`` when built)."""
+        assert self.torch_class is not None
+        self.torch_optimizer = self.torch_class(
+            list(params), lr=self._learning_rate, **self.torch_kwargs
+        )
+        self._group_scales = [1.0 for _ in self.torch_optimizer.param_groups]
+
+    @classmethod
+    def wrap(cls, torch_optimizer: torch.optim.Optimizer) -> Optimizer:
+        """Gives an existing torch optimizer the Keras surface, keeping its groups' ratios."""
+        opt = cls.__new__(cls)
+        Optimizer.__init__(opt, learning_rate=float(torch_optimizer.param_groups[0]["lr"]))
+        opt.name = type(torch_optimizer).__name__.lower()
+        opt.torch_optimizer = torch_optimizer
+        base = float(torch_optimizer.param_groups[0]["lr"]) or 1.0
+        opt._group_scales = [float(g["lr"]) / base for g in torch_optimizer.param_groups]
+        return opt
+
+    # ----------------------------------------------------------------- learning rate
+    @property
+    def learning_rate(self) -> float:
+        """The (base) learning rate; assigning it moves every parameter group."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        if isinstance(value, torch.Tensor | np.ndarray):
+            value = float(value)
+        _check_number("learning_rate", value)
+        self._learning_rate = _float32(value)
+        self._apply_lr()
+
+    # Keras 2 spelling, used by the seed tutorials.
+    lr = learning_rate
+
+    def current_learning_rate(self) -> float:
+        """The rate the next update will use (``learning_rate`` with ``decay`` applied)."""
+        if self.decay:
+            return self._learning_rate / (1.0 + self.decay * self.iterations)
+        return self._learning_rate
+
+    def _apply_lr(self) -> None:
+        if self.torch_optimizer is None:
+            return
+        rate = self.current_learning_rate()
+        for group, scale in zip(self.torch_optimizer.param_groups, self._group_scales, strict=False):
+            group["lr"] = rate * scale
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self._require().param_groups
+
+    # ----------------------------------------------------------------- updates
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self._require().zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        """Applies one update (gradient clipping and decay first, when configured)."""
+        opt = self._require()
+        if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm:
+            self._clip(opt)
+        if self.decay:
+            self._apply_lr()
+        opt.step()
+        self.iterations += 1
+
+    def _clip(self, opt: torch.optim.Optimizer) -> None:
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        if self.clipvalue is not None:
+            torch.nn.utils.clip_grad_value_(params, self.clipvalue)
+        if self.clipnorm is not None:
+            for p in params:
+                torch.nn.utils.clip_grad_norm_([p], self.clipnorm)
+        if self.global_clipnorm:
+            torch.nn.utils.clip_grad_norm_(params, self.global_clipnorm)
+
+    def _require(self) -> torch.optim.Optimizer:
+        if self.torch_optimizer is None:
+            raise RuntimeError(
+                f"The optimizer {self.name!r} is not built yet: it is built with the model, "
+                "at compile() when the input shape is known, else at the first fit()."
+            )
+        return self.torch_optimizer
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "torch": self._require().state_dict(),
+            "learning_rate": self._learning_rate,
+            "iterations": self.iterations,
+            "decay": self.decay,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._require().load_state_dict(state["torch"])
+        self._learning_rate = float(state["learning_rate"])
+        self.iterations = int(state["iterations"])
+        self.decay = float(state.get("decay", self.decay))
+        self._apply_lr()
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "name": self.name,
+            "learning_rate": self._learning_rate,
+            "decay": self.decay,
+        }
+        for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        config.update(self.torch_kwargs)
+        return config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self._learning_rate})"
+
+
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise TypeError(f"`{name}` must be a number. Received: {name}={value!r}")
+    if not math.isfinite(float(value)) or float(value) < 0:
+        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (``torch.optim.SGD``); Keras defaults."""
+
+    torch_class = torch.optim.SGD
+    default_learning_rate = 0.01
+
+    def __init__(
+        self,
+        learning_rate: float | None = None,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, **kwargs
+        )
+
+
+class Adam(Optimizer):
+    torch_class = torch.optim.Adam
+
+    def __init__(
+        self,
+        learning_rate: float | None = None,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate, betas=(beta_1, beta_2), eps=epsilon, amsgrad=amsgrad, **kwargs
+        )
+
+
+class AdamW(Optimizer):
+    torch_class = torch.optim.AdamW
+
+    def __init__(
+        self,
+        learning_rate: float | None = None,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate,
+            betas=(beta_1, beta_2),
+            eps=epsilon,
+            amsgrad=amsgrad,
+            weight_decay=weight_decay,
+            **kwargs,
+        )
+
+
+class RMSprop(Optimizer):
+    torch_class = torch.optim.RMSprop
+
+    def __init__(
+        self,
+        learning_rate: float | None = None,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate, alpha=rho, momentum=momentum, eps=epsilon, centered=centered, **kwargs
+        )
+
+
+class Adagrad(Optimizer):
+    torch_class = torch.optim.Adagrad
+
+    def __init__(
+        self,
+        learning_rate: float | None = None,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=epsilon,
+            **kwargs,
+        )
+
+
+class Nadam(Optimizer):
+    torch_class = torch.optim.NAdam
+
+    def __init__(
+        self,
+        learning_rate: float | None = None,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, betas=(beta_1, beta_2), eps=epsilon, **kwargs)
+
+
+_BY_NAME: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "adam": Adam,
+    "adamw": AdamW,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "nadam": Nadam,
+}
+
+
+def get(identifier: Any) -> Optimizer:
+    """Resolves ``"adam"``, an :class:`Optimizer` or a ``torch.optim.Optimizer``.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+        TypeError: for anything else.
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(
+                f"Unknown optimizer {identifier!r}. Known names: {', '.join(sorted(_BY_NAME))}."
+            )
+        return cls()
+    if isinstance(identifier, torch.optim.Optimizer):
+        return Optimizer.wrap(identifier)
+    raise TypeError(
+        "`optimizer` must be a name such as 'adam', an epochal.optimizers.Optimizer or a "
+        f"torch.optim.Optimizer. Received: {identifier!r}"
+    )
+
+
+def from_config(class_name: str, config: dict[str, Any]) -> Optimizer:
+    """Rebuilds an optimizer saved by :meth:`Optimizer.get_config` (used by loading)."""
+    cls = _BY_NAME.get(class_name.lower())
+    if cls is None:
+        raise ValueError(f"Unknown optimizer class {class_name!r} in the saved configuration.")
+    config = dict(config)
+    config.pop("name", None)
+    decay = config.pop("decay", 0.0)
+    opt = cls(**_keras_kwargs(cls, config))
+    opt.decay = float(decay)
+    return opt
+
+
+def _keras_kwargs(cls: type[Optimizer], config: dict[str, Any]) -> dict[str, Any]:
+    """Maps saved torch keyword names back to the Keras constructor's names."""
+    mapped = dict(config)
+    if "betas" in mapped:
+        mapped["beta_1"], mapped["beta_2"] = mapped.pop("betas")
+    if "eps" in mapped:
+        mapped["epsilon"] = mapped.pop("eps")
+    if "alpha" in mapped:
+        mapped["rho"] = mapped.pop("alpha")
+    return mapped

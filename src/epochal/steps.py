@@ -1,0 +1,65 @@
+"""One batch of training, evaluation or prediction. No hooks, no I/O, no host sync."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from epochal.data import Batch
+
+if TYPE_CHECKING:
+    from epochal.model import Model
+
+__all__ = ["batch_size_of", "forward", "predict_step", "test_step", "train_step"]
+
+
+def forward(module: torch.nn.Module, x: Any) -> Any:
+    """Calls ``module`` on ``x``: a tuple/list is unpacked into positional arguments and a
+    dict into keyword arguments, a tensor is passed as is."""
+    if isinstance(x, list | tuple):
+        return module(*x)
+    if isinstance(x, dict):
+        return module(**x)
+    return module(x)
+
+
+def batch_size_of(x: Any) -> int:
+    while isinstance(x, list | tuple | dict):
+        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
+    return int(x.shape[0])
+
+
+def _weights(model: Model, y: Any, sample_weight: torch.Tensor | None) -> torch.Tensor | None:
+    table = model.class_weight_table
+    if table is None or y is None:
+        return sample_weight
+    labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(-1)
+    weights = table.to(labels.device)[labels.long()]
+    return weights if sample_weight is None else weights * sample_weight.reshape(-1)
+
+
+def train_step(model: Model, batch: Batch) -> None:
+    """Forward, loss, backward and one optimizer update; metrics are updated on the device."""
+    x, y, sample_weight = batch
+    sample_weight = _weights(model, y, sample_weight)
+    y_pred = forward(model.training_module, x)
+    loss = model.loss_fn(y, y_pred, sample_weight)
+    optimizer = model.optimizer
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    model.compiled_metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
+
+
+def test_step(model: Model, batch: Batch) -> None:
+    """Forward and loss under ``no_grad``; metrics are updated on the device."""
+    x, y, sample_weight = batch
+    y_pred = forward(model.module, x)
+    loss = model.loss_fn(y, y_pred, sample_weight)
+    model.compiled_metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
+
+
+def predict_step(model: Model, batch: Batch) -> Any:
+    """The model's outputs for one batch, left on the device."""
+    return forward(model.module, batch[0])

@@ -1,0 +1,56 @@
+"""Text summary of a model: layers, output shapes, parameter counts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from epochal.model import Model
+
+__all__ = ["summarize"]
+
+
+def summarize(model: Model) -> str:
+    """Keras-like table. Output shapes are traced when the input shape is declared."""
+    layers = model.layers or [model.module]
+    shapes: dict[int, str] = {}
+    input_shape = model._declared_input_shape()
+    if input_shape is not None and model.built:
+        handles = [
+            layer.register_forward_hook(
+                lambda mod, _inp, out, i=i: shapes.__setitem__(
+                    i, str((None, *tuple(out.shape[1:]))) if isinstance(out, torch.Tensor) else "?"
+                )
+            )
+            for i, layer in enumerate(layers)
+        ]
+        try:
+            with torch.no_grad():
+                was = model.module.training
+                model.module.eval()
+                model.module(torch.zeros((1, *input_shape), device=next(iter(model.module.parameters()), torch.zeros(0)).device))
+                model.module.train(was)
+        finally:
+            for handle in handles:
+                handle.remove()
+    rows = []
+    for i, layer in enumerate(layers):
+        name = getattr(layer, "name", None) or f"{type(layer).__name__.lower()}_{i}"
+        params = sum(p.numel() for p in layer.parameters())
+        rows.append((f"{name} ({type(layer).__name__})", shapes.get(i, "?"), f"{params:,}"))
+    widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h)
+              for c, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+    rule = "━" * (sum(widths) + 6)
+
+    def line(cells: tuple[str, str, str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+    total = model.count_params()
+    trainable = sum(p.numel() for p in model.module.parameters() if p.requires_grad)
+    out = [f'Model: "{model.name}"', rule, line(("Layer (type)", "Output Shape", "Param #")), rule]
+    out += [line(r) for r in rows]
+    out += [rule, f" Total params: {total:,}", f" Trainable params: {trainable:,}",
+            f" Non-trainable params: {total - trainable:,}"]
+    return "\n".join(out)
