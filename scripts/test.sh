@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up .venv and runs the whole test suite (ruff, then pytest with doctests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests benchmarks examples
+.venv/bin/python -m pytest "$@"
