@@ -16,6 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
 
 
+# Tiny models: intra-op threads only add OpenMP spin-waiting on a shared 2-core machine.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def seeds_fixed():
     random.seed(0)
