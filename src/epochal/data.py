@@ -69,11 +69,18 @@ def tree_len(tree: Any) -> int:
 
 
 def is_array_like(value: Any) -> bool:
-    leaves = _leaves(value)
-    return bool(leaves) and all(
-        isinstance(leaf, np.ndarray | torch.Tensor) or (isinstance(leaf, list) and leaf)
-        for leaf in leaves
-    )
+    """Arrays, tensors, or a flat list/tuple/dict of them (multi-input data).
+
+    A list of tuples is an iterable of batches, not arrays.
+    """
+    arrays = (np.ndarray, torch.Tensor)
+    if isinstance(value, arrays):
+        return True
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(v, arrays) for v in value.values())
+    if isinstance(value, list | tuple):
+        return bool(value) and all(isinstance(v, arrays) for v in value)
+    return False
 
 
 def to_tensor(value: Any, *, target: bool = False) -> torch.Tensor:
