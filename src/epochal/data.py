@@ -319,6 +319,13 @@ def _epoch_sampler(iterable: Any) -> EpochSampler | None:
     return inner if isinstance(inner, EpochSampler) else None
 
 
+def _is_number_list(value: Any) -> bool:
+    """A (nested) Python list of numbers, which Keras treats as an array."""
+    while isinstance(value, list) and value:
+        value = value[0]
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def make_source(
     x: Any,
     y: Any,
@@ -342,6 +349,9 @@ def make_source(
         dataset = x
         sampler = EpochSampler(dataset, shuffle=shuffle, seed=seed)  # type: ignore[arg-type]
         x = torch.utils.data.DataLoader(dataset, batch_size=batch_size or 32, sampler=sampler)
+    if _is_number_list(x):
+        x = np.asarray(x)
+        y = np.asarray(y) if _is_number_list(y) else y
     if is_array_like(x):
         return ArraySource(
             x, y, sample_weight, batch_size=batch_size or 32, shuffle=shuffle, device=device
