@@ -3,11 +3,13 @@
 from epochal.callbacks.base_logger import BaseLogger
 from epochal.callbacks.callback import Callback
 from epochal.callbacks.callback_list import CallbackList
+from epochal.callbacks.csv_logger import CSVLogger
 from epochal.callbacks.history import History
 from epochal.callbacks.progbar_logger import ProgbarLogger
 
 __all__ = [
     "BaseLogger",
+    "CSVLogger",
     "Callback",
     "CallbackList",
     "History",
