@@ -6,6 +6,7 @@ from epochal.callbacks.callback_list import CallbackList
 from epochal.callbacks.csv_logger import CSVLogger
 from epochal.callbacks.history import History
 from epochal.callbacks.progbar_logger import ProgbarLogger
+from epochal.callbacks.remote_monitor import RemoteMonitor
 
 __all__ = [
     "BaseLogger",
@@ -14,4 +15,5 @@ __all__ = [
     "CallbackList",
     "History",
     "ProgbarLogger",
+    "RemoteMonitor",
 ]

@@ -33,7 +33,8 @@ class CSVLogger(Callback):
     logs keys (plus ``val_<key>`` for every key when no validation key is there yet). Missing
     values are written ``NA``; keys that appear only later are left out, as in Keras. Lists
     and arrays are written as ``"[a, b]"``. Each row is flushed at once, so a crash loses no
-    finished epoch. Lines end with ``\\r\\n`` (Excel dialect).
+    finished epoch. Lines end with ``\\r\\n`` (Excel dialect). In a distributed run only
+    the main process writes.
 
     The callback is resumable: :meth:`state_dict` records the columns and the file length
     after the last row, and a run restored from it (``BackupAndRestore``) cuts the file back
@@ -81,8 +82,13 @@ class CSVLogger(Callback):
         self._offset = 0
         self._truncate_to: int | None = None
         self._pending_restore: dict[str, Any] | None = None
+        self._disabled = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        # In a distributed run only the main process owns the file.
+        self._disabled = self.model is not None and not getattr(self.model, "is_main_process", True)
+        if self._disabled:
+            return
         # A file left open by an earlier run that raised is closed before reopening.
         self._close()
         restore, self._pending_restore = self._pending_restore, None
@@ -104,6 +110,8 @@ class CSVLogger(Callback):
         self._offset = self._truncate_to if self._truncate_to is not None else self.csv_file.tell()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._disabled:
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
