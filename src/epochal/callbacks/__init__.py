@@ -7,6 +7,7 @@ from epochal.callbacks.csv_logger import CSVLogger
 from epochal.callbacks.history import History
 from epochal.callbacks.progbar_logger import ProgbarLogger
 from epochal.callbacks.remote_monitor import RemoteMonitor
+from epochal.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "BaseLogger",
@@ -16,4 +17,5 @@ __all__ = [
     "History",
     "ProgbarLogger",
     "RemoteMonitor",
+    "TensorBoard",
 ]
