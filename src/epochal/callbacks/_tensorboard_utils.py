@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["WriteQueue", "embedding_layers", "parse_profile_batch", "read_metadata",
-           "weight_image"]
+__all__ = ["WriteQueue", "add_graph", "default_writer", "embedding_layers", "parse_profile_batch",
+           "queue_histograms", "read_metadata", "start_profiler", "weight_image"]
 
 _PROFILE_ERROR = (
     "profile_batch must be a non-negative integer or 2-tuple of positive integers. A pair of "
@@ -41,6 +42,68 @@ def parse_profile_batch(profile_batch: Any) -> tuple[int, int]:
             and 0 < value[0] <= value[1]):
         return int(value[0]), int(value[1])
     raise ValueError(_PROFILE_ERROR.format(profile_batch))
+
+
+def default_writer(log_dir: str) -> Any:
+    """tensorboard's own event writer (it encodes and writes from its own thread too)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=log_dir)
+
+
+def _sample(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x[:1]
+    if isinstance(x, list | tuple):
+        return type(x)(_sample(v) for v in x)
+    return x
+
+
+def add_graph(writer: Any, module: torch.nn.Module, example: Any) -> None:
+    """Traces ``module`` on one sample of ``example`` into the graph view (best effort)."""
+    was_training = module.training
+    try:
+        module.eval()  # tracing with dropout active would record random masks
+        with warnings.catch_warnings():
+            # add_graph relies on torch.jit.trace, which torch now marks deprecated.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            writer.add_graph(module, _sample(example))
+    except Exception as exc:  # tracing is best effort; training must go on
+        warnings.warn(f"TensorBoard could not trace the model graph: {exc}", stacklevel=3)
+    finally:
+        module.train(was_training)
+
+
+def queue_histograms(queue: WriteQueue, writer: Any, module: torch.nn.Module, epoch: int, *,
+                     images: bool, grads: bool) -> None:
+    """Queues a histogram (and image, and gradient histogram) of every float weight."""
+    for name, tensor in module.state_dict(keep_vars=True).items():
+        if not tensor.is_floating_point():
+            continue
+        tag = name.replace(".", "/")
+        values = tensor.detach().cpu().numpy().copy()
+        queue.submit(writer.add_histogram, f"{tag}/histogram", values, epoch)
+        image = weight_image(values) if images else None
+        if image is not None:
+            queue.submit(writer.add_image, f"{tag}/image", image, epoch)
+        # optimizer.zero_grad() runs before each backward, so .grad now holds the
+        # epoch's last training batch: no hook and no per-step cost.
+        grad = getattr(tensor, "grad", None)
+        if grads and grad is not None:
+            queue.submit(writer.add_histogram, f"{tag}_grad/histogram",
+                         grad.detach().cpu().numpy().copy(), epoch)
+
+
+def start_profiler(trace_dir: str) -> Any:
+    """A started ``torch.profiler`` whose trace goes to ``trace_dir`` when it stops."""
+    from torch.profiler import ProfilerActivity, profile, tensorboard_trace_handler
+
+    activities = [ProfilerActivity.CPU]
+    if torch.cuda.is_available():
+        activities.append(ProfilerActivity.CUDA)
+    profiler = profile(activities=activities, on_trace_ready=tensorboard_trace_handler(trace_dir))
+    profiler.start()
+    return profiler
 
 
 def weight_image(weight: np.ndarray) -> np.ndarray | None:

@@ -9,29 +9,10 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import torch
-
 from epochal.callbacks import _tensorboard_utils as tbu
 from epochal.callbacks.callback import Callback
 
 __all__ = ["TensorBoard"]
-
-_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end")
-
-
-def _default_writer(log_dir: str) -> Any:
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(log_dir=log_dir)
-
-
-def _sample(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return x[:1]
-    if isinstance(x, list | tuple):
-        return type(x)(_sample(v) for v in x)
-    return x
-
 
 class TensorBoard(Callback):
     """Writes Keras' TensorBoard logs: scalars, histograms, images, graph, profile, projector.
@@ -64,8 +45,8 @@ class TensorBoard(Callback):
             -> file. Defaults to `None`.
         batch_size: Keras 2 argument, ignored (warning). Defaults to `None`.
         write_grads: Keras 2 argument (warning): also histogram gradients. Defaults to `None`.
-        embeddings_layer_names: Keras 2 argument, ignored (warning). Defaults to `None`.
-        embeddings_data: Keras 2 argument, ignored (warning). Defaults to `None`.
+        embeddings_layer_names: Keras 2, ignored (warning). Defaults to `None`.
+        embeddings_data: Keras 2, ignored (warning). Defaults to `None`.
         writer_factory: ``factory(run_dir)`` returning a ``SummaryWriter``-like object.
             Defaults to `None` (``torch.utils.tensorboard.SummaryWriter``).
         clock: Seconds clock for ``steps_per_second``. Defaults to `None` (``time.perf_counter``).
@@ -102,7 +83,8 @@ class TensorBoard(Callback):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("histogram_freq", histogram_freq), ("embeddings_freq", embeddings_freq)):
+        for name, value in (("histogram_freq", histogram_freq),
+                            ("embeddings_freq", embeddings_freq)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"`{name}` must be a non-negative int. Received: {name}={value!r}")
         if update_freq == "batch":
@@ -132,20 +114,19 @@ class TensorBoard(Callback):
         self.embeddings_freq = embeddings_freq
         self.embeddings_metadata = embeddings_metadata
         self.write_grads = bool(write_grads)
-        self.writer_factory = writer_factory or _default_writer
+        self.writer_factory = writer_factory or tbu.default_writer
         self.clock = clock or time.perf_counter
         self._writers: dict[str, Any] = {}
         self._queue = tbu.WriteQueue()
-        self._global_batch = 0
         self._epoch_start = self._batch_start = 0.0
-        self._epoch_iterations = 0
+        self._epoch_iterations = self._global_batch = 0
         self._profiler: Any = None
         self._active = True
 
     def implements(self, hook: str) -> bool:
         # Batch hooks only when batch scalars or profiling need them: a run logging per
         # epoch pays nothing per step.
-        if hook in _BATCH_HOOKS:
+        if hook in ("on_train_batch_begin", "on_train_batch_end"):
             return self.update_freq != "epoch" or self._stop_batch > 0
         return super().implements(hook)
 
@@ -232,8 +213,7 @@ class TensorBoard(Callback):
 
     # ------------------------------------------------------------------ pieces
     def _iterations(self) -> int:
-        optimizer = getattr(self.model, "optimizer", None)
-        return int(getattr(optimizer, "iterations", 0) or 0)
+        return int(getattr(getattr(self.model, "optimizer", None), "iterations", 0) or 0)
 
     def _write_graph(self) -> None:
         writer = self._writer("train")
@@ -243,32 +223,11 @@ class TensorBoard(Callback):
         example = getattr(self.model, "example_input", None)
         if example is None:
             return
-        module = self.model.module
-        was_training = module.training
-        try:
-            module.eval()  # tracing with dropout active would record random masks
-            writer.add_graph(module, _sample(example))
-        except Exception as exc:  # tracing is best effort; training must go on
-            warnings.warn(f"TensorBoard could not trace the model graph: {exc}", stacklevel=2)
-        finally:
-            module.train(was_training)
+        tbu.add_graph(writer, self.model.module, example)
 
     def _write_histograms(self, epoch: int) -> None:
-        writer = self._writer("train")
-        for name, tensor in self.model.module.state_dict(keep_vars=True).items():
-            if not tensor.is_floating_point():
-                continue
-            tag = name.replace(".", "/")
-            values = tensor.detach().cpu().numpy().copy()
-            self._queue.submit(writer.add_histogram, f"{tag}/histogram", values, epoch)
-            if self.write_images:
-                image = tbu.weight_image(values)
-                if image is not None:
-                    self._queue.submit(writer.add_image, f"{tag}/image", image, epoch)
-            grad = getattr(tensor, "grad", None)
-            if self.write_grads and grad is not None:
-                grads = grad.detach().cpu().numpy().copy()
-                self._queue.submit(writer.add_histogram, f"{tag}_grad/histogram", grads, epoch)
+        tbu.queue_histograms(self._queue, self._writer("train"), self.model.module, epoch,
+                             images=self.write_images, grads=self.write_grads)
 
     def _write_embeddings(self, epoch: int) -> None:
         writer = self._writer("train")
@@ -282,16 +241,8 @@ class TensorBoard(Callback):
                                tag=name)
 
     def _start_profiler(self) -> None:
-        from torch.profiler import ProfilerActivity, profile, tensorboard_trace_handler
-
-        activities = [ProfilerActivity.CPU]
-        if torch.cuda.is_available():
-            activities.append(ProfilerActivity.CUDA)
-        trace_dir = os.path.join(self.log_dir, "plugins", "profile")
-        self._profiler = profile(activities=activities,
-                                 on_trace_ready=tensorboard_trace_handler(trace_dir))
-        self._profiler.start()
+        self._profiler = tbu.start_profiler(os.path.join(self.log_dir, "plugins", "profile"))
 
     def _stop_profiler(self) -> None:
-        profiler, self._profiler = self._profiler, None
-        profiler.stop()
+        self._profiler.stop()  # writes the trace
+        self._profiler = None
