@@ -22,5 +22,15 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "plot_history",
     "utils",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # matplotlib is imported only by those who draw.
+    if name == "plot_history":
+        from epochal.plotting import plot_history
+
+        return plot_history
+    raise AttributeError(f"module 'epochal' has no attribute {name!r}")

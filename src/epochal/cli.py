@@ -89,7 +89,8 @@ def _demo(args: argparse.Namespace) -> int:
     for item in sorted(run_dir.iterdir()):
         print(f"  {item.name}")
     if (run_dir / "tensorboard").exists():
-        print(f"Open TensorBoard with: tensorboard --logdir {run_dir / 'tensorboard'}")
+        print(f"Open TensorBoard with: tensorboard --logdir {run_dir / 'tensorboard'}"
+              " (then browse http://localhost:6006)")
     return 0
 
 

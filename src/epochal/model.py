@@ -71,6 +71,8 @@ class Model:
         history: The :class:`~epochal.callbacks.History` of the last ``fit``.
         train_state: The run's :class:`~epochal.state.TrainState`.
         optimizer: The :class:`~epochal.optimizers.Optimizer` (``learning_rate`` settable).
+        example_input: The ``x`` of the first batch of the last ``fit``/``evaluate`` (what
+            TensorBoard traces the graph with); ``None`` before.
 
     Example:
         >>> import numpy as np, torch, epochal
@@ -102,6 +104,7 @@ class Model:
         self.stop_predicting = False
         self.history: History | None = None
         self.train_state = TrainState()
+        self.example_input: Any = None
         self.class_weight_table: torch.Tensor | None = None
         self.strategy: Strategy = current_strategy()
         self._training_module: nn.Module | None = None
@@ -321,6 +324,7 @@ class Model:
     def _prepare(self, data: EpochIterator) -> None:
         """Builds the model from a first batch if needed and checks targets against the loss."""
         first = data.first_batch()
+        self.example_input = first[0]
         self.build_from_batch(first[0])
         if self.loss_fn is not None and first[1] is not None:
             check_targets(self.loss_fn, first[1])
