@@ -321,6 +321,8 @@ def _epoch_sampler(iterable: Any) -> EpochSampler | None:
 
 def _is_number_list(value: Any) -> bool:
     """A (nested) Python list of numbers, which Keras treats as an array."""
+    if not isinstance(value, list):
+        return False
     while isinstance(value, list) and value:
         value = value[0]
     return isinstance(value, int | float) and not isinstance(value, bool)
