@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -240,8 +242,32 @@ def _init_from_environment() -> bool:
     backend = "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(env.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend=backend)
+    if "TORCHELASTIC_RESTART_COUNT" in env:
+        dist.init_process_group(backend=backend, **_attempt_store(env))
+    else:
+        dist.init_process_group(backend=backend)
     return True
+
+
+def _attempt_store(env: Mapping[str, str]) -> dict[str, Any]:
+    """torchrun's store, with keys private to this restart attempt.
+
+    After ``--max-restarts`` restarts the group, the workers of the new attempt share the
+    agent's store with the dead ones; without a per-attempt prefix, gloo reads the dead
+    workers' addresses and fails to connect.
+    """
+    rank, world_size = int(env["RANK"]), int(env["WORLD_SIZE"])
+    agent_hosts_store = env.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(
+        env["MASTER_ADDR"],
+        int(env["MASTER_PORT"]),
+        world_size,
+        is_master=not agent_hosts_store and rank == 0,
+        timeout=timedelta(seconds=int(env.get("EPOCHAL_STORE_TIMEOUT", "900"))),
+        wait_for_workers=False,
+    )
+    prefixed = dist.PrefixStore(f"epochal/attempt_{env['TORCHELASTIC_RESTART_COUNT']}", store)
+    return {"store": prefixed, "rank": rank, "world_size": world_size}
 
 
 def current_strategy() -> Strategy:
