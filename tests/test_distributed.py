@@ -13,11 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _dist_worker as worker
 import numpy as np
 import pytest
 import torch
 
-import _dist_worker as worker
 import epochal
 from epochal.callbacks import Callback, CallbackList
 from epochal.data import ArraySource, EpochSampler, IterableSource, shard_order, shard_source
@@ -66,8 +66,10 @@ def test_dataloader_gets_a_sharded_epoch_sampler():
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, shuffle=True)
     source = IterableSource(loader, torch.device("cpu"))
     assert shard_source(source, 1, 2, pad=True)
-    assert isinstance(source.sampler, EpochSampler) and source.sampler.shuffle
-    assert source.seekable and len(source.iterable) == 3
+    assert isinstance(source.sampler, EpochSampler)
+    assert source.sampler.shuffle
+    assert source.seekable
+    assert len(source.iterable) == 3
     values = [v for b in source.iterate(3, 0, 0) for v in b[0].tolist()]
     assert values == shard_order(epochal.data.order_for(10, 3, 0), 1, 2, pad=True).float().tolist()
 
@@ -98,7 +100,8 @@ def test_single_process_defaults(monkeypatch):
     strategy = current_strategy()
     assert isinstance(strategy, LocalStrategy)
     assert (strategy.rank, strategy.world_size, strategy.is_main_process) == (0, 1, True)
-    assert any_rank(True) and not any_rank(False)
+    assert any_rank(True)
+    assert not any_rank(False)
     barrier()
     model = epochal.Model(torch.nn.Linear(2, 1), device="cpu")
     assert (model.rank, model.world_size, model.is_main_process) == (0, 1, True)
@@ -177,13 +180,15 @@ def reference(tmp_path_factory):
 
 
 def _close(a, b, tol=1e-5) -> bool:
-    return all(np.allclose(np.asarray(x), np.asarray(y), atol=tol) for x, y in zip(a, b, strict=True))
+    pairs = zip(a, b, strict=True)
+    return all(np.allclose(np.asarray(x), np.asarray(y), atol=tol) for x, y in pairs)
 
 
 def _logs_close(a: list[dict], b: list[dict], tol=1e-5) -> bool:
-    return len(a) == len(b) and all(
-        x.keys() == y.keys() and all(abs(x[k] - y[k]) <= tol for k in x) for x, y in zip(a, b)
-    )
+    if len(a) != len(b):
+        return False
+    pairs = zip(a, b, strict=True)
+    return all(x.keys() == y.keys() and all(abs(x[k] - y[k]) <= tol for k in x) for x, y in pairs)
 
 
 @pytest.mark.slow
@@ -222,7 +227,8 @@ def test_dataloaders_are_sharded_like_arrays(parity, reference):
 def test_early_stopping_on_reduced_logs_stops_all_ranks_on_the_same_epoch(parity, reference):
     _, (rank0, rank1) = parity
     stopped = reference["early_stop"]["stopped_epoch"]
-    assert stopped is not None and stopped < 9  # it did stop early in the single process
+    assert stopped is not None
+    assert stopped < 9  # it did stop early in the single process
     assert rank0["early_stop"]["stopped_epoch"] == rank1["early_stop"]["stopped_epoch"] == stopped
     assert len(rank0["early_stop"]["epochs"]) == len(rank1["early_stop"]["epochs"]) == stopped + 1
 
