@@ -15,11 +15,11 @@ import time
 
 import numpy as np
 import torch
+from _data import epochs as _epochs
+from _data import mnist as _mnist_split
 
 import epochal
 from epochal.layers import Dense, Dropout, Flatten
-
-from _data import epochs as _epochs, mnist as _mnist_split
 
 (x_train, y_train), (x_test, y_test) = _mnist_split()
 x_train, x_test = x_train.astype("float32") / 255.0, x_test.astype("float32") / 255.0
