@@ -79,12 +79,15 @@ class CompiledMetrics:
         return {k: values[k] for k in self.keys}
 
     def lazy_logs(self) -> Logs:
-        """Logs of the current running means, fetched only when somebody reads a value."""
+        """Logs of the current running means, fetched only when somebody reads a value.
+
+        They are this process's own values: a cross-process reduction here would wait for
+        ranks that never read their batch logs.
+        """
         frozen = [copy.copy(m) for m in self._all]
 
         def source() -> dict[str, float]:
-            merged = self._reducer(frozen) if self._reducer is not None else frozen
-            return to_python({m.name: m.result() for m in merged})
+            return to_python({m.name: m.result() for m in frozen})
 
         return Logs.lazy(self.keys, source)
 

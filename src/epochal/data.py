@@ -31,6 +31,8 @@ __all__ = [
     "IterableSource",
     "make_source",
     "order_for",
+    "shard_order",
+    "shard_source",
     "split_validation",
     "tree_len",
     "tree_map",
@@ -137,6 +139,25 @@ def order_for(num_samples: int, seed: int, pass_index: int) -> torch.Tensor:
     return torch.randperm(num_samples, generator=generator)
 
 
+def shard_order(order: torch.Tensor, rank: int, world_size: int, *, pad: bool) -> torch.Tensor:
+    """Rank ``rank``'s share of ``order``: every ``world_size``-th index, from ``rank``.
+
+    With ``pad``, the order is first extended with its own first indices to a multiple of
+    ``world_size`` (as ``DistributedSampler``), so every rank gets the same number.
+    """
+    if pad and len(order) % world_size:
+        extra = world_size - len(order) % world_size
+        order = torch.cat([order, order.repeat(math.ceil(extra / len(order)))[:extra]])
+    return order[rank::world_size]
+
+
+def _shard_len(num_samples: int, shard: tuple[int, int, bool] | None) -> int:
+    if shard is None:
+        return num_samples
+    rank, world_size, pad = shard
+    return math.ceil(num_samples / world_size) if pad else len(range(rank, num_samples, world_size))
+
+
 class EpochSampler(torch.utils.data.Sampler[int]):
     """A sampler whose order is a function of ``(seed, epoch)``, and that can start mid-epoch.
 
@@ -155,6 +176,12 @@ class EpochSampler(torch.utils.data.Sampler[int]):
         self.seed = seed
         self.epoch = 0
         self.start = 0
+        self.shard: tuple[int, int, bool] | None = None
+        self.follow_seed = False  # made by epochal: takes the run's seed at each pass
+
+    def set_shard(self, rank: int, world_size: int, pad: bool) -> None:
+        """Yields only rank ``rank``'s share of each epoch's order (see :func:`shard_order`)."""
+        self.shard = (rank, world_size, pad)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -165,14 +192,18 @@ class EpochSampler(torch.utils.data.Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         if self.shuffle:
-            order = order_for(self.num_samples, self.seed, self.epoch).tolist()
+            indices = order_for(self.num_samples, self.seed, self.epoch)
         else:
-            order = list(range(self.num_samples))
+            indices = torch.arange(self.num_samples)
+        if self.shard is not None:
+            rank, world_size, pad = self.shard
+            indices = shard_order(indices, rank, world_size, pad=pad)
+        order = indices.tolist()
         start, self.start = self.start, 0
         return iter(order[start:])
 
     def __len__(self) -> int:
-        return self.num_samples
+        return _shard_len(self.num_samples, self.shard)
 
 
 class ArraySource:
@@ -210,12 +241,25 @@ class ArraySource:
         self.x = tree_map(lambda t: to_tensor(t).to(home), x)
         self.y = tree_map(lambda t: to_tensor(t, target=True).to(home), y)
         self.sample_weight = tree_map(lambda t: to_tensor(t).float().to(home), sample_weight)
+        self.shard: tuple[int, int, bool] | None = None  # (rank, world_size, pad) when split
+
+    @property
+    def local_samples(self) -> int:
+        """Samples this process iterates per pass (its shard when split between ranks)."""
+        return _shard_len(self.num_samples, self.shard)
 
     @property
     def num_batches(self) -> int:
-        return math.ceil(self.num_samples / self.batch_size)
+        return math.ceil(self.local_samples / self.batch_size)
 
     def order(self, seed: int, pass_index: int) -> torch.Tensor | None:
+        if self.shard is not None:
+            rank, world_size, pad = self.shard
+            if self.shuffle:
+                full = order_for(self.num_samples, seed, pass_index)
+            else:
+                full = torch.arange(self.num_samples)
+            return shard_order(full, rank, world_size, pad=pad).to(self.x_device)
         if not self.shuffle:
             return None
         return order_for(self.num_samples, seed, pass_index).to(self.x_device)
@@ -227,7 +271,8 @@ class ArraySource:
 
     def batch(self, order: torch.Tensor | None, index: int) -> Batch:
         start = index * self.batch_size
-        stop = min(start + self.batch_size, self.num_samples)
+        size = self.local_samples if order is not None else self.num_samples
+        stop = min(start + self.batch_size, size)
         if order is None:
             def take(t: torch.Tensor) -> torch.Tensor:
                 return t[start:stop]
@@ -292,6 +337,8 @@ class IterableSource:
     def iterate(self, seed: int, pass_index: int, start: int) -> Iterator[Batch]:
         sampler = self.sampler
         if sampler is not None:
+            if sampler.follow_seed:
+                sampler.seed = seed
             sampler.set_epoch(pass_index)
             if start and self.batch_size:
                 sampler.set_start(start * self.batch_size)
@@ -306,6 +353,52 @@ class IterableSource:
         for raw in iterator:
             x, y, sample_weight = unpack_batch(raw)
             yield self._to_device(x), self._to_device(y), self._to_device(sample_weight)
+
+
+def shard_source(
+    source: ArraySource | IterableSource, rank: int, world_size: int, *, pad: bool
+) -> bool:
+    """Restricts ``source`` to rank ``rank``'s share; returns whether it could be split.
+
+    Arrays are split by index; a DataLoader with an :class:`EpochSampler` gets its sampler
+    split; one with a ``DistributedSampler`` (anything with ``num_replicas``) is already
+    split; a DataLoader over a map-style Dataset with the default batching is rebuilt around
+    a split :class:`EpochSampler` (shuffled when its sampler was random). Other iterables
+    cannot be split.
+    """
+    if isinstance(source, ArraySource):
+        source.shard = (rank, world_size, pad)
+        return True
+    loader = source.iterable
+    if source.sampler is not None:
+        source.sampler.set_shard(rank, world_size, pad)
+        return True
+    if not isinstance(loader, torch.utils.data.DataLoader):
+        return False
+    if hasattr(loader.sampler, "num_replicas"):
+        return True
+    dataset = loader.dataset
+    if isinstance(dataset, torch.utils.data.IterableDataset) or loader.batch_size is None:
+        return False
+    shuffled = isinstance(loader.sampler, torch.utils.data.RandomSampler)
+    sampler = EpochSampler(dataset, shuffle=shuffled)  # type: ignore[arg-type]
+    sampler.follow_seed = True
+    sampler.set_shard(rank, world_size, pad)
+    source.iterable = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
+        timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        persistent_workers=loader.persistent_workers,
+    )
+    source.sampler = sampler
+    source.seekable = True
+    return True
 
 
 def _epoch_sampler(iterable: Any) -> EpochSampler | None:
@@ -350,6 +443,7 @@ def make_source(
             raise ValueError("When `x` is a Dataset, `y` must be None: the Dataset yields targets.")
         dataset = x
         sampler = EpochSampler(dataset, shuffle=shuffle, seed=seed)  # type: ignore[arg-type]
+        sampler.follow_seed = True
         x = torch.utils.data.DataLoader(dataset, batch_size=batch_size or 32, sampler=sampler)
     if _is_number_list(x):
         x = np.asarray(x)

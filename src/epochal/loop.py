@@ -102,7 +102,7 @@ def run_fit(
         state.epoch, state.step = epoch + 1, 0
         callbacks.on_epoch_end(epoch, Logs(epoch_logs))
         training_logs = epoch_logs
-        if strategy.any_flag(model.stop_training):
+        if strategy.agree_flag(model.stop_training):
             model.stop_training = True
             break
     callbacks.on_train_end(Logs(training_logs))

@@ -285,10 +285,11 @@ class Model:
                     "DataLoader or iterable, pass `validation_data` instead."
                 )
             (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
+        self._attach_strategy()
         seed = self.strategy.broadcast_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
         source = make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
                              device=self.device, seed=seed)
-        train = EpochIterator(source, steps_per_epoch, seed=seed)
+        train = EpochIterator(self.strategy.shard(source, pad=True), steps_per_epoch, seed=seed)
         validation = self._validation_iterator(validation_data, validation_batch_size or batch_size,
                                                validation_steps)
         if validation is not None:
@@ -300,6 +301,7 @@ class Model:
         )
         run_fit(self, train, callback_list, epochs=int(epochs), initial_epoch=int(initial_epoch),
                 validation=validation, validation_freq=validation_freq)
+        self.strategy.barrier()  # rank 0's callbacks have finished writing when fit returns
         assert self.history is not None
         return self.history
 
@@ -319,7 +321,15 @@ class Model:
         else:
             vx, vy, vsw = validation_data, None, None
         source = make_source(vx, vy, vsw, batch_size=batch_size, shuffle=False, device=self.device)
-        return EpochIterator(source, steps)
+        return EpochIterator(self.strategy.shard(source, pad=False), steps)
+
+    def _attach_strategy(self) -> None:
+        """Picks up a process group created after the model, and reduces logs over it."""
+        strategy = current_strategy()
+        if strategy is not self.strategy:
+            self.strategy, self._training_module = strategy, None
+        reducer = strategy.reduce_metrics if strategy.world_size > 1 else None
+        self.compiled_metrics.set_reducer(reducer)
 
     def _prepare(self, data: EpochIterator) -> None:
         """Builds the model from a first batch if needed and checks targets against the loss."""
@@ -375,8 +385,9 @@ class Model:
         _positive_int_or_none("batch_size", batch_size)
         if x is None:
             raise ValueError("`x` is required.")
+        self._attach_strategy()
         source = make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False, device=self.device)
-        data = EpochIterator(source, steps)
+        data = EpochIterator(self.strategy.shard(source, pad=False), steps)
         self._prepare(data)
         callback_list = self._callback_list(callbacks, add_history=False, verbose=verbose,
                                             epochs=1, steps=data.steps)
@@ -397,8 +408,9 @@ class Model:
         """The model's outputs over ``x`` as numpy arrays, in input order."""
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
+        self._attach_strategy()
         source = make_source(x, None, None, batch_size=batch_size, shuffle=False, device=self.device)
-        data = EpochIterator(source, steps)
+        data = EpochIterator(self.strategy.shard(source, pad=False), steps)
         self.build_from_batch(data.first_batch()[0])
         callback_list = self._callback_list(callbacks, add_history=False, verbose=verbose,
                                             epochs=1, steps=data.steps)

@@ -42,6 +42,11 @@ class Callback:
     ``module``, ``rank``, ``world_size``, ``is_main_process``, ``train_state``),
     ``self.params`` (``{"verbose", "epochs", "steps"}``) and the ``logs`` it is handed.
 
+    In a distributed run every rank runs every callback, with identical epoch logs. A
+    callback that only writes (files, network) sets the class attribute
+    ``main_process_only = True``: it then runs on rank 0 alone. One that must also act on
+    other ranks checks ``self.model.is_main_process`` around its writes.
+
     Callbacks whose state should survive an interrupted run (see ``BackupAndRestore``)
     implement :meth:`state_dict` and :meth:`load_state_dict`.
 
@@ -53,6 +58,8 @@ class Callback:
         ...     def on_train_batch_end(self, batch, logs=None):
         ...         self.batches += 1
     """
+
+    main_process_only: bool = False
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}

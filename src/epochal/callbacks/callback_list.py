@@ -64,7 +64,7 @@ class CallbackList(Callback):
             self.callbacks.append(History())
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in items):
             self.callbacks.append(ProgbarLogger())
-        self._dispatch = {hook: [c for c in self.callbacks if c.implements(hook)] for hook in HOOKS}
+        self._dispatch = self._build_dispatch(main_process=True)
         self._open: set[str] = set()
         if model is not None:
             self.set_model(model)
@@ -75,10 +75,16 @@ class CallbackList(Callback):
         from epochal.callbacks.history import History
 
         super().set_model(model)
+        # Callbacks marked main_process_only are skipped on every rank but 0.
+        self._dispatch = self._build_dispatch(main_process=getattr(model, "is_main_process", True))
         for callback in self.callbacks:
             callback.set_model(model)
             if isinstance(callback, History):
                 model.history = callback
+
+    def _build_dispatch(self, *, main_process: bool) -> dict[str, list[Callback]]:
+        active = [c for c in self.callbacks if main_process or not c.main_process_only]
+        return {hook: [c for c in active if c.implements(hook)] for hook in HOOKS}
 
     def set_params(self, params: dict[str, Any]) -> None:
         super().set_params(params)

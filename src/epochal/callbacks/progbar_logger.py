@@ -68,6 +68,8 @@ class ProgbarLogger(Callback):
         >>> bar = ProgbarLogger(stream=io.StringIO())
     """
 
+    main_process_only = True  # one bar per job, not one per process
+
     def __init__(
         self,
         count_mode: str | None = None,
