@@ -470,14 +470,17 @@ class BatchNormalization(Layer):
         assert self.norm is not None
         flat = x.reshape(-1, x.shape[-1])
         norm = self.norm
+        # The mode is this layer's: ``norm`` may be created (in training mode) after eval().
         if not self.training:
-            return norm(flat).reshape(x.shape)
-        out = F.batch_norm(flat, None, None, norm.weight, norm.bias, True, 0.0, norm.eps)
-        # Keras' moving variance averages the batch (biased) variance; torch's the unbiased one.
+            out = F.batch_norm(flat, norm.running_mean, norm.running_var, norm.weight,
+                               norm.bias, False, 0.0, norm.eps)
+            return out.reshape(x.shape)
+        var, mean = torch.var_mean(flat, dim=0, correction=0)
+        out = (flat - mean) * torch.rsqrt(var + norm.eps) * norm.weight + norm.bias
+        # Keras' moving variance averages the batch (biased) variance, torch's the unbiased one.
         with torch.no_grad():
-            var, mean = torch.var_mean(flat.detach(), dim=0, correction=0)
-            norm.running_mean.lerp_(mean, 1 - self.momentum)
-            norm.running_var.lerp_(var, 1 - self.momentum)
+            norm.running_mean.lerp_(mean.detach(), 1 - self.momentum)
+            norm.running_var.lerp_(var.detach(), 1 - self.momentum)
             norm.num_batches_tracked.add_(1)
         return out.reshape(x.shape)
 

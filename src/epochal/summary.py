@@ -14,9 +14,11 @@ __all__ = ["summarize"]
 
 def summarize(model: Model) -> str:
     """Keras-like table. Output shapes are traced when the input shape is declared."""
+    input_shape = model._declared_input_shape()
+    if input_shape is not None and not model.built:
+        model._maybe_build_from_shape()  # Keras builds a model with a declared input at once
     layers = model.layers or [model.module]
     shapes: dict[int, str] = {}
-    input_shape = model._declared_input_shape()
     if input_shape is not None and model.built:
         handles = [
             layer.register_forward_hook(
@@ -30,7 +32,8 @@ def summarize(model: Model) -> str:
             with torch.no_grad():
                 was = model.module.training
                 model.module.eval()
-                model.module(torch.zeros((1, *input_shape), device=next(iter(model.module.parameters()), torch.zeros(0)).device))
+                device = next(iter(model.module.parameters()), torch.zeros(0)).device
+                model.module(torch.zeros((1, *input_shape), device=device))
                 model.module.train(was)
         finally:
             for handle in handles:
@@ -38,7 +41,7 @@ def summarize(model: Model) -> str:
     rows = []
     for i, layer in enumerate(layers):
         name = getattr(layer, "name", None) or f"{type(layer).__name__.lower()}_{i}"
-        params = sum(p.numel() for p in layer.parameters())
+        params = _count_weights(layer)
         rows.append((f"{name} ({type(layer).__name__})", shapes.get(i, "?"), f"{params:,}"))
     widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h)
               for c, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
@@ -47,10 +50,17 @@ def summarize(model: Model) -> str:
     def line(cells: tuple[str, str, str]) -> str:
         return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
 
-    total = model.count_params()
+    total = _count_weights(model.module)
     trainable = sum(p.numel() for p in model.module.parameters() if p.requires_grad)
     out = [f'Model: "{model.name}"', rule, line(("Layer (type)", "Output Shape", "Param #")), rule]
     out += [line(r) for r in rows]
     out += [rule, f" Total params: {total:,}", f" Trainable params: {trainable:,}",
             f" Non-trainable params: {total - trainable:,}"]
     return "\n".join(out)
+
+
+def _count_weights(module: torch.nn.Module) -> int:
+    """Parameters plus floating-point buffers (BatchNormalization's moving statistics), which
+    Keras counts as non-trainable weights."""
+    params = sum(p.numel() for p in module.parameters())
+    return params + sum(b.numel() for b in module.buffers() if b.is_floating_point())

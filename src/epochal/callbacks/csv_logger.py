@@ -62,6 +62,8 @@ class CSVLogger(Callback):
         'epoch,loss,val_loss'
     """
 
+    main_process_only = True  # writes files / sends data: rank 0 of a distributed job only
+
     def __init__(
         self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
     ) -> None:

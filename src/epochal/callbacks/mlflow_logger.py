@@ -74,6 +74,8 @@ class MLflowLogger(Callback):
         'MLflowLogger'
     """
 
+    main_process_only = True  # writes files / sends data: rank 0 of a distributed job only
+
     def __init__(
         self,
         tracking_uri: str | os.PathLike[str] | None = None,

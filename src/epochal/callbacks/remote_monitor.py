@@ -84,6 +84,8 @@ class RemoteMonitor(Callback):
         b'data=%7B%22epoch%22%3A+0%2C+%22loss%22%3A+0.5%7D'
     """
 
+    main_process_only = True  # writes files / sends data: rank 0 of a distributed job only
+
     def __init__(
         self,
         root: str = "http://localhost:9000",

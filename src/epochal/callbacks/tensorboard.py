@@ -63,6 +63,8 @@ class TensorBoard(Callback):
         >>> _ = model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0, callbacks=[tb])
     """
 
+    main_process_only = True  # writes files / sends data: rank 0 of a distributed job only
+
     def __init__(
         self,
         log_dir: str | os.PathLike[str] = "logs",
