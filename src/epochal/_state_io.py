@@ -49,7 +49,7 @@ class IncompatibleStateError(ValueError):
 
 
 def fingerprint(state_dict: Mapping[str, torch.Tensor]) -> list[list[Any]]:
-    """``[name, shape, dtype]`` of every tensor of a model's ``state_dict``."""
+    """``[name, shape, dtype]`` of every tensor of a model's ``state_dict``, in order."""
     return [[name, list(t.shape), str(t.dtype).replace("torch.", "")] for name, t in state_dict.items()]
 
 
@@ -169,20 +169,17 @@ def decode_state(data: bytes, model_fingerprint: list[list[Any]] | None = None,
 
 
 def _check_fingerprint(saved: list[list[Any]], current: list[list[Any]], source: str) -> None:
-    if saved == current:
+    # Tensors match by position, shape and dtype: automatic layer names (dense_3) depend on
+    # how many layers a process created before, not on the architecture.
+    if [entry[1:] for entry in saved] == [entry[1:] for entry in current]:
         return
-    saved_map = {name: (shape, dtype) for name, shape, dtype in saved}
-    current_map = {name: (shape, dtype) for name, shape, dtype in current}
-    problems = [f"missing in the model: {n}" for n in saved_map if n not in current_map]
-    problems += [f"not in the backup: {n}" for n in current_map if n not in saved_map]
-    problems += [
-        f"{n}: backup has shape {saved_map[n][0]} {saved_map[n][1]}, model has "
-        f"{current_map[n][0]} {current_map[n][1]}"
-        for n in saved_map if n in current_map and saved_map[n] != current_map[n]
+    problems = [
+        f"{old[0]} {old[1]} {old[2]} in the backup vs {new[0]} {new[1]} {new[2]} in the model"
+        for old, new in zip(saved, current, strict=False) if old[1:] != new[1:]
     ]
-    if not problems:
-        problems = ["the tensors are in a different order"]
-    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    if len(saved) != len(current):
+        problems.insert(0, f"{len(saved)} tensors in the backup, {len(current)} in the model")
+    shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
     raise IncompatibleStateError(
         f"{source} does not match the model's architecture ({shown}). It was written for "
         "another model: use another backup directory, or delete this one to start over."

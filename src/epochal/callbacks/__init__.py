@@ -1,5 +1,6 @@
 """Keras' callbacks, on epochal's loop."""
 
+from epochal.callbacks.backup_and_restore import BackupAndRestore
 from epochal.callbacks.base_logger import BaseLogger
 from epochal.callbacks.callback import Callback
 from epochal.callbacks.callback_list import CallbackList
@@ -7,6 +8,7 @@ from epochal.callbacks.history import History
 from epochal.callbacks.progbar_logger import ProgbarLogger
 
 __all__ = [
+    "BackupAndRestore",
     "BaseLogger",
     "Callback",
     "CallbackList",

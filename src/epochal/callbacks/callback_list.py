@@ -64,7 +64,11 @@ class CallbackList(Callback):
             self.callbacks.append(History())
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in items):
             self.callbacks.append(ProgbarLogger())
-        self._dispatch = {hook: [c for c in self.callbacks if c.implements(hook)] for hook in HOOKS}
+        # Stable sort: the order of the list, except that `run_last` callbacks come last.
+        ordered = sorted(self.callbacks, key=lambda c: bool(getattr(c, "run_last", False)))
+        self._dispatch = {hook: [c for c in ordered if c.implements(hook)] for hook in HOOKS}
+        self._restorers = [c for c in ordered
+                           if type(c).restore_run is not Callback.restore_run]
         self._open: set[str] = set()
         if model is not None:
             self.set_model(model)
@@ -102,6 +106,12 @@ class CallbackList(Callback):
             key = f"{position}:{type(callback).__name__}"
             if key in state:
                 callback.load_state_dict(state[key])
+
+    def restore_run(self) -> None:
+        """Lets the callbacks that can restore an interrupted run do so (before
+        ``on_train_begin``)."""
+        for callback in self._restorers:
+            callback.restore_run()
 
     # ------------------------------------------------------------------ dispatch
     def _call(self, hook: str, logs: Mapping[str, Any] | None, index: int | None = None) -> None:
