@@ -50,7 +50,8 @@ class IncompatibleStateError(ValueError):
 
 def fingerprint(state_dict: Mapping[str, torch.Tensor]) -> list[list[Any]]:
     """``[name, shape, dtype]`` of every tensor of a model's ``state_dict``, in order."""
-    return [[name, list(t.shape), str(t.dtype).replace("torch.", "")] for name, t in state_dict.items()]
+    return [[name, list(t.shape), str(t.dtype).replace("torch.", "")]
+            for name, t in state_dict.items()]
 
 
 def _encode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
@@ -179,7 +180,8 @@ def _check_fingerprint(saved: list[list[Any]], current: list[list[Any]], source:
     ]
     if len(saved) != len(current):
         problems.insert(0, f"{len(saved)} tensors in the backup, {len(current)} in the model")
-    shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+    more = f"; and {len(problems) - 4} more" if len(problems) > 4 else ""
+    shown = "; ".join(problems[:4]) + more
     raise IncompatibleStateError(
         f"{source} does not match the model's architecture ({shown}). It was written for "
         "another model: use another backup directory, or delete this one to start over."
