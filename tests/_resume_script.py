@@ -133,7 +133,8 @@ def train(out_dir: str | os.PathLike[str], save_freq: str | int = "epoch",
     cb = epochal.callbacks
     callbacks: list[Callback] = []
     if hasattr(cb, "EarlyStopping"):
-        callbacks.append(cb.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True))
+        callbacks.append(
+            cb.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True))
     if hasattr(cb, "ReduceLROnPlateau"):
         callbacks.append(cb.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=0))
     log = out / "training.log"

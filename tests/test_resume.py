@@ -15,11 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _resume_script as script
 import numpy as np
 import pytest
 import torch
 
-import _resume_script as script
 from epochal import _state_io
 
 REPO = Path(__file__).resolve().parents[1]
