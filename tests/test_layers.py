@@ -291,8 +291,8 @@ def test_batch_normalization_updates_moving_stats_with_keras_momentum():
     mean = torch.tensor([2.0, 20.0])
     variance = torch.tensor([1.0, 100.0])  # Keras' moving variance uses the batch (biased) one
     state = layer.state_dict()
-    means = [v for k, v in state.items() if k.endswith("running_mean")][0]
-    variances = [v for k, v in state.items() if k.endswith("running_var")][0]
+    means = next(v for k, v in state.items() if k.endswith("running_mean"))
+    variances = next(v for k, v in state.items() if k.endswith("running_var"))
     assert torch.allclose(means, 0.9 * torch.zeros(2) + 0.1 * mean)
     assert torch.allclose(variances, 0.9 * torch.ones(2) + 0.1 * variance)
 
@@ -302,6 +302,28 @@ def test_batch_normalization_eval_uses_moving_stats():
     x = torch.tensor([[1.0, -2.0], [3.0, 4.0]])
     # Fresh moving stats: mean 0, variance 1 → identity.
     assert torch.allclose(layer(x), x)
+
+
+def test_batch_normalization_built_lazily_in_eval_mode_stays_in_eval_mode():
+    layer = BatchNormalization().eval()
+    x = torch.tensor([[1.0, -2.0]])  # a batch of one
+    assert torch.allclose(layer(x), x / math.sqrt(1 + 1e-3))
+    state = layer.state_dict()
+    assert torch.equal(next(v for k, v in state.items() if k.endswith("running_mean")),
+                       torch.zeros(2))
+
+
+def test_batch_normalization_training_with_a_batch_of_one_gives_beta():
+    layer = BatchNormalization(input_shape=(3,)).train()
+    assert torch.allclose(layer(torch.tensor([[4.0, 5.0, 6.0]])), torch.zeros(1, 3))
+
+
+def test_batch_normalization_gradients_flow_to_inputs_and_weights():
+    layer = BatchNormalization(input_shape=(2,)).train()
+    x = torch.randn(5, 2, requires_grad=True)
+    (layer(x) * torch.arange(10.0).reshape(5, 2)).sum().backward()
+    assert x.grad is not None
+    assert all(p.grad is not None for p in layer.parameters())
 
 
 def test_batch_normalization_works_on_channels_last_images():

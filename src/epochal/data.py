@@ -494,6 +494,7 @@ class EpochIterator:
         self.cursor = 0
         self._iterator: Iterator[Batch] | None = None
         self._warned_unseekable = False
+        self._skip_to_boundary = False
 
     @property
     def steps(self) -> int | None:
@@ -508,23 +509,32 @@ class EpochIterator:
         self.pass_index = int(state["pass_index"])
         self.cursor = int(state["cursor"])
         self._iterator = None
+        # An input whose order we do not control cannot be rewound to the cursor: the run
+        # continues at the next epoch boundary instead of replaying the batches seen.
+        self._skip_to_boundary = self.cursor > 0 and not self.source.seekable
 
     def _open(self) -> Iterator[Batch]:
-        start = self.cursor
-        if start and not self.source.seekable:
-            if not self._warned_unseekable:
-                self._warned_unseekable = True
-                warnings.warn(
-                    "Resuming mid-epoch needs an input whose order epochal controls (arrays, a "
-                    "Dataset, or a DataLoader with an epochal.data.EpochSampler); this one is "
-                    "replayed from its start up to the saved batch.",
-                    stacklevel=3,
-                )
-        return self.source.iterate(self.seed, self.pass_index, start)
+        return self.source.iterate(self.seed, self.pass_index, self.cursor)
+
+    def _resume_at_boundary(self) -> None:
+        self._skip_to_boundary = False
+        if not self._warned_unseekable:
+            self._warned_unseekable = True
+            warnings.warn(
+                "Resuming mid-epoch needs an input whose order epochal controls (arrays, a "
+                "Dataset, or a DataLoader with an epochal.data.EpochSampler); this one cannot "
+                "be rewound, so training resumes at the next epoch boundary.",
+                stacklevel=4,
+            )
+        self._new_pass()
 
     def epoch(self, start_step: int = 0) -> Iterator[tuple[int, Batch]]:
         """Yields ``(step, batch)`` for one epoch; ``step`` restarts at 0 every epoch, or
         at ``start_step`` when resuming an epoch (the data position comes from the state)."""
+        if self._skip_to_boundary:
+            self._resume_at_boundary()
+            if start_step:
+                return
         if self.steps_per_epoch is None:
             yield from self._full_pass()
             return

@@ -68,7 +68,7 @@ def run_fit(
     """Runs epochs ``initial_epoch .. epochs-1`` (or from where a restore put the state)."""
     state = model.train_state
     state.epoch, state.step, state.initial_epoch, state.epochs = initial_epoch, 0, initial_epoch, epochs
-    state.resumed = False
+    state.resumed = state.interrupt_requested = False
     state.data, state.metrics, state.callbacks = train, model.compiled_metrics, callbacks
     metrics = model.compiled_metrics
     metrics.reset()
@@ -78,8 +78,9 @@ def run_fit(
     end_hook = callbacks.implements("on_train_batch_end")
     training_logs: dict[str, Any] = {}
 
+    callbacks.restore_run()
     callbacks.on_train_begin()
-    while state.epoch < epochs:
+    while state.epoch < epochs and not state.interrupt_requested:
         epoch = state.epoch
         if state.step == 0:
             metrics.reset()
@@ -92,9 +93,13 @@ def run_fit(
             state.step = step + 1
             if end_hook:
                 callbacks.on_train_batch_end(step, metrics.lazy_logs())
+            if state.interrupt_requested:
+                break
             if strategy.any_flag(model.stop_training):
                 model.stop_training = True
                 break
+        if state.interrupt_requested:
+            break
         epoch_logs = metrics.results()
         if validation is not None and should_validate(epoch, validation_freq):
             val_logs = run_evaluate(model, validation, callbacks)

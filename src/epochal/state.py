@@ -79,6 +79,9 @@ class TrainState:
             ``on_train_begin``) changes ``epoch``/``step`` through :meth:`load_state_dict`.
         epochs: Final epoch index (exclusive), as passed to ``fit``.
         resumed: Whether :meth:`load_state_dict` was called since the run started.
+        interrupt_requested: Set by a callback (``BackupAndRestore`` on SIGTERM/Ctrl-C) to
+            end ``fit`` after the current training step: the loop skips the rest of the
+            epoch, its validation and ``on_epoch_end``, and calls ``on_train_end``.
     """
 
     epoch: int = 0
@@ -86,6 +89,7 @@ class TrainState:
     initial_epoch: int = 0
     epochs: int = 0
     resumed: bool = False
+    interrupt_requested: bool = False
     data: EpochIterator | None = field(default=None, repr=False)
     metrics: CompiledMetrics | None = field(default=None, repr=False)
     callbacks: CallbackList | None = field(default=None, repr=False)

@@ -1,5 +1,6 @@
 """Keras' callbacks, on epochal's loop."""
 
+from epochal.callbacks.backup_and_restore import BackupAndRestore
 from epochal.callbacks.base_logger import BaseLogger
 from epochal.callbacks.callback import Callback
 from epochal.callbacks.callback_list import CallbackList
@@ -11,6 +12,7 @@ from epochal.callbacks.remote_monitor import RemoteMonitor
 from epochal.callbacks.tensorboard import TensorBoard
 
 __all__ = [
+    "BackupAndRestore",
     "BaseLogger",
     "CSVLogger",
     "Callback",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from epochal.model import Model
@@ -48,7 +48,10 @@ class Callback:
     other ranks checks ``self.model.is_main_process`` around its writes.
 
     Callbacks whose state should survive an interrupted run (see ``BackupAndRestore``)
-    implement :meth:`state_dict` and :meth:`load_state_dict`.
+    implement :meth:`state_dict` and :meth:`load_state_dict`. When ``fit`` resumes a run,
+    every callback's :meth:`load_state_dict` is called *before* any ``on_train_begin``, and
+    ``self.model.train_state.resumed`` is then `True`: ``on_train_begin`` must keep the
+    loaded state instead of resetting it (and a logger reopens its file for appending).
 
     Example:
         >>> import epochal
@@ -59,7 +62,11 @@ class Callback:
         ...         self.batches += 1
     """
 
-    main_process_only: bool = False
+    #: Callbacks that only write (files, network) set this: they run on rank 0 alone.
+    main_process_only: ClassVar[bool] = False
+    #: Callbacks that snapshot the run (``BackupAndRestore``) set this: every hook reaches
+    #: them after all other callbacks, so a snapshot includes what the others just did.
+    run_last: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
@@ -98,6 +105,10 @@ class Callback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores what :meth:`state_dict` returned."""
+
+    def restore_run(self) -> None:
+        """Called by ``fit`` before ``on_train_begin``: a callback that can put an interrupted
+        run back (``BackupAndRestore``) loads it here, through ``model.train_state``."""
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:

@@ -83,7 +83,11 @@ class CallbackList(Callback):
                 model.history = callback
 
     def _build_dispatch(self, *, main_process: bool) -> dict[str, list[Callback]]:
-        active = [c for c in self.callbacks if main_process or not c.main_process_only]
+        # List order, except that `run_last` callbacks come last (stable sort); callbacks
+        # marked main_process_only are left out on every rank but 0.
+        ordered = sorted(self.callbacks, key=lambda c: bool(c.run_last))
+        active = [c for c in ordered if main_process or not c.main_process_only]
+        self._restorers = [c for c in active if type(c).restore_run is not Callback.restore_run]
         return {hook: [c for c in active if c.implements(hook)] for hook in HOOKS}
 
     def set_params(self, params: dict[str, Any]) -> None:
@@ -108,6 +112,12 @@ class CallbackList(Callback):
             key = f"{position}:{type(callback).__name__}"
             if key in state:
                 callback.load_state_dict(state[key])
+
+    def restore_run(self) -> None:
+        """Lets the callbacks that can restore an interrupted run do so (before
+        ``on_train_begin``)."""
+        for callback in self._restorers:
+            callback.restore_run()
 
     # ------------------------------------------------------------------ dispatch
     def _call(self, hook: str, logs: Mapping[str, Any] | None, index: int | None = None) -> None:
