@@ -16,7 +16,8 @@ is labelled ``LearningRate = LearningRate * 1/(1 + decay * epoch)`` applied once
 example reproduces the seed's table with a LearningRateScheduler, the seed's own tool.
 
 What you should see: for each of 5 epochs, the LR the scheduler set (from History's
-``learning_rate``) next to the seed's table value; they agree to 10 significant digits.
+``learning_rate``) next to the seed's table value; they agree to float32 precision (about
+7 significant digits: optimizers keep the LR as a float32, as Keras does).
 
 Adaptations: ``keras`` -> ``epochal`` in imports.
 """

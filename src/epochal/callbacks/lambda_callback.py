@@ -1,0 +1,90 @@
+"""LambdaCallback: a callback assembled from plain functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from epochal.callbacks.callback import HOOKS, Callback
+
+__all__ = ["LambdaCallback"]
+
+# Keras 2 names: they receive training batches, through the default train-batch hooks.
+_LEGACY = ("on_batch_begin", "on_batch_end")
+_ALIAS_OF = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
+class LambdaCallback(Callback):
+    """Builds a callback from functions passed by hook name.
+
+    Any hook of :class:`Callback` can be given as a keyword, including the test and predict
+    hooks and the Keras 2 ``on_batch_begin``/``on_batch_end`` (training batches). The
+    functions are called as Keras calls them: epoch hooks ``f(epoch, logs)``, begin/end hooks
+    ``f(logs)``, batch hooks ``f(batch, logs=logs)`` (so the second parameter must be named
+    ``logs``). Hooks not given cost nothing: the loop skips them.
+
+    A keyword that is not a hook name (``on_epoch_ends=``) raises ``TypeError`` — an epochal
+    extension, where Keras stores it and never calls it.
+
+    Args:
+        on_epoch_begin: ``f(epoch, logs)``. Defaults to `None`.
+        on_epoch_end: ``f(epoch, logs)``. Defaults to `None`.
+        on_train_begin: ``f(logs)``. Defaults to `None`.
+        on_train_end: ``f(logs)``. Defaults to `None`.
+        on_train_batch_begin: ``f(batch, logs)``. Defaults to `None`.
+        on_train_batch_end: ``f(batch, logs)``. Defaults to `None`.
+        **kwargs: any other hook name (``on_test_begin``, ``on_predict_batch_end``,
+            ``on_batch_end``...), each a function.
+
+    Raises:
+        TypeError: for a keyword that is not a hook name, or a value that is not callable.
+
+    Example:
+        >>> from epochal.callbacks import LambdaCallback
+        >>> seen = []
+        >>> cb = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+        >>> cb.on_epoch_end(0, {}); seen
+        [0]
+        >>> cb.implements("on_epoch_end"), cb.implements("on_train_batch_end")
+        (True, False)
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin: Callable[..., Any] | None = None,
+        on_epoch_end: Callable[..., Any] | None = None,
+        on_train_begin: Callable[..., Any] | None = None,
+        on_train_end: Callable[..., Any] | None = None,
+        on_train_batch_begin: Callable[..., Any] | None = None,
+        on_train_batch_end: Callable[..., Any] | None = None,
+        **kwargs: Callable[..., Any] | None,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(kwargs) - set(HOOKS) - set(_LEGACY))
+        if unknown:
+            raise TypeError(
+                f"LambdaCallback got unknown hook name(s): {', '.join(unknown)}. "
+                f"Accepted: {', '.join((*HOOKS, *_LEGACY))}."
+            )
+        given = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+            **kwargs,
+        }
+        self._hooks: set[str] = set()
+        for name, fn in given.items():
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(f"`{name}` must be a function. Received: {name}={fn!r}")
+            # An instance attribute shadows the class hook, as Keras does.
+            setattr(self, name, fn)
+            self._hooks.add(name)
+
+    def implements(self, hook: str) -> bool:
+        alias = _ALIAS_OF.get(hook)
+        return hook in self._hooks or (alias is not None and alias in self._hooks)
