@@ -36,7 +36,9 @@ def _dataset_path(name: str) -> str:
     return "/".join(p.replace("%", "%25").replace("/", "%2F") or "%00" for p in name.split("."))
 
 
-def _write_tensors(group: h5py.Group, tensors: dict[str, torch.Tensor], paths: dict[str, str]) -> None:
+def _write_tensors(
+    group: h5py.Group, tensors: dict[str, torch.Tensor], paths: dict[str, str]
+) -> None:
     for name, tensor in tensors.items():
         array, raw_dtype = to_numpy(tensor)
         dataset = group.create_dataset(paths[name], data=array)
@@ -93,9 +95,15 @@ def read_h5(source: Any) -> Bundle:
     """
     with h5py.File(source, "r") as f:
         if f.attrs.get("epochal_format") != FORMAT_NAME:
-            found = "a Keras/TensorFlow HDF5 file" if "keras_version" in f.attrs or "layer_names" in f.attrs else "an HDF5 file"
-            raise ValueError(f"this is {found} that epochal did not write (no epochal_format "
-                             "marker); epochal reads only its own checkpoints")
+            found = (
+                "a Keras/TensorFlow HDF5 file"
+                if "keras_version" in f.attrs or "layer_names" in f.attrs
+                else "an HDF5 file"
+            )
+            raise ValueError(
+                f"this is {found} that epochal did not write (no epochal_format "
+                "marker); epochal reads only its own checkpoints"
+            )
         config = {key: _json_attr(f, key) for key in _CONFIG_KEYS}
         weights_group = f.get("model_weights")
         if not isinstance(weights_group, h5py.Group):
@@ -110,5 +118,8 @@ def read_h5(source: Any) -> Bundle:
             tensor_names = _json_attr(group, "tensor_names") or []
             tensors = {n: _read_tensor(group, f"t{i}", n) for i, n in enumerate(tensor_names)}
             optimizer = _tree.decode(_json_attr(group, "optimizer_state"), tensors)
-    return Bundle(weights=weights, optimizer=optimizer,
-                  config={k: v for k, v in config.items() if v is not None})
+    return Bundle(
+        weights=weights,
+        optimizer=optimizer,
+        config={k: v for k, v in config.items() if v is not None},
+    )

@@ -17,7 +17,13 @@ import torch
 
 __all__ = ["decode", "encode"]
 
-_TENSOR, _TUPLE, _ITEMS, _FLOAT, _NDARRAY = "__tensor__", "__tuple__", "__items__", "__float__", "__ndarray__"
+_TENSOR, _TUPLE, _ITEMS, _FLOAT, _NDARRAY = (
+    "__tensor__",
+    "__tuple__",
+    "__items__",
+    "__float__",
+    "__ndarray__",
+)
 
 
 def encode(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
@@ -45,8 +51,12 @@ def encode(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(obj, dict):
         if all(isinstance(k, str) and not k.startswith("__") for k in obj):
             return {k: encode(v, f"{prefix}/{k}", tensors) for k, v in obj.items()}
-        return {_ITEMS: [[encode(k, f"{prefix}/k{i}", tensors), encode(v, f"{prefix}/{k}", tensors)]
-                         for i, (k, v) in enumerate(obj.items())]}
+        return {
+            _ITEMS: [
+                [encode(k, f"{prefix}/k{i}", tensors), encode(v, f"{prefix}/{k}", tensors)]
+                for i, (k, v) in enumerate(obj.items())
+            ]
+        }
     raise TypeError(f"Cannot store a {type(obj).__name__} in a checkpoint (at {prefix!r}).")
 
 
@@ -61,7 +71,7 @@ def decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if not isinstance(obj, dict):
         return obj
     if len(obj) == 1:
-        (tag, value), = obj.items()
+        ((tag, value),) = obj.items()
         if tag in (_TENSOR, _NDARRAY):
             if not isinstance(value, str) or value not in tensors:
                 raise ValueError(f"the checkpoint references a missing tensor {value!r}")

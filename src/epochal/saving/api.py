@@ -15,15 +15,28 @@ from typing import Any
 import torch
 
 from epochal.saving._bundle import Bundle, CheckpointError
-from epochal.saving.formats import MODEL_SUFFIXES, WEIGHTS_SUFFIXES, read_bundle, suffix_of, write_bundle
-from epochal.saving.serialization import compile_config, model_config, model_from_config, resolve_compile
+from epochal.saving.formats import (
+    MODEL_SUFFIXES,
+    WEIGHTS_SUFFIXES,
+    read_bundle,
+    suffix_of,
+    write_bundle,
+)
+from epochal.saving.serialization import (
+    compile_config,
+    model_config,
+    model_from_config,
+    resolve_compile,
+)
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
 
 logger = logging.getLogger("epochal.saving")
 
 
-def _check_target(path: str | os.PathLike[str], overwrite: bool, accepted: tuple[str, ...], what: str) -> None:
+def _check_target(
+    path: str | os.PathLike[str], overwrite: bool, accepted: tuple[str, ...], what: str
+) -> None:
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"`filepath` must be a str or os.PathLike. Received: filepath={path!r}")
     suffix = suffix_of(path)
@@ -66,8 +79,11 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
     bundle = Bundle(
         weights=_weights(model),
         optimizer=optimizer.state_dict() if optimizer is not None and optimizer.built else None,
-        config={"model_config": model_config(model), "compile_config": compile_config(model),
-                "build_config": _build_config(model)},
+        config={
+            "model_config": model_config(model),
+            "compile_config": compile_config(model),
+            "build_config": _build_config(model),
+        },
     )
     write_bundle(filepath, bundle)
 
@@ -75,7 +91,9 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
 def save_weights(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
     """Writes the module's ``state_dict`` atomically (HDF5, safetensors or ``.pt``)."""
     _check_target(filepath, overwrite, WEIGHTS_SUFFIXES, "model.save_weights()")
-    write_bundle(filepath, Bundle(weights=_weights(model), config={"build_config": _build_config(model)}))
+    write_bundle(
+        filepath, Bundle(weights=_weights(model), config={"build_config": _build_config(model)})
+    )
 
 
 def _build(model: Any, bundle: Bundle, path: Any) -> None:
@@ -86,14 +104,21 @@ def _build(model: Any, bundle: Bundle, path: Any) -> None:
     if declared is not None:
         build = {"input_shape": list(declared), "dtype": "float32"}
     if not build:
-        raise CheckpointError(path, "the model is not built (its layers have no weights yet) and "
-                                    "the file does not record an input shape; call the model on a "
-                                    "batch, or give the first layer input_shape=..., then load")
+        raise CheckpointError(
+            path,
+            "the model is not built (its layers have no weights yet) and "
+            "the file does not record an input shape; call the model on a "
+            "batch, or give the first layer input_shape=..., then load",
+        )
     dtype = getattr(torch, build.get("dtype", "float32"))
-    model.build_from_batch(torch.zeros((1, *build["input_shape"]), dtype=dtype, device=model.device))
+    model.build_from_batch(
+        torch.zeros((1, *build["input_shape"]), dtype=dtype, device=model.device)
+    )
 
 
-def _match_weights(model: Any, weights: Mapping[str, torch.Tensor], path: Any) -> dict[str, torch.Tensor]:
+def _match_weights(
+    model: Any, weights: Mapping[str, torch.Tensor], path: Any
+) -> dict[str, torch.Tensor]:
     """The file's tensors keyed by the model's names, validated, before anything is assigned.
 
     Names match exactly, or, as Keras matches a fresh Sequential whose layers got other
@@ -110,18 +135,27 @@ def _match_weights(model: Any, weights: Mapping[str, torch.Tensor], path: Any) -
     else:
         missing = [k for k in current if k not in weights]
         extra = [k for k in weights if k not in current]
-        raise CheckpointError(path, f"the tensor names do not match the model: missing in the "
-                                    f"file {missing}, not in the model {extra}")
+        raise CheckpointError(
+            path,
+            f"the tensor names do not match the model: missing in the "
+            f"file {missing}, not in the model {extra}",
+        )
     matched = {}
     for name, saved_name in pairs:
         tensor, saved = current[name], weights[saved_name]
         label = name if name == saved_name else f"{name} (file: {saved_name})"
         if tuple(saved.shape) != tuple(tensor.shape):
-            raise CheckpointError(path, f"shape mismatch for tensor {label!r}: the model has "
-                                        f"{tuple(tensor.shape)}, the file {tuple(saved.shape)}")
+            raise CheckpointError(
+                path,
+                f"shape mismatch for tensor {label!r}: the model has "
+                f"{tuple(tensor.shape)}, the file {tuple(saved.shape)}",
+            )
         if saved.dtype.is_floating_point != tensor.dtype.is_floating_point:
-            raise CheckpointError(path, f"dtype mismatch for tensor {label!r}: the model has "
-                                        f"{tensor.dtype}, the file {saved.dtype}")
+            raise CheckpointError(
+                path,
+                f"dtype mismatch for tensor {label!r}: the model has "
+                f"{tensor.dtype}, the file {saved.dtype}",
+            )
         matched[name] = saved
     return matched
 
@@ -167,8 +201,11 @@ def load_model(
     """
     bundle = read_bundle(filepath)
     if "model_config" not in bundle.config:
-        raise CheckpointError(filepath, "it holds weights only (no architecture); build the model "
-                                        "in code and call model.load_weights() instead")
+        raise CheckpointError(
+            filepath,
+            "it holds weights only (no architecture); build the model "
+            "in code and call model.load_weights() instead",
+        )
     model = model_from_config(bundle.config["model_config"], custom_objects)
     settings = bundle.config.get("compile_config")
     if compile and settings:

@@ -21,7 +21,6 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -84,8 +83,11 @@ def _write_keras(tmp: Path, bundle: Bundle) -> None:
     buffer = io.BytesIO()
     write_h5(buffer, Bundle(weights=bundle.weights, optimizer=bundle.optimizer))
     config = {k: bundle.config.get(k) for k in ("model_config", "compile_config", "build_config")}
-    metadata = {"format": "epochal", "epochal_version": epochal.__version__,
-                "torch_version": str(torch.__version__)}
+    metadata = {
+        "format": "epochal",
+        "epochal_version": epochal.__version__,
+        "torch_version": str(torch.__version__),
+    }
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr("metadata.json", json.dumps(metadata))
         zf.writestr("config.json", json.dumps(config))
@@ -129,10 +131,15 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     except CheckpointError:
         raise
     except Exception as exc:
-        raise CheckpointError(path, f"the file is truncated, corrupt or not a checkpoint "
-                                    f"({type(exc).__name__}: {exc})") from exc
-    raise CheckpointError(path, f"unrecognised content for a {suffix or 'suffix-less'} file "
-                                "(not HDF5, a .keras zip, safetensors or a torch state dict)")
+        raise CheckpointError(
+            path,
+            f"the file is truncated, corrupt or not a checkpoint ({type(exc).__name__}: {exc})",
+        ) from exc
+    raise CheckpointError(
+        path,
+        f"unrecognised content for a {suffix or 'suffix-less'} file "
+        "(not HDF5, a .keras zip, safetensors or a torch state dict)",
+    )
 
 
 def _read_keras(path: Path) -> Bundle:
@@ -140,9 +147,12 @@ def _read_keras(path: Path) -> Bundle:
         names = zf.namelist()
         unexpected = [n for n in names if n not in _KERAS_MEMBERS]
         if unexpected:
-            raise CheckpointError(path, f"unexpected member(s) {unexpected} in the .keras "
-                                        f"archive; only {list(_KERAS_MEMBERS)} are read, and "
-                                        "nothing is ever unpickled")
+            raise CheckpointError(
+                path,
+                f"unexpected member(s) {unexpected} in the .keras "
+                f"archive; only {list(_KERAS_MEMBERS)} are read, and "
+                "nothing is ever unpickled",
+            )
         if "model.weights.h5" not in names or "config.json" not in names:
             raise CheckpointError(path, "the .keras archive lacks config.json or model.weights.h5")
         config = json.loads(zf.read("config.json").decode("utf-8"))
@@ -167,15 +177,21 @@ def _read_safetensors(path: Path) -> Bundle:
 
 def _read_torch(path: Path) -> Bundle:
     if not torch_load_is_safe():
-        raise CheckpointError(path, f"reading .pt/.pth files needs torch >= 2.10 (this is "
-                                    f"{torch.__version__}): older torch.load(weights_only=True) "
-                                    "can be bypassed to run code (CVE-2025-32434, CVE-2026-24747). "
-                                    "Upgrade torch or convert the file to .safetensors.")
+        raise CheckpointError(
+            path,
+            f"reading .pt/.pth files needs torch >= 2.10 (this is "
+            f"{torch.__version__}): older torch.load(weights_only=True) "
+            "can be bypassed to run code (CVE-2025-32434, CVE-2026-24747). "
+            "Upgrade torch or convert the file to .safetensors.",
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(path, f"torch refused it as a plain weights file, nothing was "
-                                    f"executed ({type(exc).__name__}: {str(exc)[:300]})") from exc
+        raise CheckpointError(
+            path,
+            f"torch refused it as a plain weights file, nothing was "
+            f"executed ({type(exc).__name__}: {str(exc)[:300]})",
+        ) from exc
     if isinstance(state, dict) and len(state) == 1:
         (only,) = state.values()
         if isinstance(only, dict):
@@ -185,4 +201,3 @@ def _read_torch(path: Path) -> Bundle:
     ):
         raise CheckpointError(path, "it is not a state dict (a mapping of names to tensors)")
     return Bundle(weights=dict(state))
-

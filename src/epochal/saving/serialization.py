@@ -17,7 +17,7 @@ from torch import nn
 from epochal import losses as losses_module
 from epochal import metrics as metrics_module
 from epochal import optimizers as optimizers_module
-from epochal.layers import LAYER_CLASSES, Layer
+from epochal.layers import LAYER_CLASSES
 
 __all__ = [
     "compile_config",
@@ -57,7 +57,9 @@ def register_serializable(obj: T | None = None, *, name: str | None = None) -> A
 
     def register(target: T) -> T:
         if not (inspect.isclass(target) or callable(target)):
-            raise TypeError(f"register_serializable expects a class or a function. Received: {target!r}")
+            raise TypeError(
+                f"register_serializable expects a class or a function. Received: {target!r}"
+            )
         _REGISTRY[name or target.__name__] = target  # type: ignore[attr-defined]
         return target
 
@@ -104,7 +106,10 @@ def model_config(model: Any) -> dict[str, Any]:
     if isinstance(model, Sequential):
         layers = [_module_entry(layer) for layer in model.module]
         return {"class_name": "Sequential", "config": {"name": model.name, "layers": layers}}
-    return {"class_name": "Model", "config": {"name": model.name, "module": _module_entry(model.module)}}
+    return {
+        "class_name": "Model",
+        "config": {"name": model.name, "module": _module_entry(model.module)},
+    }
 
 
 def _build_module(entry: Mapping[str, Any], custom_objects: Mapping[str, Any] | None) -> nn.Module:
@@ -125,7 +130,9 @@ def _build_module(entry: Mapping[str, Any], custom_objects: Mapping[str, Any] | 
     return module
 
 
-def model_from_config(config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None) -> Any:
+def model_from_config(
+    config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
+) -> Any:
     """Rebuilds an (unbuilt, uncompiled) model from :func:`model_config` output."""
     from epochal.model import Model
     from epochal.sequential import Sequential
@@ -147,9 +154,9 @@ def _fn_name(fn: Any) -> str:
 def _loss_entry(loss: Any) -> Any:
     if loss is None or isinstance(loss, str):
         return loss
-    if isinstance(loss, losses_module.Loss) and type(loss) is not losses_module.Loss:
-        if getattr(losses_module, type(loss).__name__, None) is type(loss):
-            return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    cls = type(loss)
+    if cls is not losses_module.Loss and getattr(losses_module, cls.__name__, None) is cls:
+        return {"class_name": type(loss).__name__, "config": loss.get_config()}
     if isinstance(loss, torch.nn.modules.loss._Loss):
         return {"torch_class": type(loss).__name__}
     fn = loss.fn if isinstance(loss, losses_module.Loss) else loss
@@ -176,7 +183,11 @@ def _optimizer_entry(optimizer: Any) -> dict[str, Any]:
     if type(optimizer) in optimizers_module._BY_NAME.values():
         return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
     torch_optimizer = getattr(optimizer, "torch_optimizer", None)
-    cls = type(torch_optimizer) if torch_optimizer is not None else getattr(optimizer, "torch_class", None)
+    cls = (
+        type(torch_optimizer)
+        if torch_optimizer is not None
+        else getattr(optimizer, "torch_class", None)
+    )
     if cls is None or getattr(torch.optim, cls.__name__, None) is not cls:
         raise ValueError(
             f"Cannot save the optimizer {optimizer!r}: only epochal optimizers and torch.optim "
@@ -202,7 +213,8 @@ def _resolve_loss(entry: Any, custom_objects: Mapping[str, Any] | None) -> Any:
         return entry
     if "class_name" in entry:
         cls = get_registered_object(entry["class_name"], custom_objects) or getattr(
-            losses_module, entry["class_name"], None)
+            losses_module, entry["class_name"], None
+        )
         if cls is None:
             raise _unknown("loss class", entry["class_name"])
         return cls(**entry.get("config", {}))
@@ -227,7 +239,9 @@ def _resolve_metric(entry: Any, custom_objects: Mapping[str, Any] | None) -> Any
             raise _unknown("metric function", name)
         return fn
     class_name = entry["class_name"]
-    cls = get_registered_object(class_name, custom_objects) or getattr(metrics_module, class_name, None)
+    cls = get_registered_object(class_name, custom_objects) or getattr(
+        metrics_module, class_name, None
+    )
     if cls is None:
         raise _unknown("metric class", class_name)
     config = entry.get("config")
