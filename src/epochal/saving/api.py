@@ -32,6 +32,7 @@ from epochal.saving.serialization import (
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
 
 logger = logging.getLogger("epochal.saving")
+_warned_legacy = False
 
 
 def _check_target(
@@ -70,7 +71,9 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
             described (the message says to save weights only or register the class).
     """
     _check_target(filepath, overwrite, MODEL_SUFFIXES, "model.save()")
-    if suffix_of(filepath) in (".h5", ".hdf5"):
+    global _warned_legacy
+    if suffix_of(filepath) in (".h5", ".hdf5") and not _warned_legacy:
+        _warned_legacy = True  # once per process, not at every checkpoint
         logger.warning(
             "Saving the whole model as HDF5 (%s): a legacy format; `.keras` is recommended.",
             os.fspath(filepath),
