@@ -80,7 +80,7 @@ def test_loaded_model_continues_training_like_one_that_never_stopped(tmp_path, t
 
 
 def test_decay_and_loss_objects_round_trip(tmp_path, tiny_data):
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="lr"):
         optimizer = epochal.optimizers.SGD(lr=0.1, decay=0.01)
     loss = epochal.losses.SparseCategoricalCrossentropy(from_logits=False)
     model = _trained(tiny_data, optimizer=optimizer, loss=loss)
@@ -89,7 +89,8 @@ def test_decay_and_loss_objects_round_trip(tmp_path, tiny_data):
     assert loaded.optimizer.decay == 0.01
     assert loaded.optimizer.iterations == model.optimizer.iterations
     assert loaded.optimizer.current_learning_rate() == model.optimizer.current_learning_rate()
-    assert type(loaded.loss_fn) is type(loss) and loaded.loss_fn.kwargs == loss.kwargs
+    assert type(loaded.loss_fn) is type(loss)
+    assert loaded.loss_fn.kwargs == loss.kwargs
 
 
 def test_wrapped_torch_optimizer_round_trips(tmp_path, tiny_data):
@@ -138,7 +139,8 @@ def test_hdf5_is_readable_with_plain_h5py(tmp_path, tiny_data):
         names = list(model.module.state_dict())
         first_layer = names[0].split(".")[0]
         kernel = f[f"model_weights/{first_layer}/kernel"][()]
-        assert "model_config" in f.attrs and "compile_config" in f.attrs
+        assert "model_config" in f.attrs
+        assert "compile_config" in f.attrs
         assert "optimizer_weights" in f
     np.testing.assert_array_equal(kernel, model.get_weights()[0])
 
@@ -169,11 +171,11 @@ def test_bfloat16_and_integer_buffers_round_trip(tmp_path):
 @pytest.mark.parametrize("bad", ["m.txt", "m.json", "m"])
 def test_bad_suffixes_are_refused(tmp_path, tiny_data, bad):
     model = _trained(tiny_data)
-    with pytest.raises(ValueError, match="must end in"):
+    with pytest.raises(ValueError, match=r"must end in"):
         model.save(tmp_path / bad)
-    with pytest.raises(ValueError, match="must end in"):
+    with pytest.raises(ValueError, match=r"must end in"):
         model.save_weights(tmp_path / bad)
-    with pytest.raises(ValueError, match="must end in"):
+    with pytest.raises(ValueError, match=r"must end in"):
         model.save_weights(tmp_path / "m.keras")
 
 

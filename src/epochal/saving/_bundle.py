@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["Bundle", "CheckpointError", "from_numpy", "to_numpy"]
+__all__ = ["Bundle", "CheckpointError", "digest", "from_numpy", "to_numpy"]
 
 
 class CheckpointError(ValueError):
@@ -62,3 +64,14 @@ def from_numpy(array: np.ndarray, torch_dtype: str | None) -> torch.Tensor:
             raise ValueError(f"unknown raw tensor dtype {torch_dtype!r}")
         tensor = tensor.view(dtype)
     return tensor
+
+
+def digest(tensors: Iterable[tuple[str, torch.Tensor]]) -> str:
+    """SHA-256 over names, dtypes, shapes and bytes: HDF5 and safetensors do not checksum
+    tensor data, so a flipped bit would otherwise load silently."""
+    h = hashlib.sha256()
+    for name, tensor in tensors:
+        array, raw = to_numpy(tensor)
+        h.update(f"{name}|{raw or array.dtype.str}|{array.shape}|".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()

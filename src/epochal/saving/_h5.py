@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from epochal.saving import _tree
-from epochal.saving._bundle import Bundle, from_numpy, to_numpy
+from epochal.saving._bundle import Bundle, digest, from_numpy, to_numpy
 
 __all__ = ["FORMAT_NAME", "read_h5", "write_h5"]
 
@@ -55,6 +55,7 @@ def write_h5(target: Any, bundle: Bundle) -> None:
         for key in _CONFIG_KEYS:
             if bundle.config.get(key) is not None:
                 f.attrs[key] = json.dumps(bundle.config[key])
+        f.attrs["weights_sha256"] = digest(bundle.weights.items())
         weights = f.create_group("model_weights")
         weights.attrs["weight_names"] = json.dumps(list(bundle.weights))
         _write_tensors(weights, bundle.weights, {n: _dataset_path(n) for n in bundle.weights})
@@ -64,6 +65,7 @@ def write_h5(target: Any, bundle: Bundle) -> None:
             group = f.create_group("optimizer_weights")
             group.attrs["optimizer_state"] = json.dumps(state)
             group.attrs["tensor_names"] = json.dumps(list(tensors))
+            group.attrs["tensors_sha256"] = digest(tensors.items())
             _write_tensors(group, tensors, {n: f"t{i}" for i, n in enumerate(tensors)})
 
 
@@ -84,6 +86,12 @@ def _json_attr(node: h5py.HLObject, key: str) -> Any:
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     return json.loads(str(value))
+
+
+def _verify(node: h5py.HLObject, key: str, tensors: dict[str, torch.Tensor]) -> None:
+    expected = node.attrs.get(key)
+    if expected is None or digest(tensors.items()) != str(expected):
+        raise ValueError(f"the tensor data is corrupt ({key} does not match)")
 
 
 def read_h5(source: Any) -> Bundle:
@@ -112,11 +120,13 @@ def read_h5(source: Any) -> Bundle:
         if not isinstance(names, list):
             raise ValueError("the weight name list is missing")
         weights = {n: _read_tensor(weights_group, _dataset_path(n), n) for n in names}
+        _verify(f, "weights_sha256", weights)
         optimizer = None
         group = f.get("optimizer_weights")
         if isinstance(group, h5py.Group):
             tensor_names = _json_attr(group, "tensor_names") or []
             tensors = {n: _read_tensor(group, f"t{i}", n) for i, n in enumerate(tensor_names)}
+            _verify(group, "tensors_sha256", tensors)
             optimizer = _tree.decode(_json_attr(group, "optimizer_state"), tensors)
     return Bundle(
         weights=weights,

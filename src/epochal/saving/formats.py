@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from epochal._io import atomic_write
-from epochal.saving._bundle import Bundle, CheckpointError
+from epochal.saving._bundle import Bundle, CheckpointError, digest
 from epochal.saving._h5 import read_h5, write_h5
 
 __all__ = [
@@ -98,7 +98,8 @@ def _write_safetensors(tmp: Path, bundle: Bundle) -> None:
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in bundle.weights.items()}
-    metadata = {"format": "epochal", "weight_names": json.dumps(list(tensors))}
+    metadata = {"format": "epochal", "weight_names": json.dumps(list(tensors)),
+                "weights_sha256": digest(tensors.items())}
     if bundle.config.get("build_config"):
         metadata["build_config"] = json.dumps(bundle.config["build_config"])
     save_file(tensors, str(tmp), metadata=metadata)
@@ -171,6 +172,8 @@ def _read_safetensors(path: Path) -> Bundle:
         names = list(handle.keys())
         order = json.loads(metadata["weight_names"]) if "weight_names" in metadata else names
         weights = {n: handle.get_tensor(n) for n in order}
+    if "weights_sha256" in metadata and digest(weights.items()) != metadata["weights_sha256"]:
+        raise CheckpointError(path, "the tensor data is corrupt (weights_sha256 does not match)")
     build = json.loads(metadata["build_config"]) if "build_config" in metadata else None
     return Bundle(weights=weights, config={"build_config": build} if build else {})
 
