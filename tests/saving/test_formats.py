@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import h5py
 import numpy as np
 import pytest
@@ -80,7 +82,8 @@ def test_loaded_model_continues_training_like_one_that_never_stopped(tmp_path, t
 
 
 def test_decay_and_loss_objects_round_trip(tmp_path, tiny_data):
-    with pytest.warns(DeprecationWarning, match="lr"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # legacy `lr` and `decay`
         optimizer = epochal.optimizers.SGD(lr=0.1, decay=0.01)
     loss = epochal.losses.SparseCategoricalCrossentropy(from_logits=False)
     model = _trained(tiny_data, optimizer=optimizer, loss=loss)
