@@ -5,8 +5,9 @@ Replace ``keras`` (or ``tf.keras``) by ``epochal`` in your imports: ``epochal.mo
 ``epochal.metrics``, ``epochal.utils`` and ``epochal.datasets`` mirror Keras' modules.
 """
 
-from epochal import callbacks, datasets, layers, losses, metrics, models, optimizers, utils
+from epochal import callbacks, datasets, layers, losses, metrics, models, optimizers, saving, utils
 from epochal.model import Model
+from epochal.saving import load_model
 from epochal.sequential import Sequential
 
 __version__ = "0.1.0"
@@ -18,11 +19,13 @@ __all__ = [
     "callbacks",
     "datasets",
     "layers",
+    "load_model",
     "losses",
     "metrics",
     "models",
     "optimizers",
     "plot_history",
+    "saving",
     "utils",
 ]
 

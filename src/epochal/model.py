@@ -109,6 +109,9 @@ class Model:
         self.strategy: Strategy = current_strategy()
         self._training_module: nn.Module | None = None
         self._compile_config: dict[str, Any] = {}
+        # (per-sample input shape, dtype) of the batch that built the layers; saved with the
+        # model so a loaded one can be built before its weights are assigned.
+        self.build_input_shape: tuple[tuple[int, ...], torch.dtype] | None = None
 
     # ------------------------------------------------------------------ module access
     @property
@@ -213,6 +216,8 @@ class Model:
     def build_from_batch(self, x: Any) -> None:
         """Creates lazily-shaped weights by running the module once on ``x`` (no grad)."""
         if not self.built:
+            if isinstance(x, torch.Tensor):
+                self.build_input_shape = (tuple(x.shape[1:]), x.dtype)
             with torch.no_grad():
                 was = self.module.training
                 self.module.eval()
@@ -530,6 +535,33 @@ class Model:
         from epochal.summary import summarize
 
         (print_fn or print)(summarize(self))
+
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath: Any, overwrite: bool = True) -> None:
+        """Saves architecture, weights, compile settings and optimizer state atomically
+        (``.keras``, or the legacy ``.h5`` / ``.hdf5``); see :func:`epochal.saving.save_model`.
+
+        Raises:
+            ValueError: for another suffix, or an architecture that cannot be described.
+            FileExistsError: with ``overwrite=False`` when the file exists.
+        """
+        from epochal.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Saves the weights atomically (``.weights.h5``, ``.h5``, ``.hdf5``, ``.safetensors``,
+        ``.pt``/``.pth``); see :func:`epochal.saving.save_weights`."""
+        from epochal.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any) -> None:
+        """Loads weights saved by :meth:`save_weights` or :meth:`save`; a bad file raises
+        :class:`epochal.saving.CheckpointError` and leaves the model untouched."""
+        from epochal.saving import load_weights
+
+        load_weights(self, filepath)
 
 
 def _len(x: Any) -> int:

@@ -10,6 +10,7 @@ from epochal.callbacks.history import History
 from epochal.callbacks.lambda_callback import LambdaCallback
 from epochal.callbacks.learning_rate_scheduler import LearningRateScheduler
 from epochal.callbacks.mlflow_logger import MLflowLogger
+from epochal.callbacks.model_checkpoint import ModelCheckpoint
 from epochal.callbacks.monitor_callback import MonitorCallback
 from epochal.callbacks.progbar_logger import ProgbarLogger
 from epochal.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
@@ -28,6 +29,7 @@ __all__ = [
     "LambdaCallback",
     "LearningRateScheduler",
     "MLflowLogger",
+    "ModelCheckpoint",
     "MonitorCallback",
     "ProgbarLogger",
     "ReduceLROnPlateau",

@@ -1,0 +1,252 @@
+"""ModelCheckpoint: save the model (or its weights) during ``fit``, atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from epochal.callbacks._checkpoint_paths import (
+    check_suffix,
+    check_writable,
+    format_filepath,
+    top_k,
+)
+from epochal.callbacks.monitor_callback import Mode, MonitorCallback
+
+__all__ = ["ModelCheckpoint"]
+
+
+class ModelCheckpoint(MonitorCallback):
+    """Saves the model or its weights at the end of every epoch or every N batches.
+
+    ``filepath`` may hold ``str.format`` placeholders: ``{epoch}`` (1-based), ``{batch}``
+    (1-based within the epoch, with an integer ``save_freq``) and any logs key such as
+    ``{val_loss:.2f}``; ``{acc}``/``{val_acc}`` also accept the ``accuracy`` keys. Slashes
+    inside substituted values become ``_``, so no stray folders appear; folders in the
+    template itself are created. Every file is written atomically (temporary file, fsync,
+    rename): a crash leaves the previous file or the new one, never a torn one. With
+    ``save_best_only`` the best value persists across ``fit`` calls (as in Keras); unlike
+    Keras, a missing monitored value warns once and skips the save rather than overwrite
+    the best checkpoint with an unvalidated model.
+
+    Args:
+        filepath: Path or template. Whole models end in ``.keras`` or ``.h5`` (``.hdf5`` is
+            accepted with a warning); weights in ``.weights.h5``, ``.safetensors``, ``.pt``
+            (``.h5``/``.hdf5`` accepted with a warning).
+        monitor: Logs key compared with ``save_best_only``. Defaults to `"val_loss"`.
+        verbose: 1 prints a line per decision. Defaults to `0`.
+        save_best_only: Save only when ``monitor`` improves. Defaults to `False`.
+        save_weights_only: Save weights (``save_weights``) instead of the model. Defaults
+            to `False`.
+        mode: ``"auto"``, ``"min"`` or ``"max"``. Defaults to `"auto"`.
+        save_freq: ``"epoch"`` or an integer number of batches. Defaults to `"epoch"`.
+        initial_value_threshold: Value the first save must beat. Defaults to `None`.
+        max_to_keep: With a templated path, keep only this many files: the best by
+            ``monitor`` (newest first on ties, or when it is not logged). Defaults to `None`.
+        period: Keras 2: save every ``period`` epochs (deprecated). Defaults to `None`.
+        print_fn: Where verbose lines go. Defaults to `None` (``print``).
+
+    Raises:
+        TypeError: ``filepath`` is not a str/PathLike.
+        ValueError: bad extension, ``save_freq``, ``period`` or ``max_to_keep``.
+        PermissionError / NotADirectoryError: the folder cannot be created or written.
+
+    Example:
+        >>> from epochal.callbacks import ModelCheckpoint
+        >>> cb = ModelCheckpoint("ckpt/w-{epoch:02d}.weights.h5", save_weights_only=True)
+        >>> cb.format_path(0, {"loss": 0.5})
+        'ckpt/w-01.weights.h5'
+    """
+
+    missing_message = (
+        "Can save best model only with {monitor} available, skipping. "
+        "Available metrics are: {available}."
+    )
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: Mode | str = "auto",
+        save_freq: str | int = "epoch",
+        initial_value_threshold: float | None = None,
+        *,
+        max_to_keep: int | None = None,
+        period: int | None = None,
+        print_fn: Callable[[str], Any] | None = None,
+    ) -> None:
+        super().__init__(monitor=monitor, mode=mode)
+        if not isinstance(filepath, str | os.PathLike):
+            raise TypeError(f"`filepath` must be a str or os.PathLike. Received: {filepath!r}")
+        self.filepath = os.fspath(filepath)
+        check_suffix(self.filepath, bool(save_weights_only))
+        if save_freq != "epoch" and (isinstance(save_freq, str) or not isinstance(save_freq, int)):
+            raise ValueError(
+                f"Unrecognized save_freq: {save_freq!r}. Expected 'epoch' or an "
+                "integer number of batches."
+            )
+        if save_freq != "epoch" and (save_freq is True or save_freq <= 0):
+            warnings.warn(
+                f"save_freq={save_freq!r} saves after every batch.", UserWarning, stacklevel=2
+            )
+        if period is not None:
+            if isinstance(period, bool) or not isinstance(period, int) or period < 1:
+                raise ValueError(
+                    f"`period` must be a positive integer. Received: period={period!r}"
+                )
+            warnings.warn(
+                "`period` is deprecated; use `save_freq` (epochs between saves = period).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if max_to_keep is not None:
+            if isinstance(max_to_keep, bool) or not isinstance(max_to_keep, int) or max_to_keep < 1:
+                raise ValueError(
+                    f"`max_to_keep` must be a positive integer or None. "
+                    f"Received: max_to_keep={max_to_keep!r}"
+                )
+            if "{" not in self.filepath:
+                raise ValueError(
+                    "`max_to_keep` needs a templated filepath (one file name per "
+                    f"save, e.g. 'w-{{epoch:02d}}.keras'). Received: {self.filepath!r}"
+                )
+        check_writable(self.filepath)
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.save_freq = save_freq
+        self.period = period or 1
+        self.max_to_keep = max_to_keep
+        self.print_fn = print_fn or print
+        # Keras sets `best` once: it survives between fit calls (SPEC §6.1).
+        self.best: float | None = initial_value_threshold
+        self.kept: list[tuple[str, float | None, int]] = []  # (path, monitored value, save #)
+        self._current_epoch = 0
+        self._batches_since_save = 0
+        self._epochs_since_save = 0
+        self._saves = 0
+
+    # ------------------------------------------------------------------ hooks
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._reset_monitor_warnings()  # warn once per fit
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._current_epoch, batch, logs or {})
+
+    def implements(self, hook: str) -> bool:
+        if hook in ("on_train_batch_end", "on_batch_end"):
+            return self.save_freq != "epoch"
+        return super().implements(hook)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.resolve_direction(logs)
+        if self.save_freq != "epoch":
+            return
+        self._epochs_since_save += 1
+        if self._epochs_since_save >= self.period:
+            self._epochs_since_save = 0
+            self._save(epoch, None, logs or {})
+
+    # ------------------------------------------------------------------ saving
+    def format_path(self, epoch: int, logs: dict[str, Any], batch: int | None = None) -> str:
+        """The file name for a save at 0-based ``epoch`` (and ``batch``) with ``logs``.
+
+        Raises:
+            KeyError: a placeholder names a key that is not available, listing the keys.
+        """
+        return format_filepath(self.filepath, epoch, logs, batch)
+
+    def _save(self, epoch: int, batch: int | None, logs: dict[str, Any]) -> None:
+        current = None
+        if self.save_best_only or self.max_to_keep is not None:
+            current = (
+                self.get_monitor_value(logs) if self.save_best_only else logs.get(self.monitor)
+            )
+        if self.save_best_only:
+            if current is None:
+                return  # warned once; never overwrite the best with an unvalidated model
+            self.resolve_direction(logs)
+            previous = "None" if self.best is None else f"{self.best:.5f}"
+            if not self.is_improvement(current, self.best):
+                self._say(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {previous}")
+                return
+            path = self.format_path(epoch, logs, batch)
+            self._say(
+                f"\nEpoch {epoch + 1}: {self.monitor} improved from {previous} to "
+                f"{float(current):.5f}, saving model to {path}"
+            )
+            self.best = float(current)
+        else:
+            path = self.format_path(epoch, logs, batch)
+            self._say(f"\nEpoch {epoch + 1}: saving model to {path}")
+        self._write(path)
+        self._say(f"\nEpoch {epoch + 1}: finished saving model to {path}")
+        self._keep(path, None if current is None else float(current))
+
+    def _write(self, path: str) -> None:
+        if Path(path).is_dir():
+            raise OSError(
+                "Please specify a non-directory filepath for ModelCheckpoint. "
+                f"Filepath used is an existing directory: {path}"
+            )
+        if not getattr(self.model, "is_main_process", True):
+            return  # one writer in a distributed run
+        if self.save_weights_only:
+            self.model.save_weights(path, overwrite=True)
+        else:
+            self.model.save(path, overwrite=True)
+
+    def _keep(self, path: str, value: float | None) -> None:
+        if self.max_to_keep is None:
+            return
+        if self.direction is None:
+            self.resolve_direction()
+        self._saves += 1
+        entries = [k for k in self.kept if k[0] != path] + [(path, value, self._saves)]
+        self.kept, stale = top_k(entries, self.direction, self.max_to_keep)
+        if getattr(self.model, "is_main_process", True):
+            for old in stale:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(old)
+
+    def _say(self, message: str) -> None:
+        if self.verbose > 0:
+            self.print_fn(message)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "direction": self.direction,
+            "kept": [list(k) for k in self.kept],
+            "batches_since_save": self._batches_since_save,
+            "epochs_since_save": self._epochs_since_save,
+            "saves": self._saves,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        missing = {"best", "kept", "batches_since_save", "epochs_since_save"} - set(state)
+        if missing:
+            raise ValueError(f"ModelCheckpoint state is missing {sorted(missing)}.")
+        self.best = None if state["best"] is None else float(state["best"])
+        self.direction = state.get("direction", self.direction)
+        self.kept = [(str(p), None if v is None else float(v), int(n)) for p, v, n in state["kept"]]
+        self._batches_since_save = int(state["batches_since_save"])
+        self._epochs_since_save = int(state["epochs_since_save"])
+        self._saves = int(state.get("saves", len(self.kept)))
+

@@ -1,0 +1,24 @@
+"""Saving and loading models and weights: atomic writes, no pickle, clear errors.
+
+One internal reader/writer (:class:`Bundle` <-> HDF5) and thin formats: ``.h5``/``.hdf5``
+(whole model or weights), ``.weights.h5``, ``.keras`` (zip), ``.safetensors`` and ``.pt``
+(weights; ``.pt`` read with ``torch.load(weights_only=True)`` on torch >= 2.10 only).
+"""
+
+from epochal.saving._bundle import Bundle, CheckpointError
+from epochal.saving.api import load_model, load_weights, save_model, save_weights
+from epochal.saving.formats import read_bundle, write_bundle
+from epochal.saving.serialization import get_registered_object, register_serializable
+
+__all__ = [
+    "Bundle",
+    "CheckpointError",
+    "get_registered_object",
+    "load_model",
+    "load_weights",
+    "read_bundle",
+    "register_serializable",
+    "save_model",
+    "save_weights",
+    "write_bundle",
+]

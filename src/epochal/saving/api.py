@@ -1,0 +1,228 @@
+"""``save_model`` / ``load_model`` / ``save_weights`` / ``load_weights``.
+
+Loading reads and validates the whole file first (names, shapes, dtypes, optimizer state)
+and only then assigns, so a bad file never leaves a half-loaded model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from epochal.saving._bundle import Bundle, CheckpointError
+from epochal.saving.formats import (
+    MODEL_SUFFIXES,
+    WEIGHTS_SUFFIXES,
+    read_bundle,
+    suffix_of,
+    write_bundle,
+)
+from epochal.saving.serialization import (
+    compile_config,
+    model_config,
+    model_from_config,
+    resolve_compile,
+)
+
+__all__ = ["load_model", "load_weights", "save_model", "save_weights"]
+
+logger = logging.getLogger("epochal.saving")
+_warned_legacy = False
+
+
+def _check_target(
+    path: str | os.PathLike[str], overwrite: bool, accepted: tuple[str, ...], what: str
+) -> None:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"`filepath` must be a str or os.PathLike. Received: filepath={path!r}")
+    suffix = suffix_of(path)
+    if suffix not in accepted:
+        raise ValueError(
+            f"Invalid filepath extension for {what}: {os.fspath(path)!r}. The filename must end "
+            f"in one of {', '.join(f'`{s}`' for s in accepted)}. Received: filepath={path!r}"
+        )
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"Cannot save to {os.fspath(path)!r}: it is an existing directory.")
+    if not overwrite and Path(path).exists():
+        raise FileExistsError(f"{os.fspath(path)!r} exists and overwrite=False.")
+
+
+def _weights(model: Any) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.module.state_dict().items()}
+
+
+def _build_config(model: Any) -> dict[str, Any] | None:
+    shape = getattr(model, "build_input_shape", None)
+    if shape is None:
+        return None
+    return {"input_shape": list(shape[0]), "dtype": str(shape[1]).removeprefix("torch.")}
+
+
+def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+    """Writes architecture, weights, compile settings and optimizer state atomically.
+
+    Raises:
+        ValueError: for an unsupported suffix, or a model whose architecture cannot be
+            described (the message says to save weights only or register the class).
+    """
+    _check_target(filepath, overwrite, MODEL_SUFFIXES, "model.save()")
+    global _warned_legacy
+    if suffix_of(filepath) in (".h5", ".hdf5") and not _warned_legacy:
+        _warned_legacy = True  # once per process, not at every checkpoint
+        logger.warning(
+            "Saving the whole model as HDF5 (%s): a legacy format; `.keras` is recommended.",
+            os.fspath(filepath),
+        )
+    optimizer = model.optimizer
+    bundle = Bundle(
+        weights=_weights(model),
+        optimizer=optimizer.state_dict() if optimizer is not None and optimizer.built else None,
+        config={
+            "model_config": model_config(model),
+            "compile_config": compile_config(model),
+            "build_config": _build_config(model),
+        },
+    )
+    write_bundle(filepath, bundle)
+
+
+def save_weights(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+    """Writes the module's ``state_dict`` atomically (HDF5, safetensors or ``.pt``)."""
+    _check_target(filepath, overwrite, WEIGHTS_SUFFIXES, "model.save_weights()")
+    write_bundle(
+        filepath, Bundle(weights=_weights(model), config={"build_config": _build_config(model)})
+    )
+
+
+def _build(model: Any, bundle: Bundle, path: Any) -> None:
+    if model.built:
+        return
+    build = bundle.config.get("build_config")
+    declared = model._declared_input_shape()
+    if declared is not None:
+        build = {"input_shape": list(declared), "dtype": "float32"}
+    if not build:
+        raise CheckpointError(
+            path,
+            "the model is not built (its layers have no weights yet) and "
+            "the file does not record an input shape; call the model on a "
+            "batch, or give the first layer input_shape=..., then load",
+        )
+    dtype = getattr(torch, build.get("dtype", "float32"))
+    model.build_from_batch(
+        torch.zeros((1, *build["input_shape"]), dtype=dtype, device=model.device)
+    )
+
+
+def _match_weights(
+    model: Any, weights: Mapping[str, torch.Tensor], path: Any
+) -> dict[str, torch.Tensor]:
+    """The file's tensors keyed by the model's names, validated, before anything is assigned.
+
+    Names match exactly, or, as Keras matches a fresh Sequential whose layers got other
+    automatic names (``dense_4`` vs ``dense``), by position when the counts, the tensors'
+    own names (``kernel``) and the shapes all agree.
+    """
+    current = model.module.state_dict()
+    if set(weights) == set(current):
+        pairs = [(name, name) for name in current]
+    elif len(weights) == len(current) and all(
+        a.rsplit(".", 1)[-1] == b.rsplit(".", 1)[-1] for a, b in zip(current, weights, strict=True)
+    ):
+        pairs = list(zip(current, weights, strict=True))
+    else:
+        missing = [k for k in current if k not in weights]
+        extra = [k for k in weights if k not in current]
+        raise CheckpointError(
+            path,
+            f"the tensor names do not match the model: missing in the "
+            f"file {missing}, not in the model {extra}",
+        )
+    matched = {}
+    for name, saved_name in pairs:
+        tensor, saved = current[name], weights[saved_name]
+        label = name if name == saved_name else f"{name} (file: {saved_name})"
+        if tuple(saved.shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                path,
+                f"shape mismatch for tensor {label!r}: the model has "
+                f"{tuple(tensor.shape)}, the file {tuple(saved.shape)}",
+            )
+        if saved.dtype.is_floating_point != tensor.dtype.is_floating_point:
+            raise CheckpointError(
+                path,
+                f"dtype mismatch for tensor {label!r}: the model has "
+                f"{tensor.dtype}, the file {saved.dtype}",
+            )
+        matched[name] = saved
+    return matched
+
+
+def _assign(model: Any, weights: Mapping[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for name, tensor in model.module.state_dict().items():
+            tensor.copy_(weights[name].to(dtype=tensor.dtype))
+
+
+def load_weights(model: Any, filepath: str | os.PathLike[str]) -> None:
+    """Loads weights from any supported file (weights-only or whole-model) into ``model``.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        CheckpointError: corrupt/foreign/unsafe file, or a name/shape mismatch (naming the
+            tensor); the model is left untouched.
+    """
+    bundle = read_bundle(filepath)
+    _build(model, bundle, filepath)
+    _assign(model, _match_weights(model, bundle.weights, filepath))
+
+
+def load_model(
+    filepath: str | os.PathLike[str],
+    custom_objects: Mapping[str, Any] | None = None,
+    compile: bool = True,
+) -> Any:
+    """Rebuilds a model saved by :func:`save_model`: architecture, weights and (with
+    ``compile=True``) optimizer, loss, metrics and optimizer state, so ``fit`` continues
+    where it stopped.
+
+    Args:
+        filepath: A ``.keras``, ``.h5`` or ``.hdf5`` file written by ``model.save``.
+        custom_objects: Custom layers, modules, losses and metrics by the name stored in
+            the file. Defaults to `None`.
+        compile: Whether to compile with the saved settings. Defaults to `True`.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        CheckpointError: corrupt/foreign/unsafe file, a weights-only file, or mismatches.
+        ValueError: naming a custom object that is neither passed nor registered.
+    """
+    bundle = read_bundle(filepath)
+    if "model_config" not in bundle.config:
+        raise CheckpointError(
+            filepath,
+            "it holds weights only (no architecture); build the model "
+            "in code and call model.load_weights() instead",
+        )
+    model = model_from_config(bundle.config["model_config"], custom_objects)
+    settings = bundle.config.get("compile_config")
+    if compile and settings:
+        make_optimizer, loss, metrics = resolve_compile(settings, custom_objects)
+        _build(model, bundle, filepath)
+        model.compile(optimizer=make_optimizer(model.module), loss=loss, metrics=metrics)
+    _build(model, bundle, filepath)
+    weights = _match_weights(model, bundle.weights, filepath)
+    if compile and settings and bundle.optimizer is not None and model.optimizer is not None:
+        if not model.optimizer.built:
+            model.optimizer.build(model.module.parameters())
+        try:
+            model.optimizer.load_state_dict(bundle.optimizer)
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(filepath, f"the optimizer state does not fit: {exc}") from exc
+    _assign(model, weights)
+    return model

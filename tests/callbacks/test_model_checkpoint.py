@@ -1,0 +1,270 @@
+"""ModelCheckpoint: SPEC §6 and §14 plus the issue's extensions."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from epochal.callbacks import ModelCheckpoint
+from epochal.saving import load_model
+
+
+class Saver:
+    """A stand-in model that records saves (and writes the file)."""
+
+    def __init__(self, directions=None):
+        self.saved = []
+        self.is_main_process = True
+        self.directions = directions or {"loss": "down", "accuracy": "up", "acc": "up"}
+        self.metrics_names = ["loss"]
+
+    def metric_direction(self, name):
+        return self.directions.get(name[4:] if name.startswith("val_") else name)
+
+    def _save(self, path, overwrite=True):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write("x")
+        self.saved.append(path)
+
+    save = save_weights = _save
+
+
+def _cb(filepath, model=None, **kwargs):
+    lines = []
+    cb = ModelCheckpoint(str(filepath), print_fn=lines.append, **kwargs)
+    cb.set_model(model or Saver())
+    cb.on_train_begin()
+    return cb, lines
+
+
+def _epochs(cb, values, key="val_loss"):
+    for epoch, value in enumerate(values):
+        cb.on_epoch_begin(epoch)
+        cb.on_epoch_end(epoch, {"loss": 1.0, key: value} if value is not None else {"loss": 1.0})
+
+
+# ---------------------------------------------------------------- argument validation
+def test_args_validation(tmp_path):
+    with pytest.raises(ValueError, match=r"Unrecognized save_freq: 'batch'"):
+        ModelCheckpoint(str(tmp_path / "m.keras"), save_freq="batch")
+    with pytest.raises(ValueError, match="Unrecognized save_freq"):
+        ModelCheckpoint(str(tmp_path / "m.keras"), save_freq=2.5)
+    with pytest.raises(ValueError, match=r"must end in `\.weights\.h5`"):
+        ModelCheckpoint(str(tmp_path / "m.keras"), save_weights_only=True)
+    with pytest.raises(ValueError, match=r"must end in `\.keras`"):
+        ModelCheckpoint(str(tmp_path / "m.weights.txt"))
+    with pytest.raises(TypeError, match="filepath"):
+        ModelCheckpoint(3)
+    with pytest.warns(UserWarning, match="ModelCheckpoint mode 'best' is unknown, fallback"):
+        ModelCheckpoint(str(tmp_path / "m.keras"), mode="best")
+    with pytest.raises(ValueError, match=r"max_to_keep.*templated"):
+        ModelCheckpoint(str(tmp_path / "m.keras"), max_to_keep=2)
+    with pytest.raises(ValueError, match="max_to_keep"):
+        ModelCheckpoint(str(tmp_path / "m-{epoch}.keras"), max_to_keep=0)
+    with pytest.raises(ValueError, match="period"):
+        ModelCheckpoint(str(tmp_path / "m.keras"), period=0)
+    with pytest.warns(UserWarning, match="every batch"):
+        ModelCheckpoint(str(tmp_path / "m.keras"), save_freq=0)
+
+
+def test_legacy_suffixes_and_period_warn(tmp_path):
+    with pytest.warns(UserWarning, match="legacy HDF5 suffix"):
+        ModelCheckpoint(str(tmp_path / "w.h5"), save_weights_only=True)
+    with pytest.warns(UserWarning, match="legacy HDF5 suffix"):
+        ModelCheckpoint(str(tmp_path / "m.hdf5"))
+    with pytest.warns(DeprecationWarning, match="`period` is deprecated"):
+        ModelCheckpoint(str(tmp_path / "m.keras"), period=2)
+
+
+def test_unwritable_folder_fails_at_construction(tmp_path):
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(NotADirectoryError, match="afile"):
+        ModelCheckpoint(str(tmp_path / "afile" / "sub" / "m.keras"))
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(PermissionError, match="locked"):
+            ModelCheckpoint(str(locked / "m.keras"))
+
+
+def test_existing_directory_at_path(tmp_path):
+    (tmp_path / "m.keras").mkdir()
+    cb, _ = _cb(tmp_path / "m.keras")
+    with pytest.raises(OSError, match="Please specify a non-directory filepath"):
+        _epochs(cb, [0.5])
+
+
+# ---------------------------------------------------------------- paths
+def test_template_is_one_based_and_formats_logs(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{epoch:02d}-{val_loss:.2f}.keras")
+    _epochs(cb, [0.6449, 0.62])
+    assert [os.path.basename(p) for p in cb.model.saved] == ["w-01-0.64.keras", "w-02-0.62.keras"]
+
+
+def test_missing_template_key_lists_available_keys(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{val_acc:.2f}.keras")
+    with pytest.raises(KeyError, match=r"Failed to format this callback filepath.*"
+                                       r"Reason: .*val_acc.*Available keys: epoch, loss, val_loss"):
+        _epochs(cb, [0.5])
+
+
+def test_acc_alias_in_templates(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{val_acc:.2f}.keras", monitor="val_accuracy")
+    _epochs(cb, [0.75], key="val_accuracy")
+    assert os.path.basename(cb.model.saved[0]) == "w-0.75.keras"
+
+
+def test_path_characters_in_values_do_not_create_folders(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{tag}.keras")
+    cb.on_epoch_begin(0)
+    cb.on_epoch_end(0, {"val_loss": 1.0, "tag": "a/b\\c"})
+    assert cb.model.saved == [str(tmp_path / "w-a_b_c.keras")]
+    assert sorted(os.listdir(tmp_path)) == ["w-a_b_c.keras"]
+
+
+def test_batch_saves_count_across_epochs_and_fill_batch(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{epoch}-{batch}.keras", save_freq=2)
+    for epoch in range(2):
+        cb.on_epoch_begin(epoch)
+        for batch in range(3):
+            cb.on_train_batch_end(batch, {"loss": 1.0})
+        cb.on_epoch_end(epoch, {"loss": 1.0})
+    names = [os.path.basename(p) for p in cb.model.saved]
+    assert names == ["w-1-2.keras", "w-2-1.keras", "w-2-3.keras"]
+    assert cb.implements("on_train_batch_end")
+    assert not ModelCheckpoint(str(tmp_path / "m.keras")).implements("on_train_batch_end")
+
+
+def test_batch_placeholder_in_epoch_mode_is_a_key_error(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{batch}.keras")
+    with pytest.raises(KeyError, match=r"Reason: .*batch"):
+        _epochs(cb, [1.0])
+
+
+# ---------------------------------------------------------------- best only
+def test_verbose_messages_and_best_only(tmp_path):
+    path = tmp_path / "best.keras"
+    cb, lines = _cb(path, save_best_only=True, verbose=1)
+    _epochs(cb, [0.5, 0.7, 0.25])
+    assert lines == [
+        f"\nEpoch 1: val_loss improved from None to 0.50000, saving model to {path}",
+        f"\nEpoch 1: finished saving model to {path}",
+        "\nEpoch 2: val_loss did not improve from 0.50000",
+        f"\nEpoch 3: val_loss improved from 0.50000 to 0.25000, saving model to {path}",
+        f"\nEpoch 3: finished saving model to {path}",
+    ]
+    assert len(cb.model.saved) == 2
+
+
+def test_plain_verbose_message(tmp_path):
+    cb, lines = _cb(tmp_path / "m.keras", verbose=1)
+    _epochs(cb, [0.5])
+    assert lines[0] == f"\nEpoch 1: saving model to {tmp_path / 'm.keras'}"
+
+
+def test_missing_monitor_warns_once_and_never_saves(tmp_path):
+    cb, _ = _cb(tmp_path / "best.keras", save_best_only=True, monitor="val_loss")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _epochs(cb, [None, None, None])
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1
+    assert "Can save best model only with val_loss available, skipping" in messages[0]
+    assert cb.model.saved == []
+
+
+def test_batch_level_best_only_skips_without_validation(tmp_path):
+    cb, _ = _cb(tmp_path / "best.keras", save_best_only=True, save_freq=1)
+    cb.on_epoch_begin(0)
+    with pytest.warns(UserWarning, match="Can save best model only"):
+        cb.on_train_batch_end(0, {"loss": 1.0})
+    cb.on_train_batch_end(1, {"loss": 1.0})
+    assert cb.model.saved == []
+
+
+def test_batch_level_best_only_on_train_monitor_resolves_direction(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{batch}.keras", save_best_only=True, save_freq=1, monitor="loss")
+    cb.on_epoch_begin(0)
+    for batch, loss in enumerate([1.0, 0.5, 0.8]):
+        cb.on_train_batch_end(batch, {"loss": loss})
+    assert [os.path.basename(p) for p in cb.model.saved] == ["w-1.keras", "w-2.keras"]
+
+
+def test_threshold_mode_and_best_persisting_across_fits(tmp_path):
+    cb, _ = _cb(tmp_path / "b.keras", save_best_only=True, initial_value_threshold=0.8,
+                monitor="val_accuracy", mode="max")
+    _epochs(cb, [0.7, 0.85], key="val_accuracy")
+    assert len(cb.model.saved) == 1
+    cb.on_train_begin()  # a second fit keeps `best`
+    _epochs(cb, [0.84], key="val_accuracy")
+    assert len(cb.model.saved) == 1
+    assert cb.best == pytest.approx(0.85)
+
+
+def test_auto_mode_unknown_metric_raises_even_without_best_only(tmp_path):
+    cb, _ = _cb(tmp_path / "m.keras", monitor="val_custom")
+    with pytest.raises(ValueError, match="isn't able to automatically determine"):
+        _epochs(cb, [0.1], key="val_custom")
+
+
+def test_period_saves_every_n_epochs(tmp_path):
+    with pytest.warns(DeprecationWarning, match="period"):
+        cb, _ = _cb(tmp_path / "w-{epoch}.keras", period=2)
+    _epochs(cb, [1.0, 1.0, 1.0, 1.0, 1.0])
+    assert [os.path.basename(p) for p in cb.model.saved] == ["w-2.keras", "w-4.keras"]
+
+
+def test_max_to_keep_keeps_the_best_files(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{epoch}.keras", max_to_keep=2)
+    _epochs(cb, [0.5, 0.3, 0.9, 0.4, 0.1])
+    assert sorted(os.listdir(tmp_path)) == ["w-2.keras", "w-5.keras"]
+    assert [os.path.basename(p) for p, _, _ in cb.kept] == ["w-5.keras", "w-2.keras"]
+
+
+def test_state_dict_round_trip(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{epoch}.keras", save_best_only=True, max_to_keep=3, save_freq=5)
+    cb.best, cb._batches_since_save = 0.25, 3
+    cb.kept = [(str(tmp_path / "w-1.keras"), 0.25, 1)]
+    other = ModelCheckpoint(str(tmp_path / "w-{epoch}.keras"), save_best_only=True,
+                            max_to_keep=3, save_freq=5)
+    other.load_state_dict(cb.state_dict())
+    assert other.state_dict() == cb.state_dict()
+    with pytest.raises(ValueError, match="missing"):
+        other.load_state_dict({"best": 1.0})
+
+
+def test_non_main_process_does_not_write(tmp_path):
+    model = Saver()
+    model.is_main_process = False
+    cb, _ = _cb(tmp_path / "m.keras", model=model)
+    _epochs(cb, [0.5])
+    assert model.saved == []
+
+
+# ---------------------------------------------------------------- through fit
+def test_fit_with_validation_writes_loadable_best_model(tmp_path, tiny_data, compiled_model):
+    model = compiled_model()
+    path = tmp_path / "ckpt" / "best-{epoch:02d}.keras"
+    cb = ModelCheckpoint(str(path), save_best_only=True, monitor="val_accuracy")
+    model.fit(*tiny_data, epochs=3, batch_size=8, validation_split=0.25, verbose=0, callbacks=[cb])
+    files = sorted(os.listdir(tmp_path / "ckpt"))
+    assert files
+    assert not [f for f in files if f.endswith(".tmp")]
+    loaded = load_model(tmp_path / "ckpt" / files[-1])
+    assert loaded.metrics_names == model.metrics_names
+
+
+def test_fit_weights_only_by_batch(tmp_path, tiny_data, compiled_model):
+    model = compiled_model()
+    cb = ModelCheckpoint(str(tmp_path / "w-{epoch}-{batch}.weights.h5"), save_weights_only=True,
+                         save_freq=5)
+    model.fit(*tiny_data, epochs=2, batch_size=8, verbose=0, callbacks=[cb])
+    assert sorted(os.listdir(tmp_path)) == ["w-1-5.weights.h5", "w-2-5.weights.h5"]
+    fresh = compiled_model()
+    fresh.load_weights(tmp_path / "w-2-5.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), model.get_weights(),
+                                                      strict=True))
