@@ -81,6 +81,16 @@ class Callback:
     def model(self, model: Model) -> None:
         self._model = model
 
+    @property
+    def resuming(self) -> bool:
+        """Whether this run was just restored (``model.train_state.resumed``).
+
+        ``on_train_begin`` keeps the state ``load_state_dict`` restored when this is `True`,
+        instead of resetting it for a fresh run.
+        """
+        state = getattr(self.model, "train_state", None)
+        return bool(getattr(state, "resumed", False))
+
     def set_model(self, model: Model) -> None:
         self._model = model
 

@@ -99,13 +99,15 @@ class EarlyStopping(MonitorCallback):
         self.best_weights: dict[str, torch.Tensor] | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._reset_monitor_warnings()
+        if self.resuming:
+            return  # load_state_dict restored the interrupted run's counters and best weights
         # Every fit is a fresh run (Keras 3); only the cached direction survives.
         self.wait = 0
         self.stopped_epoch = 0
         self.best = None
         self.best_epoch = 0
         self.best_weights = None
-        self._reset_monitor_warnings()
 
     def _snapshot(self) -> dict[str, torch.Tensor]:
         # Clone on the tensors' own device: no host round trip per improvement.

@@ -31,8 +31,7 @@ class History(Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         # A new run restarts the epoch list; the history itself keeps growing (Keras 3).
         # A resumed run keeps what load_state_dict restored.
-        state = getattr(self.model, "train_state", None)
-        if not getattr(state, "resumed", False):
+        if not self.resuming:
             self.epoch = []
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:

@@ -109,9 +109,9 @@ class ReduceLROnPlateau(MonitorCallback):
         self.best = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        # Every fit is a fresh run (Keras 3).
-        self._reset()
         self._reset_monitor_warnings()
+        if not self.resuming:  # a restored run keeps its counters; every other fit starts fresh
+            self._reset()
 
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
