@@ -157,11 +157,6 @@ def test_mse_metric_broadcasts_flat_targets_like_the_loss():
     assert math.isclose(value(mse), (2.0 + 2.0) / 2)
 
 
-@pytest.mark.xfail(
-    reason="metrics.py Metric.update_state passes sample_weight on unconverted: a list or "
-    "numpy array fails with AttributeError ('list' object has no attribute 'reshape')",
-    strict=True,
-)
 def test_update_state_accepts_keras_style_python_inputs():
     acc = CategoricalAccuracy()
     acc.update_state([[0, 1], [1, 0]], [[0.2, 0.8], [0.3, 0.7]], sample_weight=[1, 0])
@@ -187,11 +182,6 @@ def test_mean_is_weighted_by_the_weight_argument():
     assert value(mean) == 0.0
 
 
-@pytest.mark.xfail(
-    reason="metrics.py Mean inherits Metric.update_state(y_true, y_pred, ...): Keras' "
-    "Mean().update_state([1, 3, 5, 7]) raises TypeError (missing y_pred) instead of giving 4.0",
-    strict=True,
-)
 def test_mean_update_state_keras_style():
     mean = Mean()
     mean.update_state([1.0, 3.0, 5.0, 7.0])

@@ -354,12 +354,6 @@ def test_bad_decay_names_the_argument(bad, error):
             SGD(decay=bad)
 
 
-@pytest.mark.xfail(
-    reason="optimizers.py Optimizer.__init__ forwards unknown keyword arguments to the torch "
-    "class instead of rejecting them (Keras: ValueError 'Argument(s) not recognized'); "
-    "SGD(foo=1) is accepted and only fails at build() with torch's TypeError",
-    strict=True,
-)
 def test_unknown_keyword_argument_is_rejected_at_construction():
     with pytest.raises(ValueError, match="foo"):
         SGD(foo=1)

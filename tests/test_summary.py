@@ -132,12 +132,6 @@ def test_summary_before_compile_builds_a_model_with_a_declared_input():
     assert model.optimizer.built
 
 
-@pytest.mark.xfail(
-    reason="model.py Model.count_params() counts only nn.Parameters; Keras also counts "
-    "non-trainable weights such as BatchNormalization's moving mean/variance (32 here, "
-    "epochal gives 24)",
-    strict=True,
-)
 def test_count_params_includes_batch_normalization_moving_stats():
     model = epochal.Sequential(
         [Dense(4, input_shape=(3,), name="d"), BatchNormalization(name="bn")], device="cpu"

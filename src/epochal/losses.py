@@ -11,6 +11,7 @@ numerically stable kernels.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -189,7 +190,8 @@ class _TorchLoss(Loss):
 
 
 def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+    """``MSELoss`` -> ``mse_loss``, ``CrossEntropyLoss`` -> ``cross_entropy_loss``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def get(identifier: Any) -> Loss:

@@ -61,7 +61,8 @@ class Metric:
 
     # Keras spelling, for user code that calls it directly.
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        self.update(torch.as_tensor(y_true), torch.as_tensor(y_pred), sample_weight)
+        weight = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
+        self.update(torch.as_tensor(y_true), torch.as_tensor(y_pred), weight)
 
     def result(self) -> torch.Tensor:
         total = torch.as_tensor(self.total, dtype=torch.float32)
@@ -113,6 +114,17 @@ class Mean(Metric):
     def update(self, value: torch.Tensor, weight: Any = 1.0, _unused: Any = None) -> None:  # type: ignore[override]
         self.total = self.total + value.detach() * weight
         self.count = self.count + weight
+
+    def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
+        """Keras' ``Mean.update_state(values, sample_weight=None)``."""
+        values = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+        if sample_weight is None:
+            self.total = self.total + values.sum()
+            self.count = self.count + values.numel()
+        else:
+            weight = torch.as_tensor(sample_weight, dtype=torch.float32).reshape(-1).expand_as(values)
+            self.total = self.total + (values * weight).sum()
+            self.count = self.count + weight.sum()
 
 
 class MeanMetricWrapper(Metric):
@@ -226,7 +238,7 @@ class Accuracy(MeanMetricWrapper):
 def _pick_accuracy(
     y_true: torch.Tensor, y_pred: torch.Tensor, loss_name: str | None
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if loss_name and "binary" in loss_name:
+    if loss_name and ("binary" in loss_name or loss_name.startswith("bce")):
         return binary_accuracy
     if loss_name and "sparse" in loss_name:
         return sparse_categorical_accuracy

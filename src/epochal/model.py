@@ -528,7 +528,10 @@ class Model:
 
     # ------------------------------------------------------------------ summary
     def count_params(self) -> int:
-        return sum(p.numel() for p in self.module.parameters())
+        """Parameters plus floating-point buffers (moving statistics), as Keras counts."""
+        self._maybe_build_from_shape()
+        buffers = sum(b.numel() for b in self.module.buffers() if b.is_floating_point())
+        return sum(p.numel() for p in self.module.parameters()) + buffers
 
     def summary(self, print_fn: Any = None) -> None:
         """Prints a table of layers, output shapes and parameter counts."""

@@ -16,6 +16,7 @@ the logs by LR callbacks match Keras digit for digit.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -99,6 +100,7 @@ class Optimizer:
                 DeprecationWarning,
                 stacklevel=2,
             )
+        self._check_torch_kwargs(torch_kwargs)
         self.name = name or type(self).__name__.lower()
         self.decay = float(decay)
         self.clipnorm = clipnorm
@@ -111,6 +113,18 @@ class Optimizer:
         self.torch_optimizer: torch.optim.Optimizer | None = None
 
     # ----------------------------------------------------------------- construction
+    def _check_torch_kwargs(self, torch_kwargs: dict[str, Any]) -> None:
+        if self.torch_class is None or not torch_kwargs:
+            return
+        accepted = set(inspect.signature(self.torch_class).parameters) - {"self", "params", "lr"}
+        unknown = sorted(set(torch_kwargs) - accepted)
+        if unknown:
+            raise ValueError(
+                f"Argument(s) not recognized by {type(self).__name__}: {unknown}. "
+                f"Accepted: learning_rate, decay, clipnorm, clipvalue, global_clipnorm, name, "
+                f"{', '.join(sorted(accepted))}."
+            )
+
     @property
     def built(self) -> bool:
         return self.torch_optimizer is not None
