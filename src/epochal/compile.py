@@ -80,13 +80,19 @@ class CompiledMetrics:
 
     def lazy_logs(self) -> Logs:
         """Logs of the current running means, fetched only when somebody reads a value."""
-        frozen = [copy.copy(m) for m in self._all]
+        # Called every batch when a batch hook exists: snapshot only the attribute dicts
+        # (accumulators are replaced, never mutated) and rebuild metric objects on read.
+        snapshot = [(type(m), m.__dict__.copy()) for m in self._all]
+        return Logs.lazy(self.keys, lambda: self._read_snapshot(snapshot))
 
-        def source() -> dict[str, float]:
-            merged = self._reducer(frozen) if self._reducer is not None else frozen
-            return to_python({m.name: m.result() for m in merged})
-
-        return Logs.lazy(self.keys, source)
+    def _read_snapshot(self, snapshot: list[tuple[type, dict[str, Any]]]) -> dict[str, float]:
+        frozen = []
+        for cls, attributes in snapshot:
+            metric = cls.__new__(cls)
+            metric.__dict__.update(attributes)
+            frozen.append(metric)
+        merged = self._reducer(frozen) if self._reducer is not None else frozen
+        return to_python({m.name: m.result() for m in merged})
 
     def state_dict(self) -> dict[str, Any]:
         return {m.name: m.state_dict() for m in self._all}
