@@ -69,11 +69,18 @@ def tree_len(tree: Any) -> int:
 
 
 def is_array_like(value: Any) -> bool:
-    leaves = _leaves(value)
-    return bool(leaves) and all(
-        isinstance(leaf, np.ndarray | torch.Tensor) or (isinstance(leaf, list) and leaf)
-        for leaf in leaves
-    )
+    """Arrays, tensors, or a flat list/tuple/dict of them (multi-input data).
+
+    A list of tuples is an iterable of batches, not arrays.
+    """
+    arrays = (np.ndarray, torch.Tensor)
+    if isinstance(value, arrays):
+        return True
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(v, arrays) for v in value.values())
+    if isinstance(value, list | tuple):
+        return bool(value) and all(isinstance(v, arrays) for v in value)
+    return False
 
 
 def to_tensor(value: Any, *, target: bool = False) -> torch.Tensor:
@@ -312,6 +319,13 @@ def _epoch_sampler(iterable: Any) -> EpochSampler | None:
     return inner if isinstance(inner, EpochSampler) else None
 
 
+def _is_number_list(value: Any) -> bool:
+    """A (nested) Python list of numbers, which Keras treats as an array."""
+    while isinstance(value, list) and value:
+        value = value[0]
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def make_source(
     x: Any,
     y: Any,
@@ -335,6 +349,9 @@ def make_source(
         dataset = x
         sampler = EpochSampler(dataset, shuffle=shuffle, seed=seed)  # type: ignore[arg-type]
         x = torch.utils.data.DataLoader(dataset, batch_size=batch_size or 32, sampler=sampler)
+    if _is_number_list(x):
+        x = np.asarray(x)
+        y = np.asarray(y) if _is_number_list(y) else y
     if is_array_like(x):
         return ArraySource(
             x, y, sample_weight, batch_size=batch_size or 32, shuffle=shuffle, device=device

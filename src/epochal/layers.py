@@ -158,11 +158,15 @@ class Layer(nn.Module):
         )
         self.built = False
 
+    casts_inputs = True
+
     def build(self, input_shape: torch.Size) -> None:
         """Creates the layer's weights for inputs of ``input_shape`` (batch axis included)."""
         self.built = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.casts_inputs and not x.is_floating_point():
+            x = x.float()  # Keras layers autocast integer inputs to float32
         if not self.built:
             self.build(x.shape)
             self.built = True
@@ -423,12 +427,19 @@ class MaxPooling2D(Layer):
         super().__init__(**kwargs)
         self.pool_size = _pair(pool_size)
         self.strides = _pair(strides) if strides is not None else self.pool_size
+        if padding not in ("valid", "same"):
+            raise ValueError(f"`padding` must be 'valid' or 'same'. Received: padding={padding!r}")
         self.padding = padding
         self.built = True
 
     def call(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.max_pool2d(x.permute(0, 3, 1, 2), self.pool_size, self.strides,
-                         ceil_mode=self.padding == "same")
+        x = x.permute(0, 3, 1, 2)
+        if self.padding == "same":
+            # Keras pads (extra on the bottom/right) so the output is ceil(size / strides);
+            # -inf padding is never the max.
+            pads = _same_padding(x.shape[-2:], self.pool_size, self.strides)
+            x = F.pad(x, pads, value=-math.inf)
+        y = F.max_pool2d(x, self.pool_size, self.strides)
         return y.permute(0, 2, 3, 1)
 
     def get_config(self) -> dict[str, Any]:
@@ -458,7 +469,17 @@ class BatchNormalization(Layer):
     def call(self, x: torch.Tensor) -> torch.Tensor:
         assert self.norm is not None
         flat = x.reshape(-1, x.shape[-1])
-        return self.norm(flat).reshape(x.shape)
+        norm = self.norm
+        if not self.training:
+            return norm(flat).reshape(x.shape)
+        out = F.batch_norm(flat, None, None, norm.weight, norm.bias, True, 0.0, norm.eps)
+        # Keras' moving variance averages the batch (biased) variance; torch's the unbiased one.
+        with torch.no_grad():
+            var, mean = torch.var_mean(flat.detach(), dim=0, correction=0)
+            norm.running_mean.lerp_(mean, 1 - self.momentum)
+            norm.running_var.lerp_(var, 1 - self.momentum)
+            norm.num_batches_tracked.add_(1)
+        return out.reshape(x.shape)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
@@ -466,6 +487,8 @@ class BatchNormalization(Layer):
 
 class Embedding(Layer):
     """Maps integer ids to vectors of size ``output_dim``."""
+
+    casts_inputs = False
 
     def __init__(self, input_dim: int, output_dim: int, **kwargs: Any) -> None:
         kwargs.pop("input_length", None)

@@ -38,8 +38,13 @@ EPSILON = 1e-7
 
 
 def _match(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    if y_true.shape != y_pred.shape and y_true.numel() == y_pred.numel():
-        y_true = y_true.reshape(y_pred.shape)
+    """Aligns targets with predictions as Keras does: same size → same shape; one axis
+    fewer → a trailing axis of 1 that broadcasts."""
+    if y_true.shape != y_pred.shape:
+        if y_true.numel() == y_pred.numel():
+            y_true = y_true.reshape(y_pred.shape)
+        elif y_true.dim() == y_pred.dim() - 1:
+            y_true = y_true.unsqueeze(-1)
     return y_true.to(y_pred.dtype)
 
 

@@ -1,0 +1,99 @@
+"""CallbackList: dispatch, defaults, errors; Callback defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from epochal.callbacks import Callback, CallbackList, History, ProgbarLogger
+from tests._helpers import RecordingCallback, StubModel
+
+
+def test_history_and_progbar_are_appended_after_user_callbacks():
+    user = Callback()
+    callbacks = CallbackList([user], add_history=True, add_progbar=True, verbose=1, epochs=1, steps=2)
+    assert callbacks.callbacks[0] is user
+    assert isinstance(callbacks.callbacks[1], History)
+    assert isinstance(callbacks.callbacks[2], ProgbarLogger)
+    assert user.params == {"verbose": 1, "epochs": 1, "steps": 2}
+
+
+def test_a_single_callback_is_accepted():
+    user = Callback()
+    assert CallbackList(user).callbacks == [user]
+
+
+def test_only_implemented_hooks_are_dispatched():
+    class OnlyEpochs(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+    class Legacy(Callback):
+        def on_batch_end(self, batch, logs=None):
+            pass
+
+    callbacks = CallbackList([OnlyEpochs()])
+    assert callbacks.implements("on_epoch_end")
+    assert not callbacks.implements("on_train_batch_end")
+    assert CallbackList([Legacy()]).implements("on_train_batch_end")
+    assert not CallbackList([Legacy()]).implements("on_test_batch_end")
+
+
+def test_logs_are_one_sorted_dict_shared_along_the_list():
+    seen = []
+
+    class Adds(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["learning_rate"] = 0.1
+
+    class Reads(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(list(logs))
+
+    callbacks = CallbackList([Adds(), Reads()])
+    callbacks.on_epoch_begin(0)
+    callbacks.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5})
+    assert seen == [["accuracy", "loss", "learning_rate"]]
+
+
+def test_end_without_begin_is_an_error():
+    with pytest.raises(ValueError, match="`on_train_end` called without corresponding `on_train_begin`"):
+        CallbackList([Callback()]).on_train_end()
+
+
+def test_logs_are_never_none():
+    recorder = RecordingCallback()
+    callbacks = CallbackList([recorder])
+    callbacks.on_train_begin()
+    callbacks.on_train_batch_begin(0)
+    assert recorder.calls == [("on_train_begin", None, ()), ("on_train_batch_begin", 0, ())]
+
+
+def test_model_is_settable_and_set_model_sets_history():
+    model = StubModel()
+    history = History()
+    CallbackList([history], model=model)
+    assert history.model is model and model.history is history
+    callback = Callback()
+    callback.model = model
+    assert callback.model is model
+
+
+def test_subclass_without_super_init_still_works():
+    class NoInit(Callback):
+        def __init__(self):
+            self.count = 0
+
+    callback = NoInit()
+    callbacks = CallbackList([callback], model=StubModel(), verbose=0, epochs=1, steps=1)
+    assert callback.params["epochs"] == 1 and callback.model is not None
+
+
+def test_state_dicts_collected_by_position_and_class():
+    history = History()
+    history.history = {"loss": [1.0]}
+    callbacks = CallbackList([Callback(), history])
+    state = callbacks.state_dict()
+    assert list(state) == ["1:History"]
+    other = History()
+    CallbackList([Callback(), other]).load_state_dict(state)
+    assert other.history == {"loss": [1.0]}
