@@ -13,8 +13,9 @@ Usage (from the repository root)::
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/bench_fit.py --quick    # smoke run
     ... --write-readme   # also replace the table in benchmarks/README.md
 
-Peers (Poutyne, PyTorch Lightning, Keras 3 on the torch backend) run when importable in the
-interpreter that runs the script; otherwise they are listed as skipped.
+Peers (Poutyne, PyTorch Lightning, Keras 3 on the torch backend) run when importable, in
+this interpreter or in the one given by ``--peer-python`` (a separate venv with the same
+torch, so that they do not become epochal's dependencies); otherwise they are skipped.
 """
 
 from __future__ import annotations
@@ -33,11 +34,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LOOPS = ("hand", "epochal", "epochal_callbacks", "poutyne", "lightning", "keras")
+LOOPS = ("hand", "epochal_torch_adam", "epochal_callbacks_torch_adam", "epochal",
+         "epochal_callbacks", "poutyne", "lightning", "keras")
 LABELS = {
     "hand": "hand-written PyTorch loop (`.item()` + accuracy each step)",
-    "epochal": "epochal `fit` (verbose=0)",
-    "epochal_callbacks": "epochal `fit` + seed callbacks, verbose=1 to a pipe",
+    "epochal_torch_adam": "epochal `fit` (verbose=0), the hand loop's `torch.optim.Adam`",
+    "epochal_callbacks_torch_adam": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
+                                    "the hand loop's `torch.optim.Adam`",
+    "epochal": "epochal `fit` (verbose=0), `optimizer=\"adam\"` (fused Adam)",
+    "epochal_callbacks": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
+                         "`optimizer=\"adam\"` (fused Adam)",
     "poutyne": "Poutyne `Model.fit`",
     "lightning": "PyTorch Lightning `Trainer.fit`",
     "keras": "Keras 3 `fit` (torch backend)",
@@ -95,14 +101,19 @@ def _run_hand(x, y, batch_size, args):
     return epoch
 
 
-def _run_epochal(x, y, batch_size, args, with_callbacks: bool):
+def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool):
     import torch
 
     import epochal
     from epochal.losses import SparseCategoricalCrossentropy
 
-    model = epochal.Model(_torch_mlp(args.features, args.hidden, args.classes), device=args.device)
-    model.compile(optimizer="adam", loss=SparseCategoricalCrossentropy(from_logits=True),
+    network = _torch_mlp(args.features, args.hidden, args.classes)
+    model = epochal.Model(network, device=args.device)
+    # "adam" is what a Keras user writes (epochal then picks torch's fused Adam); the
+    # torch.optim.Adam variant runs exactly the hand-written loop's optimizer, so its ratio
+    # measures the loop alone.
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3) if torch_adam else "adam"
+    model.compile(optimizer=optimizer, loss=SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     workdir = Path(tempfile.mkdtemp(prefix="epochal-bench-"))
     found = {name: getattr(epochal.callbacks, name, None) for name in SEED_CALLBACKS}
@@ -132,7 +143,6 @@ def _run_epochal(x, y, batch_size, args, with_callbacks: bool):
         return history.history["loss"][-1], history.history["accuracy"][-1]
 
     epoch.missing = [n for n, c in found.items() if c is None] if with_callbacks else []
-    del torch
     return epoch
 
 
@@ -217,8 +227,8 @@ def _rss_mib() -> float:
 def _make(loop, x, y, batch_size, args):
     if loop == "hand":
         return _run_hand(x, y, batch_size, args)
-    if loop in ("epochal", "epochal_callbacks"):
-        return _run_epochal(x, y, batch_size, args, loop == "epochal_callbacks")
+    if loop.startswith("epochal"):
+        return _run_epochal(x, y, batch_size, args, "callbacks" in loop, loop.endswith("adam"))
     return globals()[f"_run_{loop}"](x, y, batch_size, args)
 
 
@@ -250,7 +260,9 @@ def child(args: argparse.Namespace) -> None:
     for epoch in epochs.values():
         epoch()  # warm-up: allocator, lazy init, first-call costs
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    hands = {b: _make("hand", x, y, b, args) for b in args.batch_sizes} if args.loop != "hand" else {}
+    hands = {}
+    if args.loop != "hand":
+        hands = {b: _make("hand", x, y, b, args) for b in args.batch_sizes}
     for epoch in hands.values():
         epoch()
     for rep in range(args.reps):
@@ -268,9 +280,19 @@ def child(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------- parent
-def _available(loop: str) -> bool:
+def _python_for(loop: str, args: argparse.Namespace) -> str:
+    return args.peer_python if loop in PEER_MODULE and args.peer_python else sys.executable
+
+
+def _available(loop: str, args: argparse.Namespace) -> bool:
     module = PEER_MODULE.get(loop)
-    return module is None or importlib.util.find_spec(module) is not None
+    if module is None:
+        return True
+    python = _python_for(loop, args)
+    if python == sys.executable:
+        return importlib.util.find_spec(module) is not None
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([python, "-c", probe], check=False).returncode == 0
 
 
 def _machine() -> str:
@@ -313,27 +335,26 @@ def _table(results: dict, loops: list[str], batch_sizes: list[int]) -> str:
 
 
 def parent(args: argparse.Namespace) -> None:
-    loops = [loop for loop in args.loops if _available(loop)]
+    loops = [loop for loop in args.loops if _available(loop, args)]
     skipped = [loop for loop in args.loops if loop not in loops]
     results: dict[str, list[dict]] = {loop: [] for loop in loops}
     with tempfile.TemporaryDirectory() as tmp:
         for round_index in range(args.rounds):
             for loop in loops:
                 out = Path(tmp) / f"{loop}-{round_index}.json"
-                command = [sys.executable, __file__, "--child", loop, "--out", str(out),
+                command = [_python_for(loop, args), __file__, "--child", loop, "--out", str(out),
                            "--samples", str(args.samples), "--device", args.device,
                            "--hidden", str(args.hidden), "--reps", str(args.reps),
                            "--batch-sizes", *map(str, args.batch_sizes)]
                 env = {**os.environ, "OMP_NUM_THREADS": "1"}
-                proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      env=env, check=False)
+                proc = subprocess.run(command, capture_output=True, env=env, check=False)
                 if proc.returncode != 0:
                     print(f"{loop} failed:\n{proc.stderr.decode()[-2000:]}", file=sys.stderr)
                     continue
                 results[loop].append(json.loads(out.read_text()))
             print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     loops = [loop for loop in loops if results[loop]]
-    missing = sorted({m for r in results.get("epochal_callbacks", []) for m in r["missing"]})
+    missing = sorted({m for runs in results.values() for r in runs for m in r["missing"]})
     command = "PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/bench_fit.py " + " ".join(
         sys.argv[1:])
     report = [
@@ -352,7 +373,7 @@ def parent(args: argparse.Namespace) -> None:
     if skipped:
         report.append(f"Not installed, skipped: {', '.join(skipped)}.")
     if missing:
-        report.append(f"Seed callbacks not available in this build, left out: {', '.join(missing)}.")
+        report.append(f"Seed callbacks missing from this build, left out: {', '.join(missing)}.")
     text = "\n".join(report).rstrip() + "\n"
     print(text)
     if args.write_readme:
@@ -374,13 +395,16 @@ def main() -> None:
     parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
     parser.add_argument("--rounds", type=int, default=2,
                         help="fresh processes per loop, interleaved across loops")
-    parser.add_argument("--reps", type=int, default=3,
+    parser.add_argument("--reps", type=int, default=2,
                         help="timed epochs per batch size in each process (each paired with "
                              "one of the hand-written loop)")
     parser.add_argument("--samples", type=int, default=32_000)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--peer-python", default=None,
+                        help="interpreter with poutyne/lightning/keras installed (a separate "
+                             "venv with the same torch); defaults to this one")
     parser.add_argument("--quick", action="store_true", help="1 round, 2 reps, 6,400 samples")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()

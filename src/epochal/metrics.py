@@ -71,7 +71,7 @@ class Metric:
 
     def _defer(self, value: torch.Tensor, weight: int | float = 1) -> None:
         """Adds ``value * weight`` (a 0-d tensor, a Python weight) to ``total`` later."""
-        self._pending = self._pending + ((value, weight),)
+        self._pending = (*self._pending, (value, weight))
         if len(self._pending) >= self._FOLD_EVERY:
             self._fold()
 
