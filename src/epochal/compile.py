@@ -84,12 +84,10 @@ class CompiledMetrics:
         They are this process's own values: a cross-process reduction here would wait for
         ranks that never read their batch logs.
         """
-        frozen = [copy.copy(m) for m in self._all]
-
-        def source() -> dict[str, float]:
-            return to_python({m.name: m.result() for m in frozen})
-
-        return Logs.lazy(self.keys, source)
+        # Called every batch when a batch hook exists: snapshot only the attribute dicts
+        # (accumulators are replaced, never mutated) and rebuild metric objects on read.
+        snapshot = [(type(m), m.__dict__.copy()) for m in self._all]
+        return Logs.lazy(self.keys, lambda: _read_snapshot(snapshot))
 
     def state_dict(self) -> dict[str, Any]:
         return {m.name: m.state_dict() for m in self._all}
@@ -98,6 +96,15 @@ class CompiledMetrics:
         for metric in self._all:
             if metric.name in state:
                 metric.load_state_dict(state[metric.name])
+
+
+def _read_snapshot(snapshot: list[tuple[type, dict[str, Any]]]) -> dict[str, float]:
+    frozen = []
+    for cls, attributes in snapshot:
+        metric = cls.__new__(cls)
+        metric.__dict__.update(attributes)
+        frozen.append(metric)
+    return to_python({m.name: m.result() for m in frozen})
 
 
 def check_targets(loss: losses_module.Loss, y: Any) -> None:

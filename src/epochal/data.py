@@ -103,6 +103,17 @@ def to_tensor(value: Any, *, target: bool = False) -> torch.Tensor:
     return tensor
 
 
+def _converted_nbytes(value: Any) -> int:
+    """About the bytes ``to_tensor(value)`` will take, without a throw-away conversion."""
+    array = np.asarray(value) if isinstance(value, list) else value
+    count = array.numel() if isinstance(array, torch.Tensor) else int(np.prod(np.shape(array)))
+    dtype = str(array.dtype).replace("torch.", "")
+    if dtype in ("float64", "bool", "uint8", "int8", "int16"):
+        return 4 * count  # converted to float32
+    itemsize = array.element_size() if isinstance(array, torch.Tensor) else array.dtype.itemsize
+    return itemsize * count
+
+
 def split_validation(x: Any, y: Any, sample_weight: Any, split: float) -> tuple[Batch, Batch]:
     """Holds out the *last* ``split`` fraction of the samples (before any shuffling), as Keras.
 
@@ -233,8 +244,7 @@ class ArraySource:
         self.num_samples = n
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
-        size = sum(to_tensor(leaf).element_size() * int(np.prod(np.shape(leaf)))
-                   for leaf in _leaves((x, y, sample_weight)))
+        size = sum(_converted_nbytes(leaf) for leaf in _leaves((x, y, sample_weight)))
         self.device = device
         home = device if size <= _MAX_DEVICE_BYTES else torch.device("cpu")
         self._per_batch_copy = home != device

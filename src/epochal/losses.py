@@ -88,13 +88,18 @@ def categorical_crossentropy(
     return -(target * p.clamp(EPSILON, 1.0 - EPSILON).log()).sum(dim=-1)
 
 
-def sparse_categorical_crossentropy(
-    y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False
-) -> torch.Tensor:
+def _sparse_targets(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     if y_true.dim() == y_pred.dim():
         y_true = y_true.squeeze(-1)
     if y_true.is_floating_point():
         y_true = y_true.long()
+    return y_true
+
+
+def sparse_categorical_crossentropy(
+    y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False
+) -> torch.Tensor:
+    y_true = _sparse_targets(y_true, y_pred)
     if from_logits:
         return F.cross_entropy(y_pred, y_true, reduction="none")
     p = y_pred / y_pred.sum(dim=-1, keepdim=True)
@@ -112,6 +117,11 @@ class Loss:
     def __call__(
         self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
+        if sample_weight is None and self.fn is sparse_categorical_crossentropy and self.kwargs.get(
+            "from_logits"
+        ):
+            # The common case in one fused kernel: same value as the mean of the per-sample ones.
+            return F.cross_entropy(y_pred, _sparse_targets(y_true, y_pred))
         values = self.fn(y_true, y_pred, **self.kwargs)
         if sample_weight is not None:
             weight = sample_weight.reshape(values.shape[:1] + (1,) * (values.dim() - 1))

@@ -48,11 +48,43 @@ class Metric:
     """
 
     direction: Direction = None
+    _FOLD_EVERY = 64
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or _snake(type(self).__name__)
         self.total: torch.Tensor | float = 0.0
         self.count: torch.Tensor | float = 0.0
+
+    # Per-step additions to ``total`` are deferred: each step appends its 0-d tensor to an
+    # immutable tuple (no kernel, and a shallow copy stays a snapshot) and every
+    # ``_FOLD_EVERY`` steps, or when ``total`` is read, they are summed in one stack.
+    @property
+    def total(self) -> torch.Tensor | float:
+        if self.__dict__.get("_pending"):
+            self._fold()
+        return self._total
+
+    @total.setter
+    def total(self, value: torch.Tensor | float) -> None:
+        self._total = value
+        self._pending: tuple[tuple[torch.Tensor, int | float], ...] = ()
+
+    def _defer(self, value: torch.Tensor, weight: int | float = 1) -> None:
+        """Adds ``value * weight`` (a 0-d tensor, a Python weight) to ``total`` later."""
+        self._pending = (*self._pending, (value, weight))
+        if len(self._pending) >= self._FOLD_EVERY:
+            self._fold()
+
+    def _fold(self) -> None:
+        pending, self._pending = self._pending, ()
+        by_weight: dict[int | float, list[torch.Tensor]] = {}
+        for value, weight in pending:
+            by_weight.setdefault(weight, []).append(value)
+        total = self._total
+        for weight, values in by_weight.items():
+            summed = torch.stack(values).sum() if len(values) > 1 else values[0]
+            total = total + (summed * weight if weight != 1 else summed)
+        self._total = total
 
     def update(
         self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
@@ -112,7 +144,11 @@ class Mean(Metric):
     """Weighted mean of the values passed to ``update(value, weight)``; used for the loss."""
 
     def update(self, value: torch.Tensor, weight: Any = 1.0, _unused: Any = None) -> None:  # type: ignore[override]
-        self.total = self.total + value.detach() * weight
+        value = value.detach()
+        if isinstance(weight, int | float) and not isinstance(weight, bool) and value.dim() == 0:
+            self._defer(value, weight)
+        else:
+            self.total = self.total + value * weight
         self.count = self.count + weight
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
@@ -145,7 +181,7 @@ class MeanMetricWrapper(Metric):
     ) -> None:
         values = self.fn(y_true, y_pred)
         if sample_weight is None:
-            self.total = self.total + values.sum()
+            self._defer(values.sum())
             self.count = self.count + values.numel()
         else:
             weight = sample_weight.reshape(values.shape[:1] + (1,) * (values.dim() - 1))

@@ -135,6 +135,14 @@ class CallbackList(Callback):
             for callback in targets:
                 getattr(callback, hook)(index, logs=converted)
 
+    def _call_batch(self, hook: str, batch: int, logs: Mapping[str, Any] | None) -> None:
+        # The per-step path: no work at all when no callback overrides the hook.
+        targets = self._dispatch[hook]
+        if targets:
+            converted = convert_logs(logs)
+            for callback in targets:
+                getattr(callback, hook)(batch, logs=converted)
+
     def _begin(self, phase: str) -> None:
         self._open.add(phase)
 
@@ -176,10 +184,10 @@ class CallbackList(Callback):
         self._call("on_predict_end", logs)
 
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._call("on_train_batch_begin", logs, batch)
+        self._call_batch("on_train_batch_begin", batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._call("on_train_batch_end", logs, batch)
+        self._call_batch("on_train_batch_end", batch, logs)
 
     def on_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self.on_train_batch_begin(batch, logs)
@@ -188,13 +196,13 @@ class CallbackList(Callback):
         self.on_train_batch_end(batch, logs)
 
     def on_test_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._call("on_test_batch_begin", logs, batch)
+        self._call_batch("on_test_batch_begin", batch, logs)
 
     def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._call("on_test_batch_end", logs, batch)
+        self._call_batch("on_test_batch_end", batch, logs)
 
     def on_predict_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._call("on_predict_batch_begin", logs, batch)
+        self._call_batch("on_predict_batch_begin", batch, logs)
 
     def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._call("on_predict_batch_end", logs, batch)
+        self._call_batch("on_predict_batch_end", batch, logs)

@@ -1,0 +1,195 @@
+"""No per-step host-device synchronisation unless a callback reads batch logs (issue 8).
+
+Every way a tensor's value can reach Python (``item``, ``tolist``, ``numpy``, ``cpu``,
+``float()``, ``int()``, ``bool()``) is counted during ``fit``; the count must not grow with
+the number of steps when nobody reads batch logs.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+import epochal
+from epochal.callbacks import Callback, CallbackList, ProgbarLogger
+from epochal.compile import CompiledMetrics
+from epochal.layers import Dense
+
+_READERS = ("item", "tolist", "numpy", "cpu", "__float__", "__int__", "__bool__", "__index__")
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """A dict counting calls of each tensor-to-host method on torch.Tensor."""
+    counts = dict.fromkeys(_READERS, 0)
+    for name in _READERS:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _name=name, _original=original, **kwargs):
+            counts[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    return counts
+
+
+def _model(optimizer: str) -> epochal.Sequential:
+    torch.manual_seed(0)
+    model = epochal.Sequential(
+        [Dense(8, activation="relu", input_shape=(4,)), Dense(3)], device="cpu"
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=epochal.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy", "mse"] if optimizer == "sgd" else ["accuracy"],
+    )
+    return model
+
+
+def _data(samples: int):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(samples, 4)).astype("float32"), rng.integers(0, 3, samples)
+
+
+def _reads_during_fit(host_reads, samples: int, optimizer: str, **fit_kwargs) -> int:
+    model = _model(optimizer)
+    x, y = _data(samples)
+    for key in host_reads:
+        host_reads[key] = 0
+    model.fit(x, y, batch_size=4, epochs=2, **fit_kwargs)
+    return sum(host_reads.values())
+
+
+class _BatchHookNoRead(Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.calls += 1
+        assert "loss" in logs  # keys cost nothing
+
+
+class _BatchHookReads(Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.losses: list = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(logs["loss"])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_host_reads_do_not_grow_with_steps(host_reads, optimizer):
+    few = _reads_during_fit(host_reads, 16, optimizer, verbose=0)  # 4 steps per epoch
+    many = _reads_during_fit(host_reads, 160, optimizer, verbose=0)  # 40 steps per epoch
+    assert many == few
+    assert few < 20  # a handful per fit (the seed, one transfer per epoch), not per step
+
+
+def test_batch_hook_that_does_not_read_logs_causes_no_sync(host_reads):
+    hook = _BatchHookNoRead()
+    few = _reads_during_fit(host_reads, 16, "sgd", verbose=0, callbacks=[hook])
+    many = _reads_during_fit(host_reads, 160, "sgd", verbose=0, callbacks=[hook])
+    assert hook.calls == 2 * 4 + 2 * 40
+    assert many == few
+
+
+def test_progress_bar_to_a_pipe_reads_only_at_its_refresh_times(host_reads, monkeypatch):
+    stream = io.StringIO()  # not a terminal: a line at most every 30 s, plus each epoch's end
+    monkeypatch.setattr("sys.stdout", stream)
+    few = _reads_during_fit(host_reads, 16, "sgd", verbose=1)
+    many = _reads_during_fit(host_reads, 160, "sgd", verbose=1)
+    assert many == few
+    assert "40/40" in stream.getvalue()
+
+
+def test_a_batch_hook_reading_loss_gets_a_float_and_the_counter_sees_it(host_reads):
+    quiet = _reads_during_fit(host_reads, 16, "sgd", verbose=0)
+    reader = _BatchHookReads()
+    reading = _reads_during_fit(host_reads, 16, "sgd", verbose=0, callbacks=[reader])
+    assert len(reader.losses) == 8
+    assert all(type(value) is float for value in reader.losses)
+    assert reading >= quiet + 8  # one transfer per read batch: the counter does count syncs
+
+
+def test_batch_logs_are_snapshots_of_their_batch():
+    """A logs mapping kept and read later still holds its own batch's running mean."""
+    kept: list = []
+
+    class Keep(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            kept.append(logs)
+
+    model = _model("sgd")
+    x, y = _data(400)  # 100 steps: crosses the metric's periodic fold
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Keep()])
+    late = [logs["loss"] for logs in kept]  # read after the whole epoch
+
+    seen: list = []
+
+    class ReadNow(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(logs["loss"])
+
+    model = _model("sgd")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[ReadNow()])
+    np.testing.assert_allclose(late, seen, rtol=1e-6)
+    assert len(set(late)) > 50
+
+
+# ---------------------------------------------------------------- hook skipping
+
+
+class _EpochOnly(Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+
+class _LegacyBatch(Callback):
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+
+def test_callback_list_skips_hooks_nobody_overrides(monkeypatch):
+    callbacks = CallbackList([_EpochOnly()])
+    assert callbacks.implements("on_epoch_end")
+    assert not callbacks.implements("on_train_batch_end")
+    assert not callbacks.implements("on_train_batch_begin")
+    assert CallbackList([_LegacyBatch()]).implements("on_train_batch_end")
+
+    made = []
+    original = CompiledMetrics.lazy_logs
+
+    def counting(self):
+        made.append(1)
+        return original(self)
+
+    monkeypatch.setattr(CompiledMetrics, "lazy_logs", counting)
+    model = _model("sgd")
+    x, y = _data(40)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[_EpochOnly()])
+    assert made == []  # no batch logs built when no callback has a batch hook
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[_LegacyBatch()])
+    assert len(made) == 10
+
+
+def test_callback_list_calls_a_batch_hook_only_on_callbacks_that_override_it():
+    calls = []
+
+    class Spy(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append(batch)
+
+    class Silent(Callback):
+        def __getattribute__(self, name):
+            if name == "on_train_batch_end":
+                raise AssertionError("a callback without the hook was called")
+            return super().__getattribute__(name)
+
+    callbacks = CallbackList([Silent(), Spy(), ProgbarLogger(stream=io.StringIO())])
+    callbacks.on_train_batch_end(0, {"loss": 1.0})
+    assert calls == [0]
