@@ -160,6 +160,8 @@ class DataParallelStrategy(Strategy):
         device = torch.device("cpu")
         if self.backend == "nccl":
             device = torch.device("cuda", torch.cuda.current_device())
+        for metric in metrics:
+            metric.flush()  # deferred per-step values differ in number across ranks
         states = [m.state_dict() for m in metrics]
         flat = [torch.as_tensor(v, dtype=torch.float64).reshape(-1)
                 for state in states for v in state.values()]

@@ -56,13 +56,13 @@ class Metric:
         self.count: torch.Tensor | float = 0.0
 
     # Per-step additions to ``total`` are deferred: each step appends its 0-d tensor to an
-    # immutable tuple (no kernel, and a shallow copy stays a snapshot) and every
-    # ``_FOLD_EVERY`` steps, or when ``total`` is read, they are summed in one stack.
+    # immutable tuple (no kernel, and a shallow copy stays a snapshot); every
+    # ``_FOLD_EVERY`` steps since the last reset they are summed in one stack. Reading
+    # ``total`` never folds, so the grouping of the sums - hence every logged float - depends
+    # only on the step count, not on who read a value when (exact resume needs that).
     @property
     def total(self) -> torch.Tensor | float:
-        if self.__dict__.get("_pending"):
-            self._fold()
-        return self._total
+        return self._folded(self.__dict__.get("_pending", ()))
 
     @total.setter
     def total(self, value: torch.Tensor | float) -> None:
@@ -73,18 +73,24 @@ class Metric:
         """Adds ``value * weight`` (a 0-d tensor, a Python weight) to ``total`` later."""
         self._pending = (*self._pending, (value, weight))
         if len(self._pending) >= self._FOLD_EVERY:
-            self._fold()
+            self.flush()
 
-    def _fold(self) -> None:
-        pending, self._pending = self._pending, ()
+    def flush(self) -> None:
+        """Folds the deferred additions into the stored total now."""
+        pending, self._pending = self.__dict__.get("_pending", ()), ()
+        self._total = self._folded(pending)
+
+    def _folded(self, pending: tuple[tuple[torch.Tensor, int | float], ...]) -> torch.Tensor | float:
+        total = self._total
+        if not pending:
+            return total
         by_weight: dict[int | float, list[torch.Tensor]] = {}
         for value, weight in pending:
             by_weight.setdefault(weight, []).append(value)
-        total = self._total
         for weight, values in by_weight.items():
             summed = torch.stack(values).sum() if len(values) > 1 else values[0]
             total = total + (summed * weight if weight != 1 else summed)
-        self._total = total
+        return total
 
     def update(
         self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
@@ -108,10 +114,21 @@ class Metric:
     reset_state = reset
 
     def state_dict(self) -> dict[str, Any]:
-        return {"total": _detach(self.total), "count": _detach(self.count)}
+        pending = self.__dict__.get("_pending", ())
+        state = {"total": _detach(self._total), "count": _detach(self.count)}
+        if pending:  # deferred additions kept as they are, so a resumed run sums alike
+            state["pending"] = torch.stack([v.detach().reshape(()) for v, _ in pending])
+            state["pending_weight"] = torch.tensor([float(w) for _, w in pending], dtype=torch.float64)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.total, self.count = state["total"], state["count"]
+        if "pending" in state:
+            values = torch.as_tensor(state["pending"])
+            weights = torch.as_tensor(state["pending_weight"]).tolist()
+            self._pending = tuple(
+                (values[i], int(w) if float(w).is_integer() else w) for i, w in enumerate(weights)
+            )
 
     def to(self, device: torch.device) -> None:
         """Moves the accumulators to ``device``."""
