@@ -25,7 +25,6 @@ def seeds_fixed():
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
-    yield
 
 
 @pytest.fixture
@@ -44,7 +43,11 @@ def make_model(**compile_kwargs) -> epochal.Sequential:
         [Dense(8, activation="relu", input_shape=(4,)), Dense(2, activation="softmax")],
         device="cpu",
     )
-    kwargs = {"optimizer": "sgd", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+    kwargs = {
+        "optimizer": "sgd",
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"],
+    }
     kwargs.update(compile_kwargs)
     model.compile(**kwargs)
     return model

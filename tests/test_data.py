@@ -101,7 +101,7 @@ def test_epoch_sampler_is_seeded_and_can_start_mid_epoch():
 
 def test_split_validation_holds_out_the_tail():
     x = np.arange(10)
-    (tx, ty, _), (vx, vy, _) = split_validation(x, x * 2, None, 0.2)
+    (tx, _, _), (vx, vy, _) = split_validation(x, x * 2, None, 0.2)
     assert tx.tolist() == list(range(8)) and vx.tolist() == [8, 9] and vy.tolist() == [16, 18]
     with pytest.raises(ValueError, match="validation_split"):
         split_validation(x, x, None, 0.95)
@@ -109,7 +109,9 @@ def test_split_validation_holds_out_the_tail():
 
 def test_make_source_kinds_and_errors():
     x = np.zeros((4, 2))
-    assert isinstance(make_source(x, None, None, batch_size=2, shuffle=False, device=CPU), ArraySource)
+    assert isinstance(
+        make_source(x, None, None, batch_size=2, shuffle=False, device=CPU), ArraySource
+    )
     dataset = torch.utils.data.TensorDataset(torch.zeros(4, 2), torch.zeros(4))
     source = make_source(dataset, None, None, batch_size=2, shuffle=True, device=CPU, seed=1)
     assert isinstance(source, IterableSource) and source.seekable
@@ -120,9 +122,16 @@ def test_make_source_kinds_and_errors():
 
 
 def test_dtypes_follow_keras_rules():
-    source = ArraySource(np.zeros((2, 2), dtype="float64"), np.array([0, 1], dtype="int32"),
-                         batch_size=2, shuffle=False, device=CPU)
+    source = ArraySource(
+        np.zeros((2, 2), dtype="float64"),
+        np.array([0, 1], dtype="int32"),
+        batch_size=2,
+        shuffle=False,
+        device=CPU,
+    )
     x, y, _ = source.batch(None, 0)
     assert x.dtype == torch.float32 and y.dtype == torch.int64
-    images = ArraySource(np.zeros((2, 2), dtype="uint8"), None, batch_size=2, shuffle=False, device=CPU)
+    images = ArraySource(
+        np.zeros((2, 2), dtype="uint8"), None, batch_size=2, shuffle=False, device=CPU
+    )
     assert images.batch(None, 0)[0].dtype == torch.float32

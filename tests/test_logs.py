@@ -62,14 +62,24 @@ def test_a_written_key_is_not_overwritten_by_the_fetch():
 
 
 def test_to_python_one_transfer_of_many_values():
-    values = {"a": torch.tensor(1.5), "b": torch.tensor([2.5]), "c": torch.tensor(3, dtype=torch.int64)}
+    values = {
+        "a": torch.tensor(1.5),
+        "b": torch.tensor([2.5]),
+        "c": torch.tensor(3, dtype=torch.int64),
+    }
     assert to_python(values) == {"a": 1.5, "b": 2.5, "c": 3.0}
     assert to_python({}) == {}
 
 
 def test_convert_logs_sorts_flattens_and_converts():
-    out = convert_logs({"b": np.float32(1.0), "a": torch.tensor(2.0), "n": {"x": 3},
-                        "arr": torch.tensor([1.0, 2.0])})
+    out = convert_logs(
+        {
+            "b": np.float32(1.0),
+            "a": torch.tensor(2.0),
+            "n": {"x": 3},
+            "arr": torch.tensor([1.0, 2.0]),
+        }
+    )
     assert list(out) == ["a", "arr", "b", "x"]
     assert out["a"] == 2.0 and isinstance(out["b"], float) and out["x"] == 3
     np.testing.assert_array_equal(out["arr"], [1.0, 2.0])

@@ -15,7 +15,9 @@ from tests.conftest import make_model
 class Net(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        self.body = torch.nn.Sequential(
+            torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+        )
 
     def forward(self, x):
         return self.body(x)
@@ -24,9 +26,11 @@ class Net(torch.nn.Module):
 def test_arbitrary_torch_module_trains(tiny_data):
     x, y = tiny_data
     model = epochal.Model(Net(), device="cpu")
-    model.compile(optimizer="adam",
-                  loss=epochal.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer="adam",
+        loss=epochal.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     history = model.fit(x, y, batch_size=8, epochs=15, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert history.history["accuracy"][-1] > 0.8
@@ -38,8 +42,9 @@ def test_tensor_inputs_and_dataloader_inputs_give_same_training(tiny_data):
     a = make_model()
     a.fit(torch.tensor(x), torch.tensor(y), batch_size=10, epochs=2, shuffle=False, verbose=0)
     b = make_model()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)),
-                                         batch_size=10)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=10
+    )
     b.fit(loader, epochs=2, verbose=0)
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-6)
@@ -47,7 +52,7 @@ def test_tensor_inputs_and_dataloader_inputs_give_same_training(tiny_data):
 
 def test_iterable_of_batches_with_sample_weight(tiny_data):
     x, y = tiny_data
-    batches = [(x[i:i + 10], y[i:i + 10], np.ones(10, "float32")) for i in range(0, 40, 10)]
+    batches = [(x[i : i + 10], y[i : i + 10], np.ones(10, "float32")) for i in range(0, 40, 10)]
     history = make_model().fit(batches, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2
 
@@ -140,14 +145,23 @@ def test_steps_per_epoch_continues_the_iterator_across_epochs(tiny_data):
             counts[-1] += 1
 
     with pytest.warns(UserWarning, match="ran out of data"):
-        make_model().fit(x[:25], y[:25], batch_size=5, steps_per_epoch=2, epochs=3, verbose=0,
-                         callbacks=[Count()])
+        make_model().fit(
+            x[:25],
+            y[:25],
+            batch_size=5,
+            steps_per_epoch=2,
+            epochs=3,
+            verbose=0,
+            callbacks=[Count()],
+        )
     assert counts == [2, 2, 1]
 
 
 def test_sequential_builds_lazily_from_first_batch(tiny_data):
     x, y = tiny_data
-    model = epochal.Sequential([Dense(3, activation="relu"), Dense(2, activation="softmax")], device="cpu")
+    model = epochal.Sequential(
+        [Dense(3, activation="relu"), Dense(2, activation="softmax")], device="cpu"
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["acc"])
     assert not model.built
     history = model.fit(x, y, epochs=1, verbose=0)
@@ -213,14 +227,18 @@ def test_length_mismatch_is_a_clear_error(tiny_data):
 
 def test_validation_split_with_dataloader_is_refused(tiny_data):
     x, y = tiny_data
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y))
+    )
     with pytest.raises(ValueError, match="validation_split"):
         make_model().fit(loader, validation_split=0.2, verbose=0)
 
 
 def test_y_with_dataloader_is_refused(tiny_data):
     x, y = tiny_data
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y))
+    )
     with pytest.raises(ValueError, match="`y` must be None"):
         make_model().fit(loader, y, verbose=0)
 

@@ -28,17 +28,26 @@ def run_demo(run_dir: Path, epochs: int = 20, verbose: Any = 1) -> dict[str, Any
     (x_train, y_train), (x_test, y_test) = epochal.datasets.digits.load_data()
     x_train, x_test = x_train / 16.0, x_test / 16.0
     y_train, y_test = to_categorical(y_train, 10), to_categorical(y_test, 10)
-    model = epochal.Sequential([
-        Flatten(input_shape=(8, 8)),
-        Dense(128, activation="relu"),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ])
+    model = epochal.Sequential(
+        [
+            Flatten(input_shape=(8, 8)),
+            Dense(128, activation="relu"),
+            Dropout(0.5),
+            Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     run_dir.mkdir(parents=True, exist_ok=True)
     callbacks: list[Any] = [cls(run_dir) for cls in _demo_callback_factories(cb)]
-    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs, verbose=verbose,
-                        validation_split=0.2, callbacks=callbacks)
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=32,
+        epochs=epochs,
+        verbose=verbose,
+        validation_split=0.2,
+        callbacks=callbacks,
+    )
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"\nTest loss {loss:.4f} - test accuracy {accuracy:.4f}")
     return history.history
@@ -48,13 +57,20 @@ def _demo_callback_factories(cb: Any) -> list[Any]:
     """Callbacks of the demo, as factories of the run folder (only those that exist)."""
     factories = []
     if hasattr(cb, "EarlyStopping"):
-        factories.append(lambda d: cb.EarlyStopping(monitor="val_loss", patience=5,
-                                                    restore_best_weights=True))
+        factories.append(
+            lambda d: cb.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+        )
     if hasattr(cb, "ReduceLROnPlateau"):
         factories.append(lambda d: cb.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2))
     if hasattr(cb, "ModelCheckpoint"):
-        factories.append(lambda d: cb.ModelCheckpoint(str(d / "best.weights.h5"), monitor="val_loss",
-                                                      save_best_only=True, save_weights_only=True))
+        factories.append(
+            lambda d: cb.ModelCheckpoint(
+                str(d / "best.weights.h5"),
+                monitor="val_loss",
+                save_best_only=True,
+                save_weights_only=True,
+            )
+        )
     if hasattr(cb, "CSVLogger"):
         factories.append(lambda d: cb.CSVLogger(str(d / "history.csv")))
     if hasattr(cb, "TensorBoard"):
@@ -70,7 +86,9 @@ def _write_history_csv(history: dict[str, Any], path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["epoch", *keys])
         for epoch in range(len(history.get("loss", []))):
-            writer.writerow([epoch, *(history[k][epoch] if epoch < len(history[k]) else "NA" for k in keys)])
+            writer.writerow(
+                [epoch, *(history[k][epoch] if epoch < len(history[k]) else "NA" for k in keys)]
+            )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -89,8 +107,10 @@ def _demo(args: argparse.Namespace) -> int:
     for item in sorted(run_dir.iterdir()):
         print(f"  {item.name}")
     if (run_dir / "tensorboard").exists():
-        print(f"Open TensorBoard with: tensorboard --logdir {run_dir / 'tensorboard'}"
-              " (then browse http://localhost:6006)")
+        print(
+            f"Open TensorBoard with: tensorboard --logdir {run_dir / 'tensorboard'}"
+            " (then browse http://localhost:6006)"
+        )
     return 0
 
 

@@ -33,7 +33,9 @@ class CompiledMetrics:
         names = [m.name for m in self.metrics]
         duplicates = {n for n in names if names.count(n) > 1 or n == "loss"}
         if duplicates:
-            raise ValueError(f"Metric names must be unique and not 'loss'. Repeated: {sorted(duplicates)}")
+            raise ValueError(
+                f"Metric names must be unique and not 'loss'. Repeated: {sorted(duplicates)}"
+            )
         self._all: list[Metric] = [self.loss_tracker, *self.metrics]
         self.keys: list[str] = sorted(m.name for m in self._all)
         self._reducer: Callable[[list[Metric]], list[Metric]] | None = None

@@ -67,7 +67,7 @@ def _leaves(tree: Any) -> list[Any]:
 def tree_len(tree: Any) -> int:
     """Number of samples (length of the first axis) of an array structure."""
     leaves = _leaves(tree)
-    return int(len(leaves[0])) if leaves else 0
+    return len(leaves[0]) if leaves else 0
 
 
 def is_array_like(value: Any) -> bool:
@@ -122,9 +122,11 @@ def split_validation(x: Any, y: Any, sample_weight: Any, split: float) -> tuple[
             sample.
     """
     if not 0.0 < split < 1.0:
-        raise ValueError(f"`validation_split` must be in (0, 1). Received: validation_split={split}")
+        raise ValueError(
+            f"`validation_split` must be in (0, 1). Received: validation_split={split}"
+        )
     n = tree_len(x)
-    at = int(math.floor(n * (1.0 - split)))
+    at = math.floor(n * (1.0 - split))
     if at == 0 or at == n:
         raise ValueError(
             f"validation_split={split} on {n} samples leaves {at} training and {n - at} "
@@ -284,6 +286,7 @@ class ArraySource:
         size = self.local_samples if order is not None else self.num_samples
         stop = min(start + self.batch_size, size)
         if order is None:
+
             def take(t: torch.Tensor) -> torch.Tensor:
                 return t[start:stop]
         else:
@@ -448,7 +451,9 @@ def make_source(
             inside the batches), or x/y lengths that differ.
         TypeError: an input that is neither arrays nor an iterable of batches.
     """
-    if isinstance(x, torch.utils.data.Dataset) and not isinstance(x, torch.utils.data.IterableDataset):
+    if isinstance(x, torch.utils.data.Dataset) and not isinstance(
+        x, torch.utils.data.IterableDataset
+    ):
         if y is not None:
             raise ValueError("When `x` is a Dataset, `y` must be None: the Dataset yields targets.")
         dataset = x
@@ -488,10 +493,15 @@ class EpochIterator:
     """
 
     def __init__(
-        self, source: ArraySource | IterableSource, steps_per_epoch: int | None = None, seed: int = 0
+        self,
+        source: ArraySource | IterableSource,
+        steps_per_epoch: int | None = None,
+        seed: int = 0,
     ) -> None:
         if steps_per_epoch is not None and (
-            isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0
+            isinstance(steps_per_epoch, bool)
+            or not isinstance(steps_per_epoch, int)
+            or steps_per_epoch <= 0
         ):
             raise ValueError(
                 "`steps_per_epoch` must be a positive integer or None. "

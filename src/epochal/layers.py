@@ -72,7 +72,9 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def get_activation(identifier: str | Callable[[torch.Tensor], torch.Tensor] | None) -> Callable[[torch.Tensor], torch.Tensor]:
+def get_activation(
+    identifier: str | Callable[[torch.Tensor], torch.Tensor] | None,
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """Resolves a Keras activation name (or a callable, or ``None`` for linear).
 
     Raises:
@@ -90,9 +92,20 @@ def get_activation(identifier: str | Callable[[torch.Tensor], torch.Tensor] | No
     return fn
 
 
-_INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "uniform",
-                 "random_uniform", "normal", "random_normal", "zeros", "ones", "lecun_uniform",
-                 "lecun_normal")
+_INITIALIZERS = (
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "uniform",
+    "random_uniform",
+    "normal",
+    "random_normal",
+    "zeros",
+    "ones",
+    "lecun_uniform",
+    "lecun_normal",
+)
 
 
 def _initialize(tensor: torch.Tensor, name: str, fan_in: int, fan_out: int) -> None:
@@ -199,7 +212,7 @@ class InputLayer(Layer):
         super().__init__(name=name, **kwargs)
 
 
-def Input(shape: Sequence[int], name: str | None = None) -> InputLayer:  # noqa: N802 (Keras name)
+def Input(shape: Sequence[int], name: str | None = None) -> InputLayer:
     """Keras' ``Input(shape=...)``, usable as the first entry of ``Sequential``."""
     return InputLayer(shape=shape, name=name)
 
@@ -229,7 +242,11 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise ValueError(f"`units` must be a positive integer. Received: units={units!r}")
         self.units = units
-        self.activation_name = activation if isinstance(activation, str) or activation is None else getattr(activation, "__name__", "custom")
+        self.activation_name = (
+            activation
+            if isinstance(activation, str) or activation is None
+            else getattr(activation, "__name__", "custom")
+        )
         self.activation = get_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer = _check_initializer("kernel_initializer", kernel_initializer)
@@ -371,7 +388,9 @@ class Conv2D(Layer):
         self.kernel_size = _pair(kernel_size)
         self.strides = _pair(strides)
         self.padding = padding
-        self.activation_name = activation if isinstance(activation, str) or activation is None else "custom"
+        self.activation_name = (
+            activation if isinstance(activation, str) or activation is None else "custom"
+        )
         self.activation = get_activation(activation)
         self.use_bias = use_bias
         self.kernel_initializer = _check_initializer("kernel_initializer", kernel_initializer)
@@ -385,7 +404,9 @@ class Conv2D(Layer):
         in_channels = int(input_shape[-1])
         kh, kw = self.kernel_size
         self.kernel = nn.Parameter(torch.empty(self.filters, in_channels, kh, kw))
-        _initialize(self.kernel, self.kernel_initializer, in_channels * kh * kw, self.filters * kh * kw)
+        _initialize(
+            self.kernel, self.kernel_initializer, in_channels * kh * kw, self.filters * kh * kw
+        )
         if self.use_bias:
             self.bias = nn.Parameter(torch.zeros(self.filters))
             _initialize(self.bias, self.bias_initializer, 1, 1)
@@ -463,7 +484,9 @@ class BatchNormalization(Layer):
             self.build(torch.Size((1, *self.input_shape_hint)))
 
     def build(self, input_shape: torch.Size) -> None:
-        self.norm = nn.BatchNorm1d(int(input_shape[-1]), eps=self.epsilon, momentum=1 - self.momentum)
+        self.norm = nn.BatchNorm1d(
+            int(input_shape[-1]), eps=self.epsilon, momentum=1 - self.momentum
+        )
         self.built = True
 
     def call(self, x: torch.Tensor) -> torch.Tensor:
@@ -472,8 +495,16 @@ class BatchNormalization(Layer):
         norm = self.norm
         # The mode is this layer's: ``norm`` may be created (in training mode) after eval().
         if not self.training:
-            out = F.batch_norm(flat, norm.running_mean, norm.running_var, norm.weight,
-                               norm.bias, False, 0.0, norm.eps)
+            out = F.batch_norm(
+                flat,
+                norm.running_mean,
+                norm.running_var,
+                norm.weight,
+                norm.bias,
+                False,
+                0.0,
+                norm.eps,
+            )
             return out.reshape(x.shape)
         var, mean = torch.var_mean(flat, dim=0, correction=0)
         out = (flat - mean) * torch.rsqrt(var + norm.eps) * norm.weight + norm.bias
@@ -498,7 +529,9 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.vocab_size = int(input_dim)
         self.output_dim = int(output_dim)
-        self.embeddings = nn.Parameter(torch.empty(self.vocab_size, self.output_dim).uniform_(-0.05, 0.05))
+        self.embeddings = nn.Parameter(
+            torch.empty(self.vocab_size, self.output_dim).uniform_(-0.05, 0.05)
+        )
         self.built = True
 
     def call(self, x: torch.Tensor) -> torch.Tensor:
@@ -512,6 +545,16 @@ class Embedding(Layer):
 
 LAYER_CLASSES: dict[str, type[Layer]] = {
     cls.__name__: cls
-    for cls in (Activation, BatchNormalization, Conv2D, Dense, Dropout, Embedding, Flatten,
-                InputLayer, MaxPooling2D, Reshape)
+    for cls in (
+        Activation,
+        BatchNormalization,
+        Conv2D,
+        Dense,
+        Dropout,
+        Embedding,
+        Flatten,
+        InputLayer,
+        MaxPooling2D,
+        Reshape,
+    )
 }

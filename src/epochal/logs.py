@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Logs", "to_python", "convert_logs"]
+__all__ = ["Logs", "convert_logs", "to_python"]
 
 
 class _Pending:

@@ -80,7 +80,9 @@ class Metric:
         pending, self._pending = self.__dict__.get("_pending", ()), ()
         self._total = self._folded(pending)
 
-    def _folded(self, pending: tuple[tuple[torch.Tensor, int | float], ...]) -> torch.Tensor | float:
+    def _folded(
+        self, pending: tuple[tuple[torch.Tensor, int | float], ...]
+    ) -> torch.Tensor | float:
         total = self._total
         if not pending:
             return total
@@ -99,7 +101,9 @@ class Metric:
 
     # Keras spelling, for user code that calls it directly.
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        weight = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
+        weight = (
+            None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
+        )
         self.update(torch.as_tensor(y_true), torch.as_tensor(y_pred), weight)
 
     def result(self) -> torch.Tensor:
@@ -118,7 +122,9 @@ class Metric:
         state = {"total": _detach(self._total), "count": _detach(self.count)}
         if pending:  # deferred additions kept as they are, so a resumed run sums alike
             state["pending"] = torch.stack([v.detach().reshape(()) for v, _ in pending])
-            state["pending_weight"] = torch.tensor([float(w) for _, w in pending], dtype=torch.float64)
+            state["pending_weight"] = torch.tensor(
+                [float(w) for _, w in pending], dtype=torch.float64
+            )
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -175,7 +181,9 @@ class Mean(Metric):
             self.total = self.total + values.sum()
             self.count = self.count + values.numel()
         else:
-            weight = torch.as_tensor(sample_weight, dtype=torch.float32).reshape(-1).expand_as(values)
+            weight = (
+                torch.as_tensor(sample_weight, dtype=torch.float32).reshape(-1).expand_as(values)
+            )
             self.total = self.total + (values * weight).sum()
             self.count = self.count + weight.sum()
 
@@ -202,7 +210,9 @@ class MeanMetricWrapper(Metric):
             self.count = self.count + values.numel()
         else:
             weight = sample_weight.reshape(values.shape[:1] + (1,) * (values.dim() - 1))
-            weight = weight.expand_as(values).to(values.dtype if values.is_floating_point() else torch.float32)
+            weight = weight.expand_as(values).to(
+                values.dtype if values.is_floating_point() else torch.float32
+            )
             self.total = self.total + (values * weight).sum()
             self.count = self.count + weight.sum()
 
@@ -210,7 +220,9 @@ class MeanMetricWrapper(Metric):
 # ---------------------------------------------------------------- per-sample functions
 
 
-def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+def binary_accuracy(
+    y_true: torch.Tensor, y_pred: torch.Tensor, threshold: float = 0.5
+) -> torch.Tensor:
     """Per-sample fraction of outputs on the right side of ``threshold``."""
     hits = (y_pred > threshold) == (y_true.reshape(y_pred.shape) > 0.5)
     return hits.float().mean(dim=-1) if hits.dim() > 1 else hits

@@ -175,7 +175,9 @@ class Optimizer:
         if self.torch_optimizer is None:
             return
         rate = self.current_learning_rate()
-        for group, scale in zip(self.torch_optimizer.param_groups, self._group_scales, strict=False):
+        for group, scale in zip(
+            self.torch_optimizer.param_groups, self._group_scales, strict=False
+        ):
             group["lr"] = rate * scale
 
     @property
@@ -256,7 +258,10 @@ def _fast_kwargs(
     faster on the seed MLP). Users who pass ``fused`` or ``foreach`` keep their choice.
     """
     if torch_class not in (torch.optim.Adam, torch.optim.AdamW) or {
-        "fused", "foreach", "differentiable", "capturable"
+        "fused",
+        "foreach",
+        "differentiable",
+        "capturable",
     } & set(kwargs):
         return kwargs
     tensors = [p for p in params if isinstance(p, torch.Tensor)]

@@ -81,7 +81,9 @@ class Sequential(Model):
         return {"name": self.name, "layers": entries}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Sequential:
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> Sequential:
         classes: dict[str, Any] = {**LAYER_CLASSES, **(custom_objects or {})}
         layers = []
         for entry in config["layers"]:

@@ -10,7 +10,9 @@ from tests._helpers import RecordingCallback, StubModel
 
 def test_history_and_progbar_are_appended_after_user_callbacks():
     user = Callback()
-    callbacks = CallbackList([user], add_history=True, add_progbar=True, verbose=1, epochs=1, steps=2)
+    callbacks = CallbackList(
+        [user], add_history=True, add_progbar=True, verbose=1, epochs=1, steps=2
+    )
     assert callbacks.callbacks[0] is user
     assert isinstance(callbacks.callbacks[1], History)
     assert isinstance(callbacks.callbacks[2], ProgbarLogger)
@@ -56,7 +58,9 @@ def test_logs_are_one_sorted_dict_shared_along_the_list():
 
 
 def test_end_without_begin_is_an_error():
-    with pytest.raises(ValueError, match="`on_train_end` called without corresponding `on_train_begin`"):
+    with pytest.raises(
+        ValueError, match="`on_train_end` called without corresponding `on_train_begin`"
+    ):
         CallbackList([Callback()]).on_train_end()
 
 
@@ -84,7 +88,7 @@ def test_subclass_without_super_init_still_works():
             self.count = 0
 
     callback = NoInit()
-    callbacks = CallbackList([callback], model=StubModel(), verbose=0, epochs=1, steps=1)
+    CallbackList([callback], model=StubModel(), verbose=0, epochs=1, steps=1)
     assert callback.params["epochs"] == 1 and callback.model is not None
 
 

@@ -29,8 +29,15 @@ def test_fit_with_validation_data(tiny_data):
     x, y = tiny_data
     recorder = RecordingCallback()
     model = make_model()
-    model.fit(x[:30], y[:30], batch_size=10, epochs=2, verbose=0,
-              validation_data=(x[30:], y[30:]), callbacks=[recorder])
+    model.fit(
+        x[:30],
+        y[:30],
+        batch_size=10,
+        epochs=2,
+        verbose=0,
+        validation_data=(x[30:], y[30:]),
+        callbacks=[recorder],
+    )
     expected = [("on_train_begin", None, ())]
     expected += _epoch(0, 3, 1) + _epoch(1, 3, 1)
     expected.append(("on_train_end", None, VAL))
@@ -40,19 +47,38 @@ def test_fit_with_validation_data(tiny_data):
 def test_fit_validation_freq_two_skips_val_on_odd_epochs(tiny_data):
     x, y = tiny_data
     recorder = RecordingCallback()
-    history = make_model().fit(x, y, batch_size=20, epochs=3, verbose=0, validation_split=0.25,
-                               validation_freq=2, callbacks=[recorder])
+    history = make_model().fit(
+        x,
+        y,
+        batch_size=20,
+        epochs=3,
+        verbose=0,
+        validation_split=0.25,
+        validation_freq=2,
+        callbacks=[recorder],
+    )
     epoch_ends = [c for c in recorder.calls if c[0] == "on_epoch_end"]
-    assert epoch_ends == [("on_epoch_end", 0, TRAIN), ("on_epoch_end", 1, VAL),
-                          ("on_epoch_end", 2, TRAIN)]
+    assert epoch_ends == [
+        ("on_epoch_end", 0, TRAIN),
+        ("on_epoch_end", 1, VAL),
+        ("on_epoch_end", 2, TRAIN),
+    ]
     assert len(history.history["loss"]) == 3 and len(history.history["val_loss"]) == 1
 
 
 def test_fit_validation_freq_list(tiny_data):
     x, y = tiny_data
     recorder = RecordingCallback()
-    make_model().fit(x, y, batch_size=20, epochs=4, verbose=0, validation_split=0.25,
-                     validation_freq=[1, 4], callbacks=[recorder])
+    make_model().fit(
+        x,
+        y,
+        batch_size=20,
+        epochs=4,
+        verbose=0,
+        validation_split=0.25,
+        validation_freq=[1, 4],
+        callbacks=[recorder],
+    )
     validated = [c[1] for c in recorder.calls if c[0] == "on_epoch_end" and "val_loss" in c[2]]
     assert validated == [0, 3]
 
@@ -61,7 +87,9 @@ def test_initial_epoch_starts_there_and_params_keep_epochs(tiny_data):
     x, y = tiny_data
     recorder = RecordingCallback()
     model = make_model()
-    history = model.fit(x, y, batch_size=40, epochs=4, initial_epoch=2, verbose=0, callbacks=[recorder])
+    history = model.fit(
+        x, y, batch_size=40, epochs=4, initial_epoch=2, verbose=0, callbacks=[recorder]
+    )
     assert [c[1] for c in recorder.calls if c[0] == "on_epoch_begin"] == [2, 3]
     assert recorder.params == {"verbose": 0, "epochs": 4, "steps": 1}
     assert history.epoch == [2, 3]
@@ -82,8 +110,10 @@ def test_evaluate_trace(tiny_data):
     model.evaluate(x, y, batch_size=20, verbose=0, callbacks=[recorder])
     assert recorder.calls == [
         ("on_test_begin", None, ()),
-        ("on_test_batch_begin", 0, ()), ("on_test_batch_end", 0, TRAIN),
-        ("on_test_batch_begin", 1, ()), ("on_test_batch_end", 1, TRAIN),
+        ("on_test_batch_begin", 0, ()),
+        ("on_test_batch_end", 0, TRAIN),
+        ("on_test_batch_begin", 1, ()),
+        ("on_test_batch_end", 1, TRAIN),
         ("on_test_end", None, TRAIN),
     ]
     assert recorder.params == {"verbose": 0, "epochs": 1, "steps": 2}
@@ -101,8 +131,13 @@ def test_predict_trace_and_outputs(tiny_data):
     recorder = Outputs()
     out = make_model().predict(x, batch_size=30, verbose=0, callbacks=[recorder])
     assert [c[0] for c in recorder.calls] == [
-        "on_predict_begin", "on_predict_batch_begin", "on_predict_batch_end",
-        "on_predict_batch_begin", "on_predict_batch_end", "on_predict_end"]
+        "on_predict_begin",
+        "on_predict_batch_begin",
+        "on_predict_batch_end",
+        "on_predict_batch_begin",
+        "on_predict_batch_end",
+        "on_predict_end",
+    ]
     assert isinstance(seen[0], np.ndarray) and seen[0].shape == (30, 2)
     np.testing.assert_allclose(np.concatenate(seen), out)
 
@@ -131,8 +166,15 @@ class StopAt(RecordingCallback):
 def test_stop_training_mid_epoch_stops_after_that_batch_and_still_validates(tiny_data):
     x, y = tiny_data
     recorder = StopAt("batch", 1)
-    history = make_model().fit(x[:30], y[:30], batch_size=10, epochs=3, verbose=0,
-                               validation_data=(x[30:], y[30:]), callbacks=[recorder])
+    history = make_model().fit(
+        x[:30],
+        y[:30],
+        batch_size=10,
+        epochs=3,
+        verbose=0,
+        validation_data=(x[30:], y[30:]),
+        callbacks=[recorder],
+    )
     names = [c[0] for c in recorder.calls]
     assert names.count("on_train_batch_end") == 2
     assert names[-4:] == ["on_test_batch_end", "on_test_end", "on_epoch_end", "on_train_end"]
@@ -173,8 +215,15 @@ def test_legacy_on_batch_end_sees_training_batches_only(tiny_data):
             self.batches.append((batch, sorted(logs)))
 
     legacy = Legacy()
-    make_model().fit(x[:20], y[:20], batch_size=10, epochs=1, verbose=0,
-                     validation_data=(x[20:], y[20:]), callbacks=[legacy])
+    make_model().fit(
+        x[:20],
+        y[:20],
+        batch_size=10,
+        epochs=1,
+        verbose=0,
+        validation_data=(x[20:], y[20:]),
+        callbacks=[legacy],
+    )
     assert legacy.batches == [(0, ["accuracy", "loss"]), (1, ["accuracy", "loss"])]
 
 

@@ -20,8 +20,15 @@ class Terminal(io.StringIO):
 def _fit(tiny_data, verbose, stream, epochs=2, **kwargs):
     x, y = tiny_data
     bar = ProgbarLogger(stream=stream, clock=FakeClock(0.01), **kwargs)
-    make_model().fit(x[:30], y[:30], batch_size=10, epochs=epochs, verbose=verbose,
-                     validation_data=(x[30:], y[30:]), callbacks=[bar])
+    make_model().fit(
+        x[:30],
+        y[:30],
+        batch_size=10,
+        epochs=epochs,
+        verbose=verbose,
+        validation_data=(x[30:], y[30:]),
+        callbacks=[bar],
+    )
     return stream.getvalue()
 
 
@@ -29,8 +36,10 @@ def test_verbose_2_prints_one_keras_line_per_epoch(tiny_data):
     text = _fit(tiny_data, 2, io.StringIO())
     lines = text.splitlines()
     assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
-    pattern = (r"^3/3 - \d+s - \d+ms/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}"
-               r" - val_accuracy: \d\.\d{4} - val_loss: \d\.\d{4}$")
+    pattern = (
+        r"^3/3 - \d+s - \d+ms/step - accuracy: \d\.\d{4} - loss: \d\.\d{4}"
+        r" - val_accuracy: \d\.\d{4} - val_loss: \d\.\d{4}$"
+    )
     assert re.match(pattern, lines[1]), lines[1]
 
 
@@ -78,10 +87,14 @@ def test_evaluate_and_predict_bars(tiny_data):
     x, y = tiny_data
     model = make_model()
     stream = io.StringIO()
-    model.evaluate(x, y, batch_size=20, verbose=2, callbacks=[ProgbarLogger(stream=stream, clock=FakeClock())])
+    model.evaluate(
+        x, y, batch_size=20, verbose=2, callbacks=[ProgbarLogger(stream=stream, clock=FakeClock())]
+    )
     assert re.match(r"^2/2 - \d+s - \d+ms/step - accuracy: .* - loss: ", stream.getvalue())
     stream = io.StringIO()
-    model.predict(x, batch_size=20, verbose=2, callbacks=[ProgbarLogger(stream=stream, clock=FakeClock())])
+    model.predict(
+        x, batch_size=20, verbose=2, callbacks=[ProgbarLogger(stream=stream, clock=FakeClock())]
+    )
     assert re.match(r"^2/2 - \d+s - \d+ms/step\n$", stream.getvalue())
 
 
@@ -103,8 +116,16 @@ def test_default_verbose_prints_to_stdout(tiny_data, capsys):
     assert "Epoch 2/2" in out and "loss:" in out
 
 
-@pytest.mark.parametrize(("value", "text"), [(1.23456, "1.2346"), (0.0, "0.0000e+00"),
-                                             (-0.5, "-0.5000"), (0.0001, "1.0000e-04"), ("x", "x")])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1.23456, "1.2346"),
+        (0.0, "0.0000e+00"),
+        (-0.5, "-0.5000"),
+        (0.0001, "1.0000e-04"),
+        ("x", "x"),
+    ],
+)
 def test_number_format(value, text):
     assert format_value(value) == text
 

@@ -43,5 +43,5 @@ def load_data(
     y = table[:, 64].astype(np.int64)
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = x[order], y[order]
-    cut = len(x) - int(round(len(x) * test_split))
+    cut = len(x) - round(len(x) * test_split)
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])

@@ -20,8 +20,14 @@ _FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -44,12 +50,19 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     body = data[4 + 4 * ndim :]
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(body) != expected:
-        raise ValueError(f"{path} is truncated or corrupt: {len(body)} bytes of data, expected {expected}.")
+        raise ValueError(
+            f"{path} is truncated or corrupt: {len(body)} bytes of data, expected {expected}."
+        )
     return np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def _find(folder: Path, stem: str) -> Path | None:
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
         if (folder / name).exists():
             return folder / name
     return None
@@ -75,7 +88,7 @@ def _download(cache_dir: Path) -> Path:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".part")
         try:
-            urllib.request.urlretrieve(MNIST_NPZ_URL, tmp)  # noqa: S310 (fixed https URL)
+            urllib.request.urlretrieve(MNIST_NPZ_URL, tmp)
         except OSError as exc:
             raise OSError(
                 f"Could not download MNIST from {MNIST_NPZ_URL} ({exc}). Pass `path=` to a folder "
@@ -104,7 +117,9 @@ def load_data(path: str | os.PathLike[str] | None = None) -> tuple[Split, Split]
     if source.is_file():
         with np.load(source, allow_pickle=False) as npz:
             return (npz["x_train"], npz["y_train"].astype(np.int64)), (
-                npz["x_test"], npz["y_test"].astype(np.int64))
+                npz["x_test"],
+                npz["y_test"].astype(np.int64),
+            )
     train, test = _load_split(source, "train"), _load_split(source, "test")
     if train is None and test is None:
         raise FileNotFoundError(
