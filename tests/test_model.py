@@ -110,8 +110,8 @@ def test_get_set_weights_round_trip_and_errors():
     np.testing.assert_array_equal(other.get_weights()[0], weights[0] + 1)
     with pytest.raises(ValueError, match="expects 4 arrays"):
         other.set_weights(weights[:2])
-    with pytest.raises(ValueError, match="shape mismatch for '.*kernel'"):
-        other.set_weights([np.zeros((3, 3))] + weights[1:])
+    with pytest.raises(ValueError, match=r"shape mismatch for '.*kernel'"):
+        other.set_weights([np.zeros((3, 3)), *weights[1:]])
 
 
 def test_learning_rate_settable_the_keras_way():
