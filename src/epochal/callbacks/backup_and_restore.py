@@ -17,6 +17,7 @@ import torch
 from epochal import _state_io
 from epochal.callbacks._save_schedule import SaveSchedule
 from epochal.callbacks.callback import Callback
+from epochal.state import capture_rng
 
 __all__ = ["BackupAndRestore"]
 
@@ -99,6 +100,8 @@ class BackupAndRestore(Callback):
         self._stream = stream
         self._pending_signal: int | None = None
         self._interrupted_by: int | None = None
+        self._interrupted = False
+        self._written_at: tuple[int, int] | None = None
         self._previous_handlers: dict[int, Any] = {}
 
     @property
@@ -121,21 +124,53 @@ class BackupAndRestore(Callback):
         # Per-run state; a backup, if any, then overrides the schedule's count.
         self._schedule.reset()
         self._pending_signal = self._interrupted_by = None
-        for stale in self.backup_dir.glob(f".{BACKUP_NAME}*.tmp"):
-            stale.unlink(missing_ok=True)  # left by a process killed while writing
-        state = self._read_backup()
-        if state is None:
-            return
+        self._interrupted = False
+        self._written_at: tuple[int, int] | None = None
         model = self.model
+        strategy = model.strategy
+        # Rank 0 alone reads and hands the backup to every rank: all restore the same state
+        # (or raise the same error), with or without a file system shared between machines.
+        found: Any = None
+        if strategy.is_main_process:
+            for stale in self.backup_dir.glob(f".{BACKUP_NAME}*.tmp"):
+                stale.unlink(missing_ok=True)  # left by a process killed while writing
+            try:
+                found = self._read_backup()
+            except Exception as exc:  # raised on every rank below
+                found = exc
+        found = strategy.broadcast_object(found)
+        if isinstance(found, BaseException):
+            raise found
+        if found is None:
+            return
+        state = found
         # By position: automatic layer names differ between processes, not architectures.
         names = list(model.state_dict())
         model.load_state_dict(dict(zip(names, state["model"].values(), strict=True)))
-        if model.optimizer is not None and "optimizer" in state:
+        if model.optimizer is not None and state.get("optimizer") is not None:
             model.optimizer.load_state_dict(state["optimizer"])
         train = state["train"]
+        train.update(self._own_share(state.get("ranks")))
         if "metrics" in train:
             train["metrics"] = _to_device(train["metrics"], model.device)
         model.train_state.load_state_dict(train)
+
+    def _own_share(self, ranks: list[dict[str, Any]] | None) -> dict[str, Any]:
+        """This rank's random state and running metric sums, from the backup's ``ranks``."""
+        strategy = self.model.strategy
+        if not ranks:
+            return {}
+        if len(ranks) != strategy.world_size:
+            if strategy.is_main_process:
+                warnings.warn(
+                    f"The backup in {self.backup_dir} was written by {len(ranks)} processes "
+                    f"and this run has {strategy.world_size}: training resumes at the saved "
+                    "epoch and batch, but not bit-exactly (the data shards and each "
+                    "process's random state differ).",
+                    stacklevel=3,
+                )
+            return {}
+        return dict(ranks[strategy.rank])
 
     def _read_backup(self) -> dict[str, Any] | None:
         fingerprint = _state_io.fingerprint(self.model.state_dict())
@@ -152,21 +187,41 @@ class BackupAndRestore(Callback):
         return None
 
     # ------------------------------------------------------------------ backup
-    def _save(self) -> None:
+    def _save(self, *, interrupt: bool = False) -> list[dict[str, Any]]:
+        """Writes a backup. Called on every rank alike: each rank's random state and running
+        metric sums (they differ between ranks) are gathered, and rank 0 writes them all.
+
+        Returns what every rank reported (its stop flag and pending signal). A run that some
+        rank asked to stop is not backed up (resuming would continue it), unless interrupted.
+        """
         model = self.model
+        train_state = model.train_state
+        metrics = train_state.metrics.state_dict() if train_state.metrics is not None else None
+        mine = {"rng": capture_rng(), "metrics": _to_device(metrics, torch.device("cpu")),
+                "stop": bool(model.stop_training), "signal": self._pending_signal or 0}
+        everyone = model.strategy.all_gather_object(mine)
+        position = (train_state.epoch, train_state.step)
+        if interrupt and self._written_at == position:
+            return everyone  # the scheduled backup of this very step is already written
+        if not interrupt and any(r["stop"] for r in everyone):
+            return everyone
+        self._written_at = position
         if not model.is_main_process:
-            return
+            return everyone
         state = {
             "epochal_version": _version(),
             "model": model.state_dict(),
             "optimizer": model.optimizer.state_dict() if model.optimizer is not None else None,
-            "train": model.train_state.state_dict(),
+            "train": train_state.state_dict(),
+            "ranks": [{k: v for k, v in r.items() if k in ("rng", "metrics") and v is not None}
+                      for r in everyone],
         }
         fingerprint = _state_io.fingerprint(model.state_dict())
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         if self.double_checkpoint and self.backup_path.is_file():
             os.replace(self.backup_path, self.previous_path)
         self._writer(self.backup_path, state, fingerprint)
+        return everyone
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -175,28 +230,37 @@ class BackupAndRestore(Callback):
                 self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        due = self._schedule.batch_done()
         if self._pending_signal is not None:
-            self._save()
-            self._interrupted_by = self._pending_signal
+            # The loop agrees on it with the other ranks, then calls interrupt_run everywhere.
             self.model.train_state.interrupt_requested = True
-        elif due and not self.model.stop_training:
-            # A run asked to stop is not backed up: resuming would continue it.
+        if self._schedule.batch_done():
             self._save()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._schedule.by_epoch and not self.model.stop_training:
+        if self._schedule.by_epoch:
             self._save()
+
+    def interrupt_run(self) -> None:
+        everyone = self._save(interrupt=True)
+        self._interrupted = True
+        signals = [r["signal"] for r in everyone if r["signal"]]
+        self._interrupted_by = max(signals) if signals else None
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._restore_handlers()
-        signum = self._interrupted_by or self._pending_signal
-        if self._interrupted_by is None and self.delete_checkpoint:
+        strategy = self.model.strategy
+        signum = self._interrupted_by
+        late = None
+        if signum is None:
+            # A signal after the last step, on some rank: every rank exits alike.
+            late = max(strategy.all_gather_object(self._pending_signal or 0)) or None
+        if not self._interrupted and self.delete_checkpoint and strategy.is_main_process:
             shutil.rmtree(self.backup_dir, ignore_errors=True)
+        signum = signum or late
         if signum is None:
             return
         name = signal.Signals(signum).name
-        if self._interrupted_by is None:
+        if late is not None:
             message = f"\n{name} received; training had finished, exiting."
         else:
             state = self.model.train_state
@@ -205,8 +269,13 @@ class BackupAndRestore(Callback):
                 f"{state.step}, and a backup was written to {self.backup_dir}. Run the same "
                 "command again to resume exactly where it stopped."
             )
-        print(message, file=self._stream or sys.stderr, flush=True)
+        if strategy.is_main_process or self._pending_signal is not None:
+            print(message, file=self._stream or sys.stderr, flush=True)
         raise SystemExit(128 + signum)
+
+    def end_run(self) -> None:
+        # fit may have raised: never leave our handlers installed after it.
+        self._restore_handlers()
 
     # ------------------------------------------------------------------ signals
     def _on_signal(self, signum: int, frame: Any) -> None:
