@@ -107,6 +107,25 @@ def test_single_process_defaults(monkeypatch):
     assert (model.rank, model.world_size, model.is_main_process) == (0, 1, True)
 
 
+def test_flags_agreed_together_and_none_dropped():
+    """DataParallelStrategy's flag agreement, on a one-process gloo group."""
+    from epochal.distributed import DataParallelStrategy
+
+    torch.distributed.init_process_group(
+        "gloo", store=torch.distributed.HashStore(), rank=0, world_size=1)
+    try:
+        strategy = DataParallelStrategy()
+        assert strategy.any_flags(False, True) == (False, False)  # answered one call later
+        # A one-flag question takes the stop flag and keeps the interrupt flag for later.
+        assert strategy.agree_flag(True) is True
+        assert strategy.any_flags(False, False) == (False, True)
+        assert strategy.agree_flags(False, False) == (False, False)
+        assert strategy.all_gather_object({"a": 1}) == [{"a": 1}]
+        assert strategy.broadcast_object([2]) == [2]
+    finally:
+        torch.distributed.destroy_process_group()
+
+
 class _Writer(Callback):
     main_process_only = True
 
