@@ -130,38 +130,14 @@ class StopOnNaN(Callback):
             self.model.stop_training = True
 
 
-class EpochBackup(Callback):
-    """A minimal BackupAndRestore (issue 5 owns the real one): rank 0 writes weights,
-    optimizer and loop state atomically at each epoch end; every rank restores them."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def on_train_begin(self, logs=None):
-        if self.path.exists():
-            state = torch.load(self.path, weights_only=False)
-            self.model.module.load_state_dict(state["model"])
-            self.model.optimizer.load_state_dict(state["optimizer"])
-            self.model.train_state.load_state_dict(state["train"])
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not self.model.is_main_process:
-            return
-        state = {
-            "model": self.model.module.state_dict(),
-            "optimizer": self.model.optimizer.state_dict(),
-            "train": self.model.train_state.state_dict(include_callbacks=False),
-        }
-        atomic_write(self.path, lambda tmp: torch.save(state, tmp))
-
-
 class KillOnce(Callback):
-    """SIGKILLs rank 1 at (epoch, batch) in the first attempt of a torchrun job."""
+    """Sends ``signum`` to rank 1 at (epoch, batch), once per job: in the first torchrun
+    attempt, and only while ``marker`` (when given) does not exist yet."""
 
-    def __init__(self, epoch: int, batch: int) -> None:
+    def __init__(self, epoch: int, batch: int, signum: int = signal.SIGKILL,
+                 marker: Path | None = None) -> None:
         super().__init__()
-        self.at = (epoch, batch)
+        self.at, self.signum, self.marker = (epoch, batch), signum, marker
         self.epoch = -1
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -169,8 +145,12 @@ class KillOnce(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+        if self.marker is not None:
+            first_attempt = not self.marker.exists()
         if first_attempt and self.model.rank == 1 and (self.epoch, batch) == self.at:
-            os.kill(os.getpid(), signal.SIGKILL)
+            if self.marker is not None:
+                self.marker.write_text("sent")
+            os.kill(os.getpid(), self.signum)
 
 
 def weights_list(model) -> list:
@@ -235,17 +215,55 @@ def scenario_stops(out: Path) -> dict:
     return result
 
 
-def scenario_fault(out: Path, kill: bool) -> dict:
-    """The parity fit with an epoch backup; rank 1 is SIGKILLed mid-epoch 2 when ``kill``."""
+RESUME_EPOCHS, RESUME_SAVE_FREQ = 5, 5  # 6 batches per rank and epoch: saves fall mid-epoch
+
+
+def scenario_resume(out: Path, kill: str | None, backup: bool = True) -> dict:
+    """Dropout, per-rank random streams, EarlyStopping, ReduceLROnPlateau (on the training
+    loss: it sees the metric sums restored mid-epoch), CSVLogger and BackupAndRestore with an
+    integer save_freq. ``kill``: None, "sigkill" (rank 1 at epoch 2 batch 4, first torchrun
+    attempt) or "sigterm" (rank 1 at epoch 1 batch 2, once per job folder)."""
+    from epochal import callbacks as cb
+    from epochal.layers import Dropout
+
     x, y, xv, yv = data()
-    model = make_model()
-    callbacks = [EpochBackup(out / "backup.pt")]
-    if kill:
-        callbacks.append(KillOnce(epoch=2, batch=3))
-    model.fit(x, y, batch_size=BATCH_PER_RANK, epochs=4, validation_data=(xv, yv),
-              callbacks=callbacks, verbose=0)
-    restarts = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
-    return {"weights": weights_list(model), "restarts": restarts}
+    torch.manual_seed(0)
+    model = epochal.Sequential(
+        [Dense(16, activation="relu", input_shape=(4,)), Dropout(0.3),
+         Dense(2, activation="softmax")], device="cpu")
+    model.compile(optimizer=epochal.optimizers.Adam(learning_rate=0.05),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    torch.manual_seed(100 + model.rank)  # each rank draws its own dropout masks
+    recorder = LogRecorder()
+    callbacks = [
+        cb.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True),
+        cb.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=0.1),
+        cb.CSVLogger(str(out / "training.csv")),
+        recorder,
+    ]
+    if kill == "sigkill":
+        callbacks.insert(0, KillOnce(epoch=2, batch=4))
+    elif kill == "sigterm":
+        callbacks.insert(0, KillOnce(epoch=1, batch=2, signum=signal.SIGTERM,
+                                     marker=out / "sigterm.sent"))
+    if backup:
+        callbacks.append(cb.BackupAndRestore(out / "backup", save_freq=RESUME_SAVE_FREQ))
+    result = {"restarts": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))}
+    try:
+        model.fit(x, y, batch_size=BATCH_PER_RANK, epochs=RESUME_EPOCHS,
+                  validation_data=(xv, yv), callbacks=callbacks, verbose=0)
+        result["exit"] = 0
+    except SystemExit as exc:
+        result["exit"] = exc.code
+    state = model.train_state
+    result.update(position=[state.epoch, state.step], batches=recorder.batches,
+                  epochs=recorder.epochs, backup_exists=(out / "backup").exists())
+    rank = model.rank
+    torch.save(model.state_dict(), out / f"weights.rank{rank}.pt")
+    if result["exit"]:
+        (out / f"interrupted.rank{rank}.json").write_text(json.dumps(result))
+        raise SystemExit(result["exit"])
+    return result
 
 
 def main() -> None:
@@ -254,8 +272,10 @@ def main() -> None:
         result = scenario_parity(out, BATCH_PER_RANK)
     elif name == "stops":
         result = scenario_stops(out)
+    elif name == "resume_reference":
+        result = scenario_resume(out, kill=None, backup=False)
     else:
-        result = scenario_fault(out, kill=name == "fault")
+        result = scenario_resume(out, kill=name.removeprefix("resume_"))
     model_rank = int(os.environ.get("RANK", "0"))
     result["rank"] = model_rank
     result["world_size"] = int(os.environ.get("WORLD_SIZE", "1"))

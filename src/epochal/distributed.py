@@ -58,11 +58,27 @@ class Strategy:
 
     def any_flag(self, flag: bool) -> bool:
         """Whether ``flag`` is true on any rank (used to agree on ``stop_training``)."""
-        return flag
+        return self.any_flags(flag)[0]
 
     def agree_flag(self, flag: bool) -> bool:
         """Like :meth:`any_flag`, answered now (at epoch ends: nothing follows to wait on)."""
-        return flag
+        return self.agree_flags(flag)[0]
+
+    def any_flags(self, *flags: bool) -> tuple[bool, ...]:
+        """:meth:`any_flag` for several flags at once (``stop_training``, an interrupt)."""
+        return tuple(bool(f) for f in flags)
+
+    def agree_flags(self, *flags: bool) -> tuple[bool, ...]:
+        """:meth:`agree_flag` for several flags at once."""
+        return tuple(bool(f) for f in flags)
+
+    def all_gather_object(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj`` (picklable), in rank order, on every rank."""
+        return [obj]
+
+    def broadcast_object(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` (picklable), on every rank."""
+        return obj
 
     def reduce_metrics(self, metrics: list[Metric]) -> list[Metric]:
         """Merges the metric accumulators of every rank (sums and counts)."""
@@ -104,6 +120,7 @@ class DataParallelStrategy(Strategy):
         if self.backend == "nccl":
             torch.cuda.set_device(self.local_rank)
         self._pending: tuple[Any, torch.Tensor] | None = None
+        self._carried: tuple[bool, ...] = ()
         self._wrapped: dict[int, torch.nn.Module] = {}
         self._split_last = False
         self._group = dist.group.WORLD
@@ -132,25 +149,48 @@ class DataParallelStrategy(Strategy):
         batch ``k`` on one rank therefore stops every rank after batch ``k + 1`` (or at the end
         of the epoch, whichever comes first).
         """
-        previous = self._finish_pending()
-        tensor = torch.tensor([1 if flag else 0], dtype=torch.int32)
+        return self.any_flags(flag)[0]
+
+    def any_flags(self, *flags: bool) -> tuple[bool, ...]:
+        previous = self._take_pending(len(flags))
+        tensor = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32)
         work = dist.all_reduce(tensor, op=dist.ReduceOp.MAX, group=self._cpu_group, async_op=True)
         self._pending = (work, tensor)
         return previous
 
-    def agree_flag(self, flag: bool) -> bool:
-        pending = self._finish_pending()
-        tensor = torch.tensor([1 if flag else 0], dtype=torch.int32)
+    def agree_flags(self, *flags: bool) -> tuple[bool, ...]:
+        pending = self._take_pending(len(flags))
+        tensor = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32)
         dist.all_reduce(tensor, op=dist.ReduceOp.MAX, group=self._cpu_group)
-        return pending or bool(tensor.item())
+        return tuple(p or bool(v) for p, v in zip(pending, tensor.tolist(), strict=True))
 
-    def _finish_pending(self) -> bool:
-        if self._pending is None:
-            return False
-        work, tensor = self._pending
-        self._pending = None
-        work.wait()
-        return bool(tensor.item())
+    def _take_pending(self, count: int) -> tuple[bool, ...]:
+        """The flags of the reduction in flight (or-ed with any not yet asked about), ``count``
+        of them; a flag beyond ``count`` is kept for the next question, never dropped."""
+        values = list(self._carried)
+        self._carried = ()
+        if self._pending is not None:
+            work, tensor = self._pending
+            self._pending = None
+            work.wait()
+            done = [bool(v) for v in tensor.tolist()]
+            size = max(len(done), len(values))
+            done += [False] * (size - len(done))
+            values += [False] * (size - len(values))
+            values = [a or b for a, b in zip(values, done, strict=True)]
+        if any(values[count:]):
+            self._carried = tuple([False] * count + values[count:])
+        return tuple(values[i] if i < len(values) else False for i in range(count))
+
+    def all_gather_object(self, obj: Any) -> list[Any]:
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, obj, group=self._cpu_group)
+        return gathered
+
+    def broadcast_object(self, obj: Any) -> Any:
+        box = [obj if self.rank == 0 else None]
+        dist.broadcast_object_list(box, src=0, group=self._cpu_group)
+        return box[0]
 
     def reduce_metrics(self, metrics: list[Metric]) -> list[Metric]:
         """Sums every metric's state (totals, counts, confusion counts) over the ranks.

@@ -73,14 +73,29 @@ def run_fit(
     metrics = model.compiled_metrics
     metrics.reset()
     model.stop_training = False
-    strategy = model.strategy
+
+    callbacks.restore_run()
+    try:
+        callbacks.on_train_begin()
+        training_logs = _fit_epochs(model, train, callbacks, validation, validation_freq)
+        callbacks.on_train_end(Logs(training_logs))
+    finally:
+        # on_train_end is not called when fit raises: end_run is, in every case.
+        callbacks.end_run()
+
+
+def _fit_epochs(
+    model: Model,
+    train: EpochIterator,
+    callbacks: CallbackList,
+    validation: EpochIterator | None,
+    validation_freq: int | Sequence[int],
+) -> dict[str, Any]:
+    state, metrics, strategy = model.train_state, model.compiled_metrics, model.strategy
     begin_hook = callbacks.implements("on_train_batch_begin")
     end_hook = callbacks.implements("on_train_batch_end")
     training_logs: dict[str, Any] = {}
-
-    callbacks.restore_run()
-    callbacks.on_train_begin()
-    while state.epoch < epochs and not state.interrupt_requested:
+    while state.epoch < state.epochs:
         epoch = state.epoch
         if state.step == 0:
             metrics.reset()
@@ -93,13 +108,17 @@ def run_fit(
             state.step = step + 1
             if end_hook:
                 callbacks.on_train_batch_end(step, metrics.lazy_logs())
-            if state.interrupt_requested:
+            # Both flags may be set on one rank only: every rank acts on the agreed values.
+            stop, interrupt = strategy.any_flags(model.stop_training, state.interrupt_requested)
+            if stop or interrupt:
                 break
-            if strategy.any_flag(model.stop_training):
-                model.stop_training = True
-                break
-        if state.interrupt_requested:
+        # Once per epoch, agreed now: no rank goes on to the epoch end while another stops.
+        stop, interrupt = strategy.agree_flags(model.stop_training, state.interrupt_requested)
+        if interrupt:
+            state.interrupt_requested = True
+            callbacks.interrupt_run()
             break
+        model.stop_training = model.stop_training or stop
         epoch_logs = metrics.results()
         if validation is not None and should_validate(epoch, validation_freq):
             val_logs = run_evaluate(model, validation, callbacks)
@@ -110,7 +129,7 @@ def run_fit(
         if strategy.agree_flag(model.stop_training):
             model.stop_training = True
             break
-    callbacks.on_train_end(Logs(training_logs))
+    return training_logs
 
 
 def run_evaluate(model: Model, data: EpochIterator, callbacks: CallbackList) -> dict[str, float]:

@@ -240,6 +240,27 @@ def test_sigterm_finishes_the_step_backs_up_and_exits(tiny_data, tmp_path, capsy
     assert same_weights(run(tiny_data, tmp_path), reference)
 
 
+def test_signal_handlers_are_removed_when_fit_raises(tiny_data, tmp_path):
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    seen = {}
+
+    class Spy(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen["handler"] = signal.getsignal(signal.SIGTERM)
+
+    # Interrupt raises mid-training: on_train_end is not called, end_run is.
+    assert run(tiny_data, tmp_path, interrupt_at=3, save_freq=1) is None
+    assert {s: signal.getsignal(s) for s in previous} == previous
+    model = make_model()
+    backup = BackupAndRestore(tmp_path / "other")
+    with pytest.raises(ValueError, match="boom"):
+        model.fit(*tiny_data, batch_size=BATCH, epochs=1, verbose=0, callbacks=[
+            Spy(), backup, epochal.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: (_ for _ in ()).throw(ValueError("boom")))])
+    assert seen["handler"] == backup._on_signal  # installed while fit ran
+    assert {s: signal.getsignal(s) for s in previous} == previous
+
+
 def test_second_ctrl_c_aborts_at_once(tmp_path, capsys):
     callback = BackupAndRestore(tmp_path)
     callback._on_signal(signal.SIGINT, None)

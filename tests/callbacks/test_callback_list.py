@@ -101,3 +101,48 @@ def test_state_dicts_collected_by_position_and_class():
     other = History()
     CallbackList([Callback(), other]).load_state_dict(state)
     assert other.history == {"loss": [1.0]}
+
+
+def test_end_run_reaches_every_callback_and_reraises_the_first_error():
+    calls = []
+
+    class Ender(Callback):
+        def __init__(self, name, error=None):
+            super().__init__()
+            self.name, self.error = name, error
+
+        def end_run(self):
+            calls.append(self.name)
+            if self.error:
+                raise self.error
+
+    first = RuntimeError("first")
+    callbacks = CallbackList([Ender("a", first), Ender("b", ValueError("second")), Ender("c")])
+    with pytest.raises(RuntimeError) as info:
+        callbacks.end_run()
+    assert info.value is first
+    assert calls == ["a", "b", "c"]
+
+
+def test_fit_calls_end_run_after_on_train_end_and_when_it_raises(tiny_data, compiled_model):
+    x, y = tiny_data
+    order = []
+
+    class Tracker(Callback):
+        def on_train_end(self, logs=None):
+            order.append("on_train_end")
+
+        def end_run(self):
+            order.append("end_run")
+
+    compiled_model().fit(x, y, epochs=1, verbose=0, callbacks=[Tracker()])
+    assert order == ["on_train_end", "end_run"]
+    order.clear()
+
+    class Boom(Tracker):
+        def on_epoch_end(self, epoch, logs=None):
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        compiled_model().fit(x, y, epochs=1, verbose=0, callbacks=[Boom()])
+    assert order == ["end_run"]

@@ -7,14 +7,12 @@ import shutil
 import signal
 import sys
 import threading
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 from epochal import _state_io
+from epochal.callbacks import _backup_files
 from epochal.callbacks._save_schedule import SaveSchedule
 from epochal.callbacks.callback import Callback
 
@@ -43,6 +41,10 @@ class BackupAndRestore(Callback):
     checked by sha256 on load. On SIGTERM or a first Ctrl-C, training finishes the current
     step, writes a backup, calls ``on_train_end`` and exits (``SystemExit``, status 128 +
     the signal number) telling how to resume; a second Ctrl-C aborts at once.
+
+    Under ``torchrun`` every rank restores the backup rank 0 reads, rank 0 alone writes it
+    (with every rank's random state and running metric sums, each restored on its rank), and
+    a signal received by one rank stops all ranks after the same step.
 
     Args:
         backup_dir: Folder of the backup (created when needed). Use one folder per run.
@@ -99,6 +101,8 @@ class BackupAndRestore(Callback):
         self._stream = stream
         self._pending_signal: int | None = None
         self._interrupted_by: int | None = None
+        self._interrupted = False
+        self._written_at: tuple[int, int] | None = None
         self._previous_handlers: dict[int, Any] = {}
 
     @property
@@ -121,52 +125,68 @@ class BackupAndRestore(Callback):
         # Per-run state; a backup, if any, then overrides the schedule's count.
         self._schedule.reset()
         self._pending_signal = self._interrupted_by = None
-        for stale in self.backup_dir.glob(f".{BACKUP_NAME}*.tmp"):
-            stale.unlink(missing_ok=True)  # left by a process killed while writing
-        state = self._read_backup()
-        if state is None:
+        self._interrupted = False
+        self._written_at: tuple[int, int] | None = None
+        model, strategy = self.model, self.model.strategy
+        # Rank 0 alone reads and hands the backup to every rank: all restore the same state
+        # (or raise the same error), with or without a file system shared between machines.
+        found: Any = None
+        if strategy.is_main_process:
+            for stale in self.backup_dir.glob(f".{BACKUP_NAME}*.tmp"):
+                stale.unlink(missing_ok=True)  # left by a process killed while writing
+            try:
+                found = _backup_files.read_backup(
+                    (self.backup_path, self.previous_path), model.state_dict())
+            except Exception as exc:  # raised on every rank below
+                found = exc
+        found = strategy.broadcast_object(found)
+        if isinstance(found, BaseException):
+            raise found
+        if (state := found) is None:
             return
-        model = self.model
         # By position: automatic layer names differ between processes, not architectures.
         names = list(model.state_dict())
         model.load_state_dict(dict(zip(names, state["model"].values(), strict=True)))
-        if model.optimizer is not None and "optimizer" in state:
+        if model.optimizer is not None and state.get("optimizer") is not None:
             model.optimizer.load_state_dict(state["optimizer"])
         train = state["train"]
+        train.update(_backup_files.own_share(state.get("ranks"), strategy, self.backup_dir))
         if "metrics" in train:
-            train["metrics"] = _to_device(train["metrics"], model.device)
+            train["metrics"] = _backup_files.to_device(train["metrics"], model.device)
         model.train_state.load_state_dict(train)
 
-    def _read_backup(self) -> dict[str, Any] | None:
-        fingerprint = _state_io.fingerprint(self.model.state_dict())
-        candidates = [p for p in (self.backup_path, self.previous_path) if p.is_file()]
-        error: _state_io.CorruptStateError | None = None
-        for path in candidates:
-            try:
-                return dict(_state_io.read_state(path, fingerprint))
-            except _state_io.CorruptStateError as exc:
-                error = exc
-                warnings.warn(f"Cannot restore from {path}: {exc}", stacklevel=2)
-        if error is not None:
-            raise error
-        return None
-
     # ------------------------------------------------------------------ backup
-    def _save(self) -> None:
-        model = self.model
+    def _save(self, *, interrupt: bool = False) -> list[dict[str, Any]]:
+        """Writes a backup. Called on every rank alike: each rank's random state and running
+        metric sums (they differ between ranks) are gathered, and rank 0 writes them all.
+
+        Returns what every rank reported (its stop flag and pending signal). A run that some
+        rank asked to stop is not backed up (resuming would continue it), unless interrupted.
+        """
+        model, train_state = self.model, self.model.train_state
+        everyone = model.strategy.all_gather_object(
+            _backup_files.rank_report(model, self._pending_signal))
+        position = (train_state.epoch, train_state.step)
+        if interrupt and self._written_at == position:
+            return everyone  # the scheduled backup of this very step is already written
+        if not interrupt and any(r["stop"] for r in everyone):
+            return everyone
+        self._written_at = position
         if not model.is_main_process:
-            return
+            return everyone
         state = {
-            "epochal_version": _version(),
+            "epochal_version": _backup_files.version(),
             "model": model.state_dict(),
             "optimizer": model.optimizer.state_dict() if model.optimizer is not None else None,
-            "train": model.train_state.state_dict(),
+            "train": train_state.state_dict(),
+            "ranks": [_backup_files.share(report) for report in everyone],
         }
         fingerprint = _state_io.fingerprint(model.state_dict())
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         if self.double_checkpoint and self.backup_path.is_file():
             os.replace(self.backup_path, self.previous_path)
         self._writer(self.backup_path, state, fingerprint)
+        return everyone
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -175,38 +195,42 @@ class BackupAndRestore(Callback):
                 self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        due = self._schedule.batch_done()
         if self._pending_signal is not None:
-            self._save()
-            self._interrupted_by = self._pending_signal
+            # The loop agrees on it with the other ranks, then calls interrupt_run everywhere.
             self.model.train_state.interrupt_requested = True
-        elif due and not self.model.stop_training:
-            # A run asked to stop is not backed up: resuming would continue it.
+        if self._schedule.batch_done():
             self._save()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._schedule.by_epoch and not self.model.stop_training:
+        if self._schedule.by_epoch:
             self._save()
+
+    def interrupt_run(self) -> None:
+        everyone = self._save(interrupt=True)
+        self.model.strategy.barrier()  # the backup is whole before any rank may exit
+        self._interrupted = True
+        signals = [r["signal"] for r in everyone if r["signal"]]
+        self._interrupted_by = max(signals) if signals else None
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._restore_handlers()
-        signum = self._interrupted_by or self._pending_signal
-        if self._interrupted_by is None and self.delete_checkpoint:
+        strategy, signum, late = self.model.strategy, self._interrupted_by, None
+        if signum is None:  # a signal after the last step, on some rank: all exit alike
+            late = max(strategy.all_gather_object(self._pending_signal or 0)) or None
+        if not self._interrupted and self.delete_checkpoint and strategy.is_main_process:
             shutil.rmtree(self.backup_dir, ignore_errors=True)
+        signum = signum or late
         if signum is None:
             return
-        name = signal.Signals(signum).name
-        if self._interrupted_by is None:
-            message = f"\n{name} received; training had finished, exiting."
-        else:
-            state = self.model.train_state
-            message = (
-                f"\n{name} received: training stopped after epoch {state.epoch + 1}, batch "
-                f"{state.step}, and a backup was written to {self.backup_dir}. Run the same "
-                "command again to resume exactly where it stopped."
-            )
-        print(message, file=self._stream or sys.stderr, flush=True)
+        message = _backup_files.exit_message(signum, late is not None, self.model.train_state,
+                                             self.backup_dir)
+        if strategy.is_main_process or self._pending_signal is not None:
+            print(message, file=self._stream or sys.stderr, flush=True)
         raise SystemExit(128 + signum)
+
+    def end_run(self) -> None:
+        # fit may have raised: never leave our handlers installed after it.
+        self._restore_handlers()
 
     # ------------------------------------------------------------------ signals
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -227,17 +251,3 @@ class BackupAndRestore(Callback):
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler)
         self._previous_handlers = {}
-
-
-def _to_device(tree: Any, device: torch.device) -> Any:
-    if isinstance(tree, torch.Tensor):
-        return tree.to(device)
-    if isinstance(tree, dict):
-        return {k: _to_device(v, device) for k, v in tree.items()}
-    return tree
-
-
-def _version() -> str:
-    import epochal
-
-    return str(getattr(epochal, "__version__", "unknown"))

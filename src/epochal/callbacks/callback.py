@@ -120,6 +120,17 @@ class Callback:
         """Called by ``fit`` before ``on_train_begin``: a callback that can put an interrupted
         run back (``BackupAndRestore``) loads it here, through ``model.train_state``."""
 
+    def interrupt_run(self) -> None:
+        """Called by ``fit`` on every rank, after the last training step and before
+        ``on_train_end``, when the ranks agreed to end the run early because a callback set
+        ``model.train_state.interrupt_requested`` (on any rank): a callback that backs the run
+        up (``BackupAndRestore``) does it here."""
+
+    def end_run(self) -> None:
+        """Called by ``fit`` when it ends, whether normally (after ``on_train_end``) or by an
+        exception (``on_train_end`` is not called then): release what ``on_train_begin``
+        acquired (signal handlers, say). Must not raise."""
+
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         """Called once at the start of ``fit``."""

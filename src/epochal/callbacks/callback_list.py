@@ -88,6 +88,9 @@ class CallbackList(Callback):
         ordered = sorted(self.callbacks, key=lambda c: bool(c.run_last))
         active = [c for c in ordered if main_process or not c.main_process_only]
         self._restorers = [c for c in active if type(c).restore_run is not Callback.restore_run]
+        self._interrupters = [c for c in active
+                              if type(c).interrupt_run is not Callback.interrupt_run]
+        self._enders = [c for c in active if type(c).end_run is not Callback.end_run]
         return {hook: [c for c in active if c.implements(hook)] for hook in HOOKS}
 
     def set_params(self, params: dict[str, Any]) -> None:
@@ -118,6 +121,24 @@ class CallbackList(Callback):
         ``on_train_begin``)."""
         for callback in self._restorers:
             callback.restore_run()
+
+    def interrupt_run(self) -> None:
+        """Tells the callbacks the run ends early on an agreed interrupt (before
+        ``on_train_end``)."""
+        for callback in self._interrupters:
+            callback.interrupt_run()
+
+    def end_run(self) -> None:
+        """Tells the callbacks ``fit`` is over (also when it raised); every one is told even if
+        another raises, and the first error is raised after."""
+        error: BaseException | None = None
+        for callback in self._enders:
+            try:
+                callback.end_run()
+            except BaseException as exc:  # re-raised below
+                error = error or exc
+        if error is not None:
+            raise error
 
     # ------------------------------------------------------------------ dispatch
     def _call(self, hook: str, logs: Mapping[str, Any] | None, index: int | None = None) -> None:
