@@ -34,23 +34,36 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LOOPS = ("hand", "epochal_torch_adam", "epochal_callbacks_torch_adam", "epochal",
-         "epochal_callbacks", "poutyne", "lightning", "keras")
+LOOPS = (
+    "hand",
+    "epochal_torch_adam",
+    "epochal_callbacks_torch_adam",
+    "epochal",
+    "epochal_callbacks",
+    "poutyne",
+    "lightning",
+    "keras",
+)
 LABELS = {
     "hand": "hand-written PyTorch loop (`.item()` + accuracy each step)",
     "epochal_torch_adam": "epochal `fit` (verbose=0), the hand loop's `torch.optim.Adam`",
     "epochal_callbacks_torch_adam": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
-                                    "the hand loop's `torch.optim.Adam`",
-    "epochal": "epochal `fit` (verbose=0), `optimizer=\"adam\"` (fused Adam)",
+    "the hand loop's `torch.optim.Adam`",
+    "epochal": 'epochal `fit` (verbose=0), `optimizer="adam"` (fused Adam)',
     "epochal_callbacks": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
-                         "`optimizer=\"adam\"` (fused Adam)",
+    '`optimizer="adam"` (fused Adam)',
     "poutyne": "Poutyne `Model.fit`",
     "lightning": "PyTorch Lightning `Trainer.fit`",
     "keras": "Keras 3 `fit` (torch backend)",
 }
 PEER_MODULE = {"poutyne": "poutyne", "lightning": "lightning", "keras": "keras"}
-SEED_CALLBACKS = ("EarlyStopping", "ModelCheckpoint", "CSVLogger", "ReduceLROnPlateau",
-                  "TensorBoard")
+SEED_CALLBACKS = (
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "CSVLogger",
+    "ReduceLROnPlateau",
+    "TensorBoard",
+)
 
 
 # ---------------------------------------------------------------------------- children
@@ -86,7 +99,7 @@ def _run_hand(x, y, batch_size, args):
         perm = torch.randperm(len(xt), device=device)
         total_loss, correct, seen = 0.0, 0, 0
         for start in range(0, len(xt), batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             xb, yb = xt[idx], yt[idx]
             optimizer.zero_grad()
             logits = model(xb)
@@ -113,8 +126,11 @@ def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool)
     # torch.optim.Adam variant runs exactly the hand-written loop's optimizer, so its ratio
     # measures the loop alone.
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3) if torch_adam else "adam"
-    model.compile(optimizer=optimizer, loss=SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer,
+        loss=SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     workdir = Path(tempfile.mkdtemp(prefix="epochal-bench-"))
     found = {name: getattr(epochal.callbacks, name, None) for name in SEED_CALLBACKS}
 
@@ -123,12 +139,18 @@ def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool)
             return []
         made = []
         if found["EarlyStopping"]:
-            made.append(found["EarlyStopping"](monitor="loss", patience=3,
-                                               restore_best_weights=True))
+            made.append(
+                found["EarlyStopping"](monitor="loss", patience=3, restore_best_weights=True)
+            )
         if found["ModelCheckpoint"]:
-            made.append(found["ModelCheckpoint"](str(workdir / "best.weights.h5"),
-                                                 monitor="loss", save_best_only=True,
-                                                 save_weights_only=True))
+            made.append(
+                found["ModelCheckpoint"](
+                    str(workdir / "best.weights.h5"),
+                    monitor="loss",
+                    save_best_only=True,
+                    save_weights_only=True,
+                )
+            )
         if found["CSVLogger"]:
             made.append(found["CSVLogger"](str(workdir / "log.csv")))
         if found["ReduceLROnPlateau"]:
@@ -138,8 +160,14 @@ def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool)
         return made
 
     def epoch():
-        history = model.fit(x, y, batch_size=batch_size, epochs=1,
-                            verbose=1 if with_callbacks else 0, callbacks=callbacks())
+        history = model.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=1,
+            verbose=1 if with_callbacks else 0,
+            callbacks=callbacks(),
+        )
         return history.history["loss"][-1], history.history["accuracy"][-1]
 
     epoch.missing = [n for n, c in found.items() if c is None] if with_callbacks else []
@@ -151,8 +179,13 @@ def _run_poutyne(x, y, batch_size, args):
     import torch
 
     network = _torch_mlp(args.features, args.hidden, args.classes)
-    model = poutyne.Model(network, torch.optim.Adam(network.parameters(), lr=1e-3),
-                          "cross_entropy", batch_metrics=["accuracy"], device=args.device)
+    model = poutyne.Model(
+        network,
+        torch.optim.Adam(network.parameters(), lr=1e-3),
+        "cross_entropy",
+        batch_metrics=["accuracy"],
+        device=args.device,
+    )
 
     def epoch():
         model.fit(x, y, batch_size=batch_size, epochs=1, verbose=False)
@@ -187,8 +220,12 @@ def _run_lightning(x, y, batch_size, args):
     def epoch():
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True)
         trainer = lightning.Trainer(
-            max_epochs=1, accelerator="gpu" if args.device == "cuda" else "cpu", devices=1,
-            logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            max_epochs=1,
+            accelerator="gpu" if args.device == "cuda" else "cpu",
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
             enable_model_summary=False,
         )
         trainer.fit(module, loader)
@@ -201,14 +238,18 @@ def _run_keras(x, y, batch_size, args):
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((args.features,)),
-        keras.layers.Dense(args.hidden, activation="relu"),
-        keras.layers.Dense(args.classes),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((args.features,)),
+            keras.layers.Dense(args.hidden, activation="relu"),
+            keras.layers.Dense(args.classes),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
 
     def epoch():
         model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
@@ -252,8 +293,13 @@ def child(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)
     x, y = _data(args.samples, args.features, args.classes)
-    result: dict = {"loop": args.loop, "steps_per_s": {}, "hand_steps_per_s": {}, "ratios": {},
-                    "missing": []}
+    result: dict = {
+        "loop": args.loop,
+        "steps_per_s": {},
+        "hand_steps_per_s": {},
+        "ratios": {},
+        "missing": [],
+    }
     result["rss_before_mib"] = _rss_mib()
     epochs = {b: _make(args.loop, x, y, b, args) for b in args.batch_sizes}
     result["missing"] = getattr(next(iter(epochs.values())), "missing", [])
@@ -307,8 +353,10 @@ def _machine() -> str:
                     break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"torch {torch.__version__}, 1 torch thread")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, 1 torch thread"
+    )
 
 
 def _table(results: dict, loops: list[str], batch_sizes: list[int]) -> str:
@@ -330,8 +378,10 @@ def _table(results: dict, loops: list[str], batch_sizes: list[int]) -> str:
             # the processes. The paired per-epoch ratios' median is shown too.
             best = [max(r["steps_per_s"][key]) / max(r["hand_steps_per_s"][key]) for r in runs]
             paired = statistics.median(q for r in runs for q in r["ratios"][key])
-            cells.append(f"**{statistics.median(best):.3f}** ({min(best):.2f}-{max(best):.2f};"
-                         f" paired {paired:.2f}), {speed:.0f}/s")
+            cells.append(
+                f"**{statistics.median(best):.3f}** ({min(best):.2f}-{max(best):.2f};"
+                f" paired {paired:.2f}), {speed:.0f}/s"
+            )
         peak = statistics.median(r["peak_rss_mib"] for r in runs)
         grown = statistics.median(r["peak_rss_mib"] - r["rss_before_mib"] for r in runs)
         rows.append(f"| {LABELS[loop]} | " + " | ".join(cells) + f" | {peak:.0f} (+{grown:.0f}) |")
@@ -346,10 +396,24 @@ def parent(args: argparse.Namespace) -> None:
         for round_index in range(args.rounds):
             for loop in loops:
                 out = Path(tmp) / f"{loop}-{round_index}.json"
-                command = [_python_for(loop, args), __file__, "--child", loop, "--out", str(out),
-                           "--samples", str(args.samples), "--device", args.device,
-                           "--hidden", str(args.hidden), "--reps", str(args.reps),
-                           "--batch-sizes", *map(str, args.batch_sizes)]
+                command = [
+                    _python_for(loop, args),
+                    __file__,
+                    "--child",
+                    loop,
+                    "--out",
+                    str(out),
+                    "--samples",
+                    str(args.samples),
+                    "--device",
+                    args.device,
+                    "--hidden",
+                    str(args.hidden),
+                    "--reps",
+                    str(args.reps),
+                    "--batch-sizes",
+                    *map(str, args.batch_sizes),
+                ]
                 env = {**os.environ, "OMP_NUM_THREADS": "1"}
                 proc = subprocess.run(command, capture_output=True, env=env, check=False)
                 if proc.returncode != 0:
@@ -360,7 +424,8 @@ def parent(args: argparse.Namespace) -> None:
     loops = [loop for loop in loops if results[loop]]
     missing = sorted({m for runs in results.values() for r in runs for m in r["missing"]})
     command = "PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/bench_fit.py " + " ".join(
-        sys.argv[1:])
+        sys.argv[1:]
+    )
     report = [
         f"Machine: {_machine()}, device {args.device}.",
         f"Command: `{command.strip()}`",
@@ -399,18 +464,26 @@ def main() -> None:
     parser.add_argument("--child", dest="loop", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="fresh processes per loop, interleaved across loops")
-    parser.add_argument("--reps", type=int, default=3,
-                        help="timed epochs per batch size in each process (each paired with "
-                             "one of the hand-written loop)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="fresh processes per loop, interleaved across loops"
+    )
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=3,
+        help="timed epochs per batch size in each process (each paired with "
+        "one of the hand-written loop)",
+    )
     parser.add_argument("--samples", type=int, default=32_000)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--peer-python", default=None,
-                        help="interpreter with poutyne/lightning/keras installed (a separate "
-                             "venv with the same torch); defaults to this one")
+    parser.add_argument(
+        "--peer-python",
+        default=None,
+        help="interpreter with poutyne/lightning/keras installed (a separate "
+        "venv with the same torch); defaults to this one",
+    )
     parser.add_argument("--quick", action="store_true", help="1 round, 2 reps, 6,400 samples")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()

@@ -37,16 +37,30 @@ class EpochTimer(Callback):
 def seconds_per_epoch(data, epochs: int, with_tensorboard: bool) -> float:
     (x, y) = data
     torch.manual_seed(0)
-    model = epochal.Sequential([Flatten(input_shape=(8, 8)), Dense(128, activation="relu"),
-                                Dropout(0.5), Dense(10, activation="softmax")], device="cpu")
+    model = epochal.Sequential(
+        [
+            Flatten(input_shape=(8, 8)),
+            Dense(128, activation="relu"),
+            Dropout(0.5),
+            Dense(10, activation="softmax"),
+        ],
+        device="cpu",
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     timer = EpochTimer()
     callbacks: list[Callback] = []
     if with_tensorboard:
         callbacks.append(TensorBoard(tempfile.mkdtemp(), update_freq="epoch", histogram_freq=1))
     # The timer goes last so that it includes TensorBoard's epoch-end work.
-    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, validation_split=0.2,
-              callbacks=[*callbacks, timer])
+    model.fit(
+        x,
+        y,
+        batch_size=32,
+        epochs=epochs,
+        verbose=0,
+        validation_split=0.2,
+        callbacks=[*callbacks, timer],
+    )
     return statistics.median(timer.times[1:])  # the first epoch includes warm-up
 
 

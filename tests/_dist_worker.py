@@ -39,8 +39,11 @@ def make_model(lr: float = 0.1) -> epochal.Sequential:
         [Dense(8, activation="relu", input_shape=(4,)), Dense(2, activation="softmax")],
         device="cpu",
     )
-    model.compile(optimizer=epochal.optimizers.SGD(learning_rate=lr),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=epochal.optimizers.SGD(learning_rate=lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -134,8 +137,9 @@ class KillOnce(Callback):
     """Sends ``signum`` to rank 1 at (epoch, batch), once per job: in the first torchrun
     attempt, and only while ``marker`` (when given) does not exist yet."""
 
-    def __init__(self, epoch: int, batch: int, signum: int = signal.SIGKILL,
-                 marker: Path | None = None) -> None:
+    def __init__(
+        self, epoch: int, batch: int, signum: int = signal.SIGKILL, marker: Path | None = None
+    ) -> None:
         super().__init__()
         self.at, self.signum, self.marker = (epoch, batch), signum, marker
         self.epoch = -1
@@ -162,8 +166,15 @@ def scenario_parity(out: Path, batch_size: int) -> dict:
     x, y, xv, yv = data()
     model = make_model()
     recorder = LogRecorder()
-    history = model.fit(x, y, batch_size=batch_size, epochs=4, validation_data=(xv, yv),
-                        callbacks=[recorder, RankFileWriter(out)], verbose=0)
+    history = model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=4,
+        validation_data=(xv, yv),
+        callbacks=[recorder, RankFileWriter(out)],
+        verbose=0,
+    )
     result = {
         "epochs": recorder.epochs,
         "tests": recorder.tests,
@@ -174,14 +185,23 @@ def scenario_parity(out: Path, batch_size: int) -> dict:
     }
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
-        batch_size=batch_size, shuffle=True)
+        batch_size=batch_size,
+        shuffle=True,
+    )
     model = make_model()
     model.fit(loader, epochs=4, verbose=0)
     result["loader_weights"] = weights_list(model)
     stopper, recorder = PlateauStop("val_loss", min_delta=0.029, patience=0), LogRecorder()
     model = make_model(lr=0.02)
-    model.fit(x, y, batch_size=batch_size, epochs=10, validation_data=(xv, yv),
-             callbacks=[stopper, recorder], verbose=0)
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=10,
+        validation_data=(xv, yv),
+        callbacks=[stopper, recorder],
+        verbose=0,
+    )
     result["early_stop"] = {"stopped_epoch": stopper.stopped_epoch, "epochs": recorder.epochs}
     return result
 
@@ -192,15 +212,28 @@ def scenario_stops(out: Path) -> dict:
     result = {}
     model = make_model()
     recorder = LogRecorder()
-    model.fit(x, y, batch_size=BATCH_PER_RANK, epochs=5, verbose=0,
-              callbacks=[StopOnRank(1, epoch=1, batch=2, how="flag"), recorder])
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH_PER_RANK,
+        epochs=5,
+        verbose=0,
+        callbacks=[StopOnRank(1, epoch=1, batch=2, how="flag"), recorder],
+    )
     result["flag"] = {"batches": recorder.batches, "epochs": recorder.epochs}
 
     x_nan = x.copy()
     x_nan[9] = np.nan  # odd index: on rank 1's shard only (no shuffle)
     model, recorder = make_model(), LogRecorder()
-    model.fit(x_nan, y, batch_size=BATCH_PER_RANK, epochs=5, shuffle=False, verbose=0,
-              callbacks=[StopOnNaN(), recorder])
+    model.fit(
+        x_nan,
+        y,
+        batch_size=BATCH_PER_RANK,
+        epochs=5,
+        shuffle=False,
+        verbose=0,
+        callbacks=[StopOnNaN(), recorder],
+    )
     result["nan"] = {"batches": recorder.batches}
 
     model, recorder = make_model(), LogRecorder()
@@ -209,8 +242,14 @@ def scenario_stops(out: Path) -> dict:
         model.stop_training = True
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    model.fit(x, y, batch_size=BATCH_PER_RANK, epochs=5, verbose=0,
-              callbacks=[StopOnRank(1, epoch=2, batch=1, how="sigterm"), recorder])
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH_PER_RANK,
+        epochs=5,
+        verbose=0,
+        callbacks=[StopOnRank(1, epoch=2, batch=1, how="sigterm"), recorder],
+    )
     result["sigterm"] = {"batches": recorder.batches}
     return result
 
@@ -229,10 +268,18 @@ def scenario_resume(out: Path, kill: str | None, backup: bool = True) -> dict:
     x, y, xv, yv = data()
     torch.manual_seed(0)
     model = epochal.Sequential(
-        [Dense(16, activation="relu", input_shape=(4,)), Dropout(0.3),
-         Dense(2, activation="softmax")], device="cpu")
-    model.compile(optimizer=epochal.optimizers.Adam(learning_rate=0.05),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        [
+            Dense(16, activation="relu", input_shape=(4,)),
+            Dropout(0.3),
+            Dense(2, activation="softmax"),
+        ],
+        device="cpu",
+    )
+    model.compile(
+        optimizer=epochal.optimizers.Adam(learning_rate=0.05),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     torch.manual_seed(100 + model.rank)  # each rank draws its own dropout masks
     recorder = LogRecorder()
     callbacks = [
@@ -244,20 +291,32 @@ def scenario_resume(out: Path, kill: str | None, backup: bool = True) -> dict:
     if kill == "sigkill":
         callbacks.insert(0, KillOnce(epoch=2, batch=4))
     elif kill == "sigterm":
-        callbacks.insert(0, KillOnce(epoch=1, batch=2, signum=signal.SIGTERM,
-                                     marker=out / "sigterm.sent"))
+        callbacks.insert(
+            0, KillOnce(epoch=1, batch=2, signum=signal.SIGTERM, marker=out / "sigterm.sent")
+        )
     if backup:
         callbacks.append(cb.BackupAndRestore(out / "backup", save_freq=RESUME_SAVE_FREQ))
     result = {"restarts": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))}
     try:
-        model.fit(x, y, batch_size=BATCH_PER_RANK, epochs=RESUME_EPOCHS,
-                  validation_data=(xv, yv), callbacks=callbacks, verbose=0)
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH_PER_RANK,
+            epochs=RESUME_EPOCHS,
+            validation_data=(xv, yv),
+            callbacks=callbacks,
+            verbose=0,
+        )
         result["exit"] = 0
     except SystemExit as exc:
         result["exit"] = exc.code
     state = model.train_state
-    result.update(position=[state.epoch, state.step], batches=recorder.batches,
-                  epochs=recorder.epochs, backup_exists=(out / "backup").exists())
+    result.update(
+        position=[state.epoch, state.step],
+        batches=recorder.batches,
+        epochs=recorder.epochs,
+        backup_exists=(out / "backup").exists(),
+    )
     rank = model.rank
     torch.save(model.state_dict(), out / f"weights.rank{rank}.pt")
     if result["exit"]:

@@ -20,11 +20,14 @@ def _make_hook(name: str):
     takes_index = "batch" in name or "epoch_" in name
 
     if takes_index:
+
         def hook(self, index, logs=None):
             self.calls.append((name, index, tuple(sorted(logs or {}))))
     else:
+
         def hook(self, logs=None):
             self.calls.append((name, None, tuple(sorted(logs or {}))))
+
     hook.__name__ = name
     return hook
 

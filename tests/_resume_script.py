@@ -113,9 +113,15 @@ def killing_writer(at: int):
     return write
 
 
-def train(out_dir: str | os.PathLike[str], save_freq: str | int = "epoch",
-          kill_at: int | None = None, kill_in_write: bool = False, term_at: int | None = None,
-          backup: bool = True, data: tuple[np.ndarray, ...] | None = None) -> None:
+def train(
+    out_dir: str | os.PathLike[str],
+    save_freq: str | int = "epoch",
+    kill_at: int | None = None,
+    kill_in_write: bool = False,
+    term_at: int | None = None,
+    backup: bool = True,
+    data: tuple[np.ndarray, ...] | None = None,
+) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
@@ -123,18 +129,22 @@ def train(out_dir: str | os.PathLike[str], save_freq: str | int = "epoch",
     np.random.seed(1)
     torch.manual_seed(1)
     x_train, y_train, x_valid, y_valid = data if data is not None else load_data()
-    model = epochal.Sequential([
-        Flatten(input_shape=(28, 28)),
-        Dense(128, activation="relu"),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ], device="cpu")
+    model = epochal.Sequential(
+        [
+            Flatten(input_shape=(28, 28)),
+            Dense(128, activation="relu"),
+            Dropout(0.5),
+            Dense(10, activation="softmax"),
+        ],
+        device="cpu",
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     cb = epochal.callbacks
     callbacks: list[Callback] = []
     if hasattr(cb, "EarlyStopping"):
         callbacks.append(
-            cb.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True))
+            cb.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+        )
     if hasattr(cb, "ReduceLROnPlateau"):
         callbacks.append(cb.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=0))
     log = out / "training.log"
@@ -146,8 +156,15 @@ def train(out_dir: str | os.PathLike[str], save_freq: str | int = "epoch",
     if backup:
         writer = killing_writer(kill_at) if kill_in_write and kill_at is not None else None
         callbacks.append(cb.BackupAndRestore(out / "backup", save_freq=save_freq, writer=writer))
-    history = model.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=EPOCHS, verbose=0,
-                        callbacks=callbacks, validation_data=(x_valid, y_valid))
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=BATCH_SIZE,
+        epochs=EPOCHS,
+        verbose=0,
+        callbacks=callbacks,
+        validation_data=(x_valid, y_valid),
+    )
     _state_io.write_state(out / "final.safetensors", dict(model.state_dict()))
     _io.atomic_write_bytes(out / "history.json", json.dumps(history.history).encode())
 
@@ -162,8 +179,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-backup", action="store_true")
     args = parser.parse_args(argv)
     save_freq = args.save_freq if args.save_freq == "epoch" else int(args.save_freq)
-    train(args.out_dir, save_freq, args.kill_at, args.kill_in_write, args.term_at,
-          backup=not args.no_backup)
+    train(
+        args.out_dir,
+        save_freq,
+        args.kill_at,
+        args.kill_in_write,
+        args.term_at,
+        backup=not args.no_backup,
+    )
 
 
 if __name__ == "__main__":

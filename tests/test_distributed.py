@@ -112,7 +112,8 @@ def test_flags_agreed_together_and_none_dropped():
     from epochal.distributed import DataParallelStrategy
 
     torch.distributed.init_process_group(
-        "gloo", store=torch.distributed.HashStore(), rank=0, world_size=1)
+        "gloo", store=torch.distributed.HashStore(), rank=0, world_size=1
+    )
     try:
         strategy = DataParallelStrategy()
         assert strategy.any_flags(False, True) == (False, False)  # answered one call later
@@ -163,13 +164,32 @@ def test_callback_list_skips_main_process_only_callbacks_on_other_ranks():
 def _torchrun(scenario: str, out: Path, *extra: str, check: bool = True) -> str:
     """Runs the worker under ``torchrun --nproc_per_node=2`` and fails fast on a hang."""
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{TESTS}", "OMP_NUM_THREADS": "1",
-           "GLOO_SOCKET_IFNAME": "lo"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", "--monitor-interval=0.2", *extra,
-               str(TESTS / "_dist_worker.py"), scenario, str(out)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{SRC}{os.pathsep}{TESTS}",
+        "OMP_NUM_THREADS": "1",
+        "GLOO_SOCKET_IFNAME": "lo",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "--monitor-interval=0.2",
+        *extra,
+        str(TESTS / "_dist_worker.py"),
+        scenario,
+        str(out),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output, _ = process.communicate(timeout=JOB_TIMEOUT)
     except subprocess.TimeoutExpired:

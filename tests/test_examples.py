@@ -30,6 +30,13 @@ def test_example_runs(script, tmp_path):
         EPOCHAL_MNIST_PATH=str(MNIST_DIR),
         PYTHONPATH=os.pathsep.join([str(REPO / "examples"), str(REPO / "src")]),
     )
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=180, check=False)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]

@@ -20,11 +20,16 @@ pytestmark = pytest.mark.slow
 
 
 def _run(script: Path, cwd: Path, epochs: int = 2) -> str:
-    env = dict(os.environ, EPOCHAL_EXAMPLE_EPOCHS=str(epochs), OMP_NUM_THREADS="1",
-               MPLBACKEND="Agg",
-               PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(EXAMPLES)]))
-    done = subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = dict(
+        os.environ,
+        EPOCHAL_EXAMPLE_EPOCHS=str(epochs),
+        OMP_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+        PYTHONPATH=os.pathsep.join([str(REPO / "src"), str(EXAMPLES)]),
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -43,7 +48,7 @@ def test_seed000_templated_improvements(tmp_path):
     assert files
     assert files[0].startswith("weights-improvement-01-")
     for name in files:
-        epoch, acc = name[len("weights-improvement-"):-len(".h5")].split("-")
+        epoch, acc = name[len("weights-improvement-") : -len(".h5")].split("-")
         assert len(epoch) == 2
         assert 0.0 <= float(acc) <= 1.0
         assert name in out

@@ -40,7 +40,11 @@ def run_example(name, tmp_path, epochs=None, timeout=120):
         env[EPOCHS_ENV] = str(epochs)
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, str(EXAMPLES), str(EXAMPLES / f"{name}.py")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
@@ -111,10 +115,14 @@ def test_reduce_lr_on_plateau(tmp_path):
 
 def test_lr_scheduler(tmp_path):
     out, history = run_example("seed004_lr_scheduler", tmp_path)
-    assert ("Epoch 00006: LearningRateScheduler reducing learning rate to 0.010000000000000002 "
-            "from 0.10000000149011612.") in out
-    assert ("Epoch 00011: LearningRateScheduler reducing learning rate to 0.001 "
-            "from 0.009999999776482582.") in out
+    assert (
+        "Epoch 00006: LearningRateScheduler reducing learning rate to 0.010000000000000002 "
+        "from 0.10000000149011612."
+    ) in out
+    assert (
+        "Epoch 00011: LearningRateScheduler reducing learning rate to 0.001 "
+        "from 0.009999999776482582."
+    ) in out
     assert history["learning_rate"] == pytest.approx([0.1] * 5 + [0.01] * 5 + [0.001] * 5)
 
 

@@ -111,8 +111,11 @@ def test_fit_logs_match_a_hand_computed_epoch():
     x = rng.normal(size=(70, 4)).astype("float32")
     y = rng.integers(0, 3, 70)
     model = epochal.Model(module, device="cpu")
-    model.compile(optimizer=epochal.optimizers.SGD(0.0),  # no update: a fixed network
-                  loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer=epochal.optimizers.SGD(0.0),  # no update: a fixed network
+        loss=SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     logs = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False).history
     with torch.no_grad():
         logits = module(torch.from_numpy(x))

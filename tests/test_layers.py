@@ -309,8 +309,9 @@ def test_batch_normalization_built_lazily_in_eval_mode_stays_in_eval_mode():
     x = torch.tensor([[1.0, -2.0]])  # a batch of one
     assert torch.allclose(layer(x), x / math.sqrt(1 + 1e-3))
     state = layer.state_dict()
-    assert torch.equal(next(v for k, v in state.items() if k.endswith("running_mean")),
-                       torch.zeros(2))
+    assert torch.equal(
+        next(v for k, v in state.items() if k.endswith("running_mean")), torch.zeros(2)
+    )
 
 
 def test_batch_normalization_training_with_a_batch_of_one_gives_beta():
@@ -372,10 +373,19 @@ def test_integer_inputs_are_autocast_to_float():
 _EXAMPLES = {
     "Activation": lambda **kw: Activation("relu", **kw),
     "BatchNormalization": lambda **kw: BatchNormalization(momentum=0.9, epsilon=1e-2, **kw),
-    "Conv2D": lambda **kw: Conv2D(3, (2, 3), strides=(1, 2), padding="same", activation="relu",
-                                  use_bias=False, kernel_initializer="he_uniform", **kw),
-    "Dense": lambda **kw: Dense(3, activation="tanh", use_bias=False,
-                                kernel_initializer="lecun_normal", **kw),
+    "Conv2D": lambda **kw: Conv2D(
+        3,
+        (2, 3),
+        strides=(1, 2),
+        padding="same",
+        activation="relu",
+        use_bias=False,
+        kernel_initializer="he_uniform",
+        **kw,
+    ),
+    "Dense": lambda **kw: Dense(
+        3, activation="tanh", use_bias=False, kernel_initializer="lecun_normal", **kw
+    ),
     "Dropout": lambda **kw: Dropout(0.25, **kw),
     "Embedding": lambda **kw: Embedding(7, 3, **kw),
     "Flatten": lambda **kw: Flatten(**kw),

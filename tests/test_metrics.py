@@ -324,9 +324,22 @@ def test_state_dict_is_a_snapshot():
 # ---------------------------------------------------------------- get() and naming
 
 
-@pytest.mark.parametrize("name", ["acc", "accuracy", "Accuracy", "mse", "mae",
-                                  "mean_squared_error", "binary_accuracy", "auc",
-                                  "precision", "recall", "AUC"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "acc",
+        "accuracy",
+        "Accuracy",
+        "mse",
+        "mae",
+        "mean_squared_error",
+        "binary_accuracy",
+        "auc",
+        "precision",
+        "recall",
+        "AUC",
+    ],
+)
 def test_string_identifiers_keep_their_spelling(name):
     assert metrics.get(name).name == name
 

@@ -39,10 +39,18 @@ def step_with_unit_grad(opt: Optimizer, params: list[torch.nn.Parameter]) -> Non
     [
         ("sgd", torch.optim.SGD, 0.01, {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}),
         ("adam", torch.optim.Adam, 0.001, {"betas": (0.9, 0.999), "eps": 1e-7, "amsgrad": False}),
-        ("adamw", torch.optim.AdamW, 0.001,
-         {"betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004, "amsgrad": False}),
-        ("rmsprop", torch.optim.RMSprop, 0.001,
-         {"alpha": 0.9, "eps": 1e-7, "momentum": 0.0, "centered": False}),
+        (
+            "adamw",
+            torch.optim.AdamW,
+            0.001,
+            {"betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004, "amsgrad": False},
+        ),
+        (
+            "rmsprop",
+            torch.optim.RMSprop,
+            0.001,
+            {"alpha": 0.9, "eps": 1e-7, "momentum": 0.0, "centered": False},
+        ),
         ("adagrad", torch.optim.Adagrad, 0.001, {"initial_accumulator_value": 0.1, "eps": 1e-7}),
         ("nadam", torch.optim.NAdam, 0.001, {"betas": (0.9, 0.999), "eps": 1e-7}),
     ],
@@ -164,9 +172,7 @@ def test_the_updates_use_the_assigned_rate():
 def test_wrapping_a_torch_optimizer_keeps_the_groups_ratio():
     params_a = [torch.nn.Parameter(torch.ones(2))]
     params_b = [torch.nn.Parameter(torch.ones(2))]
-    torch_opt = torch.optim.SGD(
-        [{"params": params_a}, {"params": params_b, "lr": 0.01}], lr=0.1
-    )
+    torch_opt = torch.optim.SGD([{"params": params_a}, {"params": params_b, "lr": 0.01}], lr=0.1)
     opt = optimizers.get(torch_opt)
     assert opt.torch_optimizer is torch_opt
     assert opt.learning_rate == f32(0.1)

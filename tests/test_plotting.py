@@ -12,8 +12,10 @@ from epochal.cli import main
 from epochal.plotting import load_history_csv, plot_history
 
 HISTORY = {
-    "loss": [1.0, 0.7, 0.5, 0.45], "val_loss": [1.1, 0.8, 0.6, 0.65],
-    "accuracy": [0.5, 0.6, 0.7, 0.75], "val_accuracy": [0.45, 0.58, 0.69, 0.66],
+    "loss": [1.0, 0.7, 0.5, 0.45],
+    "val_loss": [1.1, 0.8, 0.6, 0.65],
+    "accuracy": [0.5, 0.6, 0.7, 0.75],
+    "val_accuracy": [0.45, 0.58, 0.69, 0.66],
     "learning_rate": [0.01, 0.01, 0.005, 0.005],
 }
 
@@ -51,8 +53,15 @@ def test_from_fit_history_and_csvlogger_file(tmp_path, tiny_data, compiled_model
     x, y = tiny_data
     model = compiled_model()
     csv_path = tmp_path / "run.csv"
-    history = model.fit(x, y, epochs=3, batch_size=10, verbose=0, validation_split=0.25,
-                        callbacks=[CSVLogger(csv_path, separator=";")])
+    history = model.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=10,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[CSVLogger(csv_path, separator=";")],
+    )
     loaded = load_history_csv(csv_path)
     assert loaded["epoch"] == [0.0, 1.0, 2.0]
     np.testing.assert_allclose(loaded["val_loss"], history.history["val_loss"])

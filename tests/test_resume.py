@@ -108,8 +108,14 @@ def test_sigterm_writes_backup_exits_cleanly_and_resumes_exactly(mnist_data, ref
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     command = [sys.executable, str(REPO / "tests" / "_resume_script.py"), str(tmp_path)]
     at = script.STEPS + 7  # epoch 2, batch 8
-    first = subprocess.run([*command, "--save-freq", "epoch", "--term-at", str(at)], env=env,
-                           capture_output=True, text=True, timeout=120, check=False)
+    first = subprocess.run(
+        [*command, "--save-freq", "epoch", "--term-at", str(at)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert first.returncode == 128 + signal.SIGTERM, first.stderr
     assert "SIGTERM received" in first.stderr
     assert "Run the same command again to resume" in first.stderr
@@ -118,7 +124,13 @@ def test_sigterm_writes_backup_exits_cleanly_and_resumes_exactly(mnist_data, ref
     state = _state_io.read_state(backup)
     assert (state["train"]["epoch"], state["train"]["step"]) == (1, 8)  # mid-epoch, exact
     assert len((tmp_path / "training.log").read_text().splitlines()) == 2  # header + epoch 0
-    second = subprocess.run([*command, "--save-freq", "epoch"], env=env, capture_output=True,
-                            text=True, timeout=120, check=False)
+    second = subprocess.run(
+        [*command, "--save-freq", "epoch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert second.returncode == 0, second.stderr
     _assert_same_run(tmp_path, reference)

@@ -36,12 +36,26 @@ def test_seed_001_mlp_with_a_custom_callback_reaches_90_percent(mnist_dir):
         def on_epoch_end(self, epoch, logs=None):
             self.epochs_seen.append((epoch, logs.get("val_accuracy")))
 
-    model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
-                        Dropout(0.5), Dense(10, activation="softmax")], device="cpu")
+    model = Sequential(
+        [
+            Flatten(input_shape=(28, 28)),
+            Dense(128, activation="relu"),
+            Dropout(0.5),
+            Dense(10, activation="softmax"),
+        ],
+        device="cpu",
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     callback = MyCallback()
-    history = model.fit(x_train, y_train, batch_size=128, epochs=5, verbose=0,
-                        validation_data=(x_valid, y_valid), callbacks=[callback])
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=128,
+        epochs=5,
+        verbose=0,
+        validation_data=(x_valid, y_valid),
+        callbacks=[callback],
+    )
     score = model.evaluate(x_valid, y_valid, verbose=0)
     assert history.history["val_accuracy"][-1] >= 0.90
     assert score[1] == pytest.approx(history.history["val_accuracy"][-1], abs=1e-6)
@@ -53,13 +67,19 @@ def test_seed_004_hook_printing_callback_on_real_mnist(mnist_dir):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
     result = subprocess.run(
         [sys.executable, str(REPO / "examples" / "seed004_hook_order.py")],
-        cwd=REPO / "examples", env=env, capture_output=True, text=True, timeout=120, check=True,
+        cwd=REPO / "examples",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     lines = [line.strip() for line in result.stdout.splitlines() if "got log keys" in line]
     assert lines[0] == "Starting training; got log keys: []"
     assert "Training: end of batch 0; got log keys: ['accuracy', 'loss']" in lines
-    assert ("End epoch 0 of training; got log keys: "
-            "['accuracy', 'loss', 'val_accuracy', 'val_loss']") in lines
+    assert (
+        "End epoch 0 of training; got log keys: ['accuracy', 'loss', 'val_accuracy', 'val_loss']"
+    ) in lines
     assert lines[-1] == "Stop predicting; got log keys: []"
     order = [line.split(";")[0] for line in lines]
     assert order.index("Stop testing") < order.index("End epoch 0 of training")
@@ -76,13 +96,24 @@ def test_seed_004_custom_callback_trains_to_90_percent(mnist_dir):
         def on_epoch_end(self, epoch, logs=None):
             printed.append(("epoch", epoch, sorted(logs)))
 
-    model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
-                        Dropout(0.2), Dense(10)], device="cpu")
-    model.compile(optimizer=epochal.optimizers.RMSprop(learning_rate=0.001),
-                  loss=epochal.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    history = model.fit(x_train, y_train, batch_size=128, epochs=5, verbose=0,
-                        validation_data=(x_valid, y_valid), callbacks=[CustomCallback()])
+    model = Sequential(
+        [Flatten(input_shape=(28, 28)), Dense(128, activation="relu"), Dropout(0.2), Dense(10)],
+        device="cpu",
+    )
+    model.compile(
+        optimizer=epochal.optimizers.RMSprop(learning_rate=0.001),
+        loss=epochal.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=128,
+        epochs=5,
+        verbose=0,
+        validation_data=(x_valid, y_valid),
+        callbacks=[CustomCallback()],
+    )
     assert history.history["val_accuracy"][-1] >= 0.90
     assert ("epoch", 4, ["accuracy", "loss", "val_accuracy", "val_loss"]) in printed
     assert np.isfinite(history.history["loss"]).all()

@@ -27,8 +27,9 @@ def ensure_parent(path: str | os.PathLike[str]) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise type(exc)(exc.errno, f"Cannot create the folder for {target}: {exc.strerror}",
-                        str(target.parent)) from exc
+        raise type(exc)(
+            exc.errno, f"Cannot create the folder for {target}: {exc.strerror}", str(target.parent)
+        ) from exc
     return target
 
 

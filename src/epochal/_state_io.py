@@ -50,8 +50,9 @@ class IncompatibleStateError(ValueError):
 
 def fingerprint(state_dict: Mapping[str, torch.Tensor]) -> list[list[Any]]:
     """``[name, shape, dtype]`` of every tensor of a model's ``state_dict``, in order."""
-    return [[name, list(t.shape), str(t.dtype).replace("torch.", "")]
-            for name, t in state_dict.items()]
+    return [
+        [name, list(t.shape), str(t.dtype).replace("torch.", "")] for name, t in state_dict.items()
+    ]
 
 
 def _encode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
@@ -64,13 +65,21 @@ def _encode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
         key = f"t{len(tensors)}"
         flat = np.ascontiguousarray(array).reshape(-1)
         tensors[key] = torch.from_numpy(flat.view(np.uint8).copy())
-        return {"__ndarray__": key, "dtype": array.dtype.str, "shape": list(array.shape),
-                "scalar": isinstance(value, np.generic)}
+        return {
+            "__ndarray__": key,
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "scalar": isinstance(value, np.generic),
+        }
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Mapping):
-        return {"__dict__": [[_encode(k, tensors, where), _encode(v, tensors, f"{where}.{k}")]
-                             for k, v in value.items()]}
+        return {
+            "__dict__": [
+                [_encode(k, tensors, where), _encode(v, tensors, f"{where}.{k}")]
+                for k, v in value.items()
+            ]
+        }
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, tensors, f"{where}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, list):
@@ -136,8 +145,9 @@ def _header(data: bytes) -> dict[str, Any]:
         raise CorruptStateError(f"unreadable header ({exc})") from None
 
 
-def decode_state(data: bytes, model_fingerprint: list[list[Any]] | None = None,
-                 source: str = "<bytes>") -> Any:
+def decode_state(
+    data: bytes, model_fingerprint: list[list[Any]] | None = None, source: str = "<bytes>"
+) -> Any:
     """The state held in ``data``, checked against its checksum and ``model_fingerprint``.
 
     Raises:
@@ -176,7 +186,8 @@ def _check_fingerprint(saved: list[list[Any]], current: list[list[Any]], source:
         return
     problems = [
         f"{old[0]} {old[1]} {old[2]} in the backup vs {new[0]} {new[1]} {new[2]} in the model"
-        for old, new in zip(saved, current, strict=False) if old[1:] != new[1:]
+        for old, new in zip(saved, current, strict=False)
+        if old[1:] != new[1:]
     ]
     if len(saved) != len(current):
         problems.insert(0, f"{len(saved)} tensors in the backup, {len(current)} in the model")
@@ -188,8 +199,9 @@ def _check_fingerprint(saved: list[list[Any]], current: list[list[Any]], source:
     )
 
 
-def write_state(path: str | os.PathLike[str], state: Any,
-                model_fingerprint: list[list[Any]] | None = None) -> Path:
+def write_state(
+    path: str | os.PathLike[str], state: Any, model_fingerprint: list[list[Any]] | None = None
+) -> Path:
     """Writes ``state`` to ``path`` atomically (the old file stays until the new one is whole)."""
     data = encode_state(state, model_fingerprint)
 
@@ -200,8 +212,9 @@ def write_state(path: str | os.PathLike[str], state: Any,
     return atomic_write(path, write)
 
 
-def read_state(path: str | os.PathLike[str],
-               model_fingerprint: list[list[Any]] | None = None) -> Any:
+def read_state(
+    path: str | os.PathLike[str], model_fingerprint: list[list[Any]] | None = None
+) -> Any:
     """Reads what :func:`write_state` wrote; see :func:`decode_state` for the errors."""
     with open(path, "rb") as handle:
         data = handle.read()

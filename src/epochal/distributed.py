@@ -203,8 +203,11 @@ class DataParallelStrategy(Strategy):
         for metric in metrics:
             metric.flush()  # deferred per-step values differ in number across ranks
         states = [m.state_dict() for m in metrics]
-        flat = [torch.as_tensor(v, dtype=torch.float64).reshape(-1)
-                for state in states for v in state.values()]
+        flat = [
+            torch.as_tensor(v, dtype=torch.float64).reshape(-1)
+            for state in states
+            for v in state.values()
+        ]
         if not flat:
             return metrics
         sizes = [t.numel() for t in flat]

@@ -43,7 +43,9 @@ def should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:
         ValueError: when ``validation_freq`` is neither an int nor a list of ints, or is 0.
     """
     if isinstance(validation_freq, bool):
-        raise ValueError(f"Expected `validation_freq` to be a list or int. Received: {validation_freq!r}")
+        raise ValueError(
+            f"Expected `validation_freq` to be a list or int. Received: {validation_freq!r}"
+        )
     if isinstance(validation_freq, int):
         if validation_freq <= 0:
             raise ValidationFreqError(
@@ -52,7 +54,9 @@ def should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:
         return (epoch + 1) % validation_freq == 0
     if isinstance(validation_freq, list | tuple | set):
         return epoch + 1 in validation_freq
-    raise ValueError(f"Expected `validation_freq` to be a list or int. Received: {validation_freq!r}")
+    raise ValueError(
+        f"Expected `validation_freq` to be a list or int. Received: {validation_freq!r}"
+    )
 
 
 def run_fit(
@@ -67,7 +71,12 @@ def run_fit(
 ) -> None:
     """Runs epochs ``initial_epoch .. epochs-1`` (or from where a restore put the state)."""
     state = model.train_state
-    state.epoch, state.step, state.initial_epoch, state.epochs = initial_epoch, 0, initial_epoch, epochs
+    state.epoch, state.step, state.initial_epoch, state.epochs = (
+        initial_epoch,
+        0,
+        initial_epoch,
+        epochs,
+    )
     state.resumed = state.interrupt_requested = False
     state.data, state.metrics, state.callbacks = train, model.compiled_metrics, callbacks
     metrics = model.compiled_metrics

@@ -117,8 +117,10 @@ class Loss:
     def __call__(
         self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
-        if sample_weight is None and self.fn is sparse_categorical_crossentropy and self.kwargs.get(
-            "from_logits"
+        if (
+            sample_weight is None
+            and self.fn is sparse_categorical_crossentropy
+            and self.kwargs.get("from_logits")
         ):
             # The common case in one fused kernel: same value as the mean of the per-sample ones.
             return F.cross_entropy(y_pred, _sparse_targets(y_true, y_pred))

@@ -46,7 +46,9 @@ def default_device() -> torch.device:
 
 
 def _positive_int_or_none(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0):
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0
+    ):
         raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={value!r}")
 
 
@@ -91,7 +93,9 @@ class Model:
         name: str | None = None,
     ) -> None:
         if module is not None and not isinstance(module, nn.Module):
-            raise TypeError(f"`module` must be a torch.nn.Module. Received: {type(module).__name__}")
+            raise TypeError(
+                f"`module` must be a torch.nn.Module. Received: {type(module).__name__}"
+            )
         self._module = module
         self.name = name or _snake(type(self).__name__)
         self.device = torch.device(device) if device is not None else default_device()
@@ -179,19 +183,33 @@ class Model:
         Raises:
             ValueError / TypeError: for unknown names or unsupported objects, naming them.
         """
-        ignored = {"run_eagerly", "jit_compile", "steps_per_execution", "weighted_metrics",
-                   "loss_weights", "auto_scale_loss"}
+        ignored = {
+            "run_eagerly",
+            "jit_compile",
+            "steps_per_execution",
+            "weighted_metrics",
+            "loss_weights",
+            "auto_scale_loss",
+        }
         unknown = set(kwargs) - ignored
         if unknown:
-            raise TypeError(f"compile() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+            raise TypeError(
+                f"compile() got unexpected keyword argument(s): {', '.join(sorted(unknown))}"
+            )
         if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Sequence)):
             raise TypeError(
                 f"`metrics` must be a list, e.g. metrics=['accuracy']. Received: {metrics!r}"
             )
         self.optimizer = optimizers_module.get(optimizer)
         self.loss_fn = losses_module.get(loss) if loss is not None else None
-        self.compiled_metrics = CompiledMetrics(metrics, self.loss_fn.name if self.loss_fn else None)
-        self._compile_config = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics or [])}
+        self.compiled_metrics = CompiledMetrics(
+            metrics, self.loss_fn.name if self.loss_fn else None
+        )
+        self._compile_config = {
+            "optimizer": optimizer,
+            "loss": loss,
+            "metrics": list(metrics or []),
+        }
         self.compiled = True
         self._maybe_build_from_shape()
         if self.built:
@@ -272,9 +290,17 @@ class Model:
         _positive_int_or_none("validation_batch_size", validation_batch_size)
         _positive_int_or_none("validation_steps", validation_steps)
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ValueError(f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}")
-        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
-            raise ValueError(f"`initial_epoch` must be a non-negative integer. Received: {initial_epoch!r}")
+            raise ValueError(
+                f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}"
+            )
+        if (
+            isinstance(initial_epoch, bool)
+            or not isinstance(initial_epoch, numbers.Integral)
+            or initial_epoch < 0
+        ):
+            raise ValueError(
+                f"`initial_epoch` must be a non-negative integer. Received: {initial_epoch!r}"
+            )
         if not isinstance(shuffle, bool):
             raise ValueError(f"`shuffle` must be True or False. Received: shuffle={shuffle!r}")
         if not isinstance(validation_split, numbers.Real) or not 0.0 <= validation_split < 1.0:
@@ -282,21 +308,33 @@ class Model:
                 f"`validation_split` must be a float in [0, 1). Received: {validation_split!r}"
             )
         if x is None:
-            raise ValueError("`x` is required: pass arrays, a Dataset, a DataLoader or an iterable.")
+            raise ValueError(
+                "`x` is required: pass arrays, a Dataset, a DataLoader or an iterable."
+            )
         if validation_split and validation_data is None:
             if not is_array_like(x):
                 raise ValueError(
                     "`validation_split` is only supported for numpy arrays and tensors; with a "
                     "DataLoader or iterable, pass `validation_data` instead."
                 )
-            (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
+            (x, y, sample_weight), validation_data = split_validation(
+                x, y, sample_weight, validation_split
+            )
         self._attach_strategy()
         seed = self.strategy.broadcast_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
-        source = make_source(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
-                             device=self.device, seed=seed)
+        source = make_source(
+            x,
+            y,
+            sample_weight,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            device=self.device,
+            seed=seed,
+        )
         train = EpochIterator(self.strategy.shard(source, pad=True), steps_per_epoch, seed=seed)
-        validation = self._validation_iterator(validation_data, validation_batch_size or batch_size,
-                                               validation_steps)
+        validation = self._validation_iterator(
+            validation_data, validation_batch_size or batch_size, validation_steps
+        )
         if validation is not None:
             should_validate(0, validation_freq)  # reject a bad validation_freq now
         self.class_weight_table = _class_weight_table(class_weight)
@@ -304,8 +342,15 @@ class Model:
         callback_list = self._callback_list(
             callbacks, add_history=True, verbose=verbose, epochs=epochs, steps=train.steps
         )
-        run_fit(self, train, callback_list, epochs=int(epochs), initial_epoch=int(initial_epoch),
-                validation=validation, validation_freq=validation_freq)
+        run_fit(
+            self,
+            train,
+            callback_list,
+            epochs=int(epochs),
+            initial_epoch=int(initial_epoch),
+            validation=validation,
+            validation_freq=validation_freq,
+        )
         self.strategy.barrier()  # rank 0's callbacks have finished writing when fit returns
         assert self.history is not None
         return self.history
@@ -315,7 +360,11 @@ class Model:
     ) -> EpochIterator | None:
         if validation_data is None:
             return None
-        if isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3) and is_array_like(validation_data[0]):
+        if (
+            isinstance(validation_data, tuple | list)
+            and len(validation_data) in (2, 3)
+            and is_array_like(validation_data[0])
+        ):
             vx, vy, *rest = validation_data
             vsw = rest[0] if rest else None
         elif isinstance(validation_data, tuple | list) and is_array_like(validation_data):
@@ -391,11 +440,14 @@ class Model:
         if x is None:
             raise ValueError("`x` is required.")
         self._attach_strategy()
-        source = make_source(x, y, sample_weight, batch_size=batch_size, shuffle=False, device=self.device)
+        source = make_source(
+            x, y, sample_weight, batch_size=batch_size, shuffle=False, device=self.device
+        )
         data = EpochIterator(self.strategy.shard(source, pad=False), steps)
         self._prepare(data)
-        callback_list = self._callback_list(callbacks, add_history=False, verbose=verbose,
-                                            epochs=1, steps=data.steps)
+        callback_list = self._callback_list(
+            callbacks, add_history=False, verbose=verbose, epochs=1, steps=data.steps
+        )
         logs = run_evaluate(self, data, callback_list)
         if return_dict:
             return logs
@@ -414,17 +466,21 @@ class Model:
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
         self._attach_strategy()
-        source = make_source(x, None, None, batch_size=batch_size, shuffle=False, device=self.device)
+        source = make_source(
+            x, None, None, batch_size=batch_size, shuffle=False, device=self.device
+        )
         data = EpochIterator(self.strategy.shard(source, pad=False), steps)
         self.build_from_batch(data.first_batch()[0])
-        callback_list = self._callback_list(callbacks, add_history=False, verbose=verbose,
-                                            epochs=1, steps=data.steps)
+        callback_list = self._callback_list(
+            callbacks, add_history=False, verbose=verbose, epochs=1, steps=data.steps
+        )
         return run_predict(self, data, callback_list)
 
     # ------------------------------------------------------------------ single batches
     def _single_batch(self, x: Any, y: Any, sample_weight: Any) -> Any:
-        source = make_source(x, y, sample_weight, batch_size=max(_len(x), 1), shuffle=False,
-                             device=self.device)
+        source = make_source(
+            x, y, sample_weight, batch_size=max(_len(x), 1), shuffle=False, device=self.device
+        )
         assert isinstance(source, ArraySource)
         return source.batch(None, 0)
 
@@ -449,7 +505,9 @@ class Model:
         train_step(self, batch)
         return self._batch_result(return_dict)
 
-    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
         """Loss and metrics of one batch, without updating."""
         from epochal.steps import test_step
 
@@ -503,7 +561,9 @@ class Model:
             )
         new_state = {}
         for (name, current), value in zip(state.items(), weights, strict=True):
-            tensor = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+            tensor = torch.as_tensor(
+                np.asarray(value) if not isinstance(value, torch.Tensor) else value
+            )
             if tuple(tensor.shape) != tuple(current.shape):
                 raise ValueError(
                     f"Weight shape mismatch for {name!r}: the model has {tuple(current.shape)}, "
@@ -577,12 +637,16 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tenso
     if class_weight is None:
         return None
     if not isinstance(class_weight, Mapping) or not class_weight:
-        raise ValueError(f"`class_weight` must be a non-empty dict {{class: weight}}. Received: {class_weight!r}")
+        raise ValueError(
+            f"`class_weight` must be a non-empty dict {{class: weight}}. Received: {class_weight!r}"
+        )
     size = max(int(k) for k in class_weight) + 1
     table = torch.ones(size)
     for key, value in class_weight.items():
         if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-            raise ValueError(f"`class_weight` values must be finite numbers. Received {key}: {value!r}")
+            raise ValueError(
+                f"`class_weight` values must be finite numbers. Received {key}: {value!r}"
+            )
         table[int(key)] = float(value)
     return table
 

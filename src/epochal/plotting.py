@@ -16,8 +16,18 @@ from epochal._io import atomic_write
 __all__ = ["load_history_csv", "plot_history"]
 
 _LR_KEYS = ("learning_rate", "lr")
-_UP_WORDS = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2", "cosine",
-             "correlation")
+_UP_WORDS = (
+    "acc",
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "fbeta",
+    "iou",
+    "r2",
+    "cosine",
+    "correlation",
+)
 
 
 def load_history_csv(path: str | os.PathLike[str]) -> dict[str, list[float]]:
@@ -55,8 +65,10 @@ def _history_dict(history_or_csv: Any) -> dict[str, list[float]]:
         return load_history_csv(history_or_csv)
     source = getattr(history_or_csv, "history", history_or_csv)
     if not isinstance(source, Mapping):
-        raise TypeError("`history_or_csv` must be a History, a dict of lists or a CSV path. "
-                        f"Received: {type(history_or_csv).__name__}")
+        raise TypeError(
+            "`history_or_csv` must be a History, a dict of lists or a CSV path. "
+            f"Received: {type(history_or_csv).__name__}"
+        )
     return {str(k): [_number(v) for v in values] for k, values in source.items()}
 
 
@@ -114,8 +126,9 @@ def plot_history(
         metrics = available
     missing = [m for m in metrics if m not in data and f"val_{m}" not in data]
     if missing or not metrics:
-        raise ValueError(f"Nothing to plot for {missing or 'any metric'}; logged keys: "
-                         f"{sorted(data)}")
+        raise ValueError(
+            f"Nothing to plot for {missing or 'any metric'}; logged keys: {sorted(data)}"
+        )
     figure = Figure(figsize=(6.4, 3.2 * len(metrics)), layout="constrained")
     axes = figure.subplots(len(metrics), 1, squeeze=False)[:, 0]
     for index, (axis, name) in enumerate(zip(axes, metrics, strict=True)):
@@ -136,10 +149,14 @@ def _epochs(count: int, column: list[float] | None) -> list[float]:
     return list(range(1, count + 1))
 
 
-def _draw_metric(axis: Any, name: str, data: dict[str, list[float]],
-                 column: list[float] | None) -> None:
-    curves = [(key, label) for key, label in ((name, "train"), (f"val_{name}", "validation"))
-              if key in data]
+def _draw_metric(
+    axis: Any, name: str, data: dict[str, list[float]], column: list[float] | None
+) -> None:
+    curves = [
+        (key, label)
+        for key, label in ((name, "train"), (f"val_{name}", "validation"))
+        if key in data
+    ]
     for key, label in curves:
         values = data[key]
         axis.plot(_epochs(len(values), column), values, marker=".", label=label)
@@ -149,8 +166,15 @@ def _draw_metric(axis: Any, name: str, data: dict[str, list[float]],
     if best is not None:
         x = _epochs(len(data[key]), column)[best]
         value = data[key][best]
-        axis.plot([x], [value], "o", markersize=10, markerfacecolor="none", color="red",
-                  label=f"best ({'max' if _higher_is_better(name) else 'min'})")
+        axis.plot(
+            [x],
+            [value],
+            "o",
+            markersize=10,
+            markerfacecolor="none",
+            color="red",
+            label=f"best ({'max' if _higher_is_better(name) else 'min'})",
+        )
         axis.axvline(x, color="red", linewidth=0.8, linestyle=":")
         title = f"{name} (best epoch {x:g}: {value:.4g})"
     axis.set_title(title)
@@ -161,8 +185,9 @@ def _draw_metric(axis: Any, name: str, data: dict[str, list[float]],
 
 def _draw_learning_rate(axis: Any, values: list[float], column: list[float] | None) -> None:
     twin = axis.twinx()
-    twin.plot(_epochs(len(values), column), values, color="gray", linestyle="--",
-              label="learning rate")
+    twin.plot(
+        _epochs(len(values), column), values, color="gray", linestyle="--", label="learning rate"
+    )
     if all(v > 0 for v in values if math.isfinite(v)):
         twin.set_yscale("log")
     twin.set_ylabel("learning rate", color="gray")

@@ -43,8 +43,10 @@ def summarize(model: Model) -> str:
         name = getattr(layer, "name", None) or f"{type(layer).__name__.lower()}_{i}"
         params = _count_weights(layer)
         rows.append((f"{name} ({type(layer).__name__})", shapes.get(i, "?"), f"{params:,}"))
-    widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h)
-              for c, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+    widths = [
+        max(len(h), *(len(r[c]) for r in rows)) if rows else len(h)
+        for c, h in enumerate(("Layer (type)", "Output Shape", "Param #"))
+    ]
     rule = "━" * (sum(widths) + 6)
 
     def line(cells: tuple[str, str, str]) -> str:
@@ -54,8 +56,12 @@ def summarize(model: Model) -> str:
     trainable = sum(p.numel() for p in model.module.parameters() if p.requires_grad)
     out = [f'Model: "{model.name}"', rule, line(("Layer (type)", "Output Shape", "Param #")), rule]
     out += [line(r) for r in rows]
-    out += [rule, f" Total params: {total:,}", f" Trainable params: {trainable:,}",
-            f" Non-trainable params: {total - trainable:,}"]
+    out += [
+        rule,
+        f" Total params: {total:,}",
+        f" Trainable params: {trainable:,}",
+        f" Non-trainable params: {total - trainable:,}",
+    ]
     return "\n".join(out)
 
 

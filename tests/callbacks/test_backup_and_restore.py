@@ -37,8 +37,11 @@ class Interrupt(Callback):
 def make_model(hidden: int = 8) -> epochal.Sequential:
     torch.manual_seed(0)
     model = epochal.Sequential(
-        [Dense(hidden, activation="relu", input_shape=(4,)), Dropout(0.5),
-         Dense(2, activation="softmax")],
+        [
+            Dense(hidden, activation="relu", input_shape=(4,)),
+            Dropout(0.5),
+            Dense(2, activation="softmax"),
+        ],
         device="cpu",
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -55,8 +58,14 @@ def run(tiny_data, backup_dir=None, interrupt_at=None, hidden=8, epochs=3, x=Non
         callbacks.append(BackupAndRestore(backup_dir, **kwargs))
     data = (tiny_data[0], tiny_data[1]) if x is None else (x, None)
     try:
-        model.fit(*data, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=callbacks,
-                  validation_data=tiny_data)
+        model.fit(
+            *data,
+            batch_size=BATCH,
+            epochs=epochs,
+            verbose=0,
+            callbacks=callbacks,
+            validation_data=tiny_data,
+        )
     except RuntimeError:
         return None
     return model
@@ -65,6 +74,7 @@ def run(tiny_data, backup_dir=None, interrupt_at=None, hidden=8, epochs=3, x=Non
 def same_weights(a, b) -> bool:
     pairs = zip(a.get_weights(), b.get_weights(), strict=True)
     return all(np.array_equal(p, q) for p, q in pairs)
+
 
 # ---------------------------------------------------------------------- arguments
 def test_args_validation(tmp_path):
@@ -135,8 +145,10 @@ def test_delete_checkpoint_false_keeps_the_backup(tiny_data, tmp_path):
 # ---------------------------------------------------------------------- errors and fallback
 def test_backup_of_another_architecture_is_a_clear_error(tiny_data, tmp_path):
     run(tiny_data, tmp_path, interrupt_at=6, save_freq=1)
-    with pytest.raises(_state_io.IncompatibleStateError,
-                       match=r"does not match the model's architecture.*\[4, 8\].*\[4, 16\]"):
+    with pytest.raises(
+        _state_io.IncompatibleStateError,
+        match=r"does not match the model's architecture.*\[4, 8\].*\[4, 16\]",
+    ):
         run(tiny_data, tmp_path, hidden=16)
 
 
@@ -167,8 +179,10 @@ def test_corrupted_latest_falls_back_to_the_previous_backup(tiny_data, tmp_path)
 def test_corrupted_backup_without_a_previous_one_raises(tiny_data, tmp_path):
     run(tiny_data, tmp_path, interrupt_at=8, save_freq=3)
     _corrupt(tmp_path / "training_state.safetensors")
-    with pytest.raises(_state_io.CorruptStateError, match="corrupted: checksum mismatch"), \
-            pytest.warns(UserWarning, match="Cannot restore from"):
+    with (
+        pytest.raises(_state_io.CorruptStateError, match="corrupted: checksum mismatch"),
+        pytest.warns(UserWarning, match="Cannot restore from"),
+    ):
         run(tiny_data, tmp_path, save_freq=3)
 
 
@@ -201,7 +215,7 @@ def test_plain_iterable_resumes_at_the_next_epoch_boundary(tiny_data, tmp_path):
 
     class Batches:  # re-iterable, but its order is not ours: it cannot be rewound
         def __iter__(self):
-            return iter([(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, N, BATCH)])
+            return iter([(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, N, BATCH)])
 
     batches = Batches()
     run(tiny_data, tmp_path, interrupt_at=STEPS + 2, save_freq=1, x=batches)
@@ -228,14 +242,23 @@ def test_sigterm_finishes_the_step_backs_up_and_exits(tiny_data, tmp_path, capsy
     np.random.seed(1)
     model, recorder = make_model(), RecordingCallback()
     with pytest.raises(SystemExit) as exit_info:
-        model.fit(*tiny_data, batch_size=BATCH, epochs=3, verbose=0, validation_data=tiny_data,
-                  callbacks=[Term(), recorder, BackupAndRestore(tmp_path)])
+        model.fit(
+            *tiny_data,
+            batch_size=BATCH,
+            epochs=3,
+            verbose=0,
+            validation_data=tiny_data,
+            callbacks=[Term(), recorder, BackupAndRestore(tmp_path)],
+        )
     assert exit_info.value.code == 128 + signal.SIGTERM
     assert "Run the same command again to resume" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is previous
     hooks = [(hook, index) for hook, index, _ in recorder.calls[-3:]]
-    assert hooks == [("on_train_batch_begin", 1), ("on_train_batch_end", 1),
-                     ("on_train_end", None)]  # no on_epoch_end for the partial epoch
+    assert hooks == [
+        ("on_train_batch_begin", 1),
+        ("on_train_batch_end", 1),
+        ("on_train_end", None),
+    ]  # no on_epoch_end for the partial epoch
     assert (tmp_path / "training_state.safetensors").is_file()
     assert same_weights(run(tiny_data, tmp_path), reference)
 
@@ -254,9 +277,19 @@ def test_signal_handlers_are_removed_when_fit_raises(tiny_data, tmp_path):
     model = make_model()
     backup = BackupAndRestore(tmp_path / "other")
     with pytest.raises(ValueError, match="boom"):
-        model.fit(*tiny_data, batch_size=BATCH, epochs=1, verbose=0, callbacks=[
-            Spy(), backup, epochal.callbacks.LambdaCallback(
-                on_epoch_end=lambda epoch, logs: (_ for _ in ()).throw(ValueError("boom")))])
+        model.fit(
+            *tiny_data,
+            batch_size=BATCH,
+            epochs=1,
+            verbose=0,
+            callbacks=[
+                Spy(),
+                backup,
+                epochal.callbacks.LambdaCallback(
+                    on_epoch_end=lambda epoch, logs: (_ for _ in ()).throw(ValueError("boom"))
+                ),
+            ],
+        )
     assert seen["handler"] == backup._on_signal  # installed while fit ran
     assert {s: signal.getsignal(s) for s in previous} == previous
 

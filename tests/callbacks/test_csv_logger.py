@@ -53,16 +53,19 @@ def test_layout_header_na_and_crlf(tmp_path):
     logger.on_epoch_end(1, {"loss": 0.125})
     logger.on_train_end({})
     raw = path.read_bytes()
-    assert raw == (b"epoch;accuracy;loss;val_accuracy;val_loss\r\n"
-                   b"0;0.25;0.5;NA;NA\r\n1;NA;0.125;NA;NA\r\n")
+    assert raw == (
+        b"epoch;accuracy;loss;val_accuracy;val_loss\r\n0;0.25;0.5;NA;NA\r\n1;NA;0.125;NA;NA\r\n"
+    )
 
 
 def test_full_precision_and_non_scalars(tmp_path):
     path = tmp_path / "log.csv"
     logger = CSVLogger(path)
     logger.on_train_begin({})
-    logger.on_epoch_end(0, {"loss": 0.1 + 0.2, "vec": np.array([1.5, 2.0]), "zero_d": np.array(3.0),
-                            "val_loss": 1.0})
+    logger.on_epoch_end(
+        0,
+        {"loss": 0.1 + 0.2, "vec": np.array([1.5, 2.0]), "zero_d": np.array(3.0), "val_loss": 1.0},
+    )
     logger.on_train_end({})
     text = path.read_text()
     assert text.splitlines()[1] == '0,0.30000000000000004,1.0,"""[1.5, 2.0]""",3.0'
@@ -85,8 +88,16 @@ def test_append_across_two_fits(tmp_path, tiny_data, compiled_model):
     model = compiled_model()
     logger = CSVLogger(path, append=True)
     model.fit(x, y, epochs=2, batch_size=10, verbose=0, validation_split=0.25, callbacks=[logger])
-    model.fit(x, y, epochs=3, initial_epoch=2, batch_size=10, verbose=0, validation_split=0.25,
-              callbacks=[logger])
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        initial_epoch=2,
+        batch_size=10,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[logger],
+    )
     rows = _rows(path)
     assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
     assert [r[0] for r in rows[1:]] == ["0", "1", "2"]
@@ -111,8 +122,14 @@ def test_late_key_dropped_as_keras(tmp_path, tiny_data, compiled_model):
     x, y = tiny_data
     path = tmp_path / "log.csv"
     model = compiled_model()
-    model.fit(x, y, epochs=3, batch_size=10, verbose=0,
-              callbacks=[AddLearningRate(start=1), CSVLogger(path)])
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=10,
+        verbose=0,
+        callbacks=[AddLearningRate(start=1), CSVLogger(path)],
+    )
     rows = _rows(path)
     assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
     assert all(len(r) == 5 for r in rows)
@@ -123,12 +140,20 @@ def test_learning_rate_added_before_logger_gets_first_column(tmp_path, tiny_data
     x, y = tiny_data
     path = tmp_path / "log.csv"
     model = compiled_model()
-    model.fit(x, y, epochs=2, batch_size=10, verbose=0,
-              callbacks=[AddLearningRate(), CSVLogger(path)])
+    model.fit(
+        x, y, epochs=2, batch_size=10, verbose=0, callbacks=[AddLearningRate(), CSVLogger(path)]
+    )
     rows = _rows(path)
     # Keras: sorted keys, and the bogus all-NA val_learning_rate.
-    assert rows[0] == ["epoch", "accuracy", "learning_rate", "loss", "val_accuracy",
-                       "val_learning_rate", "val_loss"]
+    assert rows[0] == [
+        "epoch",
+        "accuracy",
+        "learning_rate",
+        "loss",
+        "val_accuracy",
+        "val_learning_rate",
+        "val_loss",
+    ]
     assert rows[1][2] == "0.5"
     assert rows[1][5] == "NA"
 
@@ -151,8 +176,11 @@ def test_resume_truncates_to_recorded_position(tmp_path):
             resumed.load_state_dict(saved)
         resumed.on_epoch_end(1, {"loss": 0.8, "val_loss": 1.3})
         resumed.on_train_end({})
-        assert _rows(path) == [["epoch", "loss", "val_loss"], ["0", "1.0", "1.5"],
-                               ["1", "0.8", "1.3"]]
+        assert _rows(path) == [
+            ["epoch", "loss", "val_loss"],
+            ["0", "1.0", "1.5"],
+            ["1", "0.8", "1.3"],
+        ]
     assert resumed.state_dict()["keys"] == ["loss", "val_loss"]
 
 

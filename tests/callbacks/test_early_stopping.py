@@ -132,8 +132,9 @@ def fit_scripted(values, epochs=None, extra=(), **kwargs):
     model = make_model(optimizer="adam")
     script = Script(values)
     cb = EarlyStopping(monitor="scripted", mode="min", **kwargs)
-    history = model.fit(x, y, epochs=epochs or len(values), batch_size=8, verbose=0,
-                        callbacks=[script, cb, *extra])
+    history = model.fit(
+        x, y, epochs=epochs or len(values), batch_size=8, verbose=0, callbacks=[script, cb, *extra]
+    )
     return model, script, cb, history
 
 
@@ -192,8 +193,9 @@ def test_best_weights_kept_on_device_without_host_copies(monkeypatch):
     cb = EarlyStopping(monitor="scripted", mode="min", restore_best_weights=True, patience=5)
     model.fit(x, y, epochs=1, verbose=0)  # build
     script_weights = script.weights
-    monkeypatch.setattr(script, "on_epoch_end", lambda epoch, logs=None: logs.update(
-        scripted=[3, 2, 1][epoch]))
+    monkeypatch.setattr(
+        script, "on_epoch_end", lambda epoch, logs=None: logs.update(scripted=[3, 2, 1][epoch])
+    )
     monkeypatch.setattr(model, "get_weights", forbidden)
     model.fit(x, y, epochs=3, verbose=0, callbacks=[script, cb])
     assert script_weights == []
@@ -225,8 +227,9 @@ def test_reused_across_two_fits_resets_state():
 
 def test_verbose_messages():
     lines = []
-    cb = EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True, verbose=1,
-                       print_fn=lines.append)
+    cb = EarlyStopping(
+        monitor="val_loss", patience=1, restore_best_weights=True, verbose=1, print_fn=lines.append
+    )
     cb.model = StubModel()
     cb.model.state_dict = lambda: {"w": torch.zeros(1)}
     cb.model.load_state_dict = lambda state: None
@@ -258,7 +261,10 @@ def test_state_dict_round_trip_resumes_exactly():
         if resumed.model.stop_training:
             break
     assert (resumed.stopped_epoch, resumed.best, resumed.wait) == (
-        full.stopped_epoch, full.best, full.wait)
+        full.stopped_epoch,
+        full.best,
+        full.wait,
+    )
     assert stopped_full == 4
 
 

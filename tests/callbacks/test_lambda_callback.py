@@ -11,8 +11,14 @@ from epochal.callbacks.callback import HOOKS
 
 
 def recorder(calls, name):
-    if name in ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
-                "on_predict_begin", "on_predict_end"):
+    if name in (
+        "on_train_begin",
+        "on_train_end",
+        "on_test_begin",
+        "on_test_end",
+        "on_predict_begin",
+        "on_predict_end",
+    ):
         return lambda logs: calls.append((name, None, type(logs).__name__))
     if name in ("on_epoch_begin", "on_epoch_end"):
         return lambda epoch, logs: calls.append((name, epoch, type(logs).__name__))
@@ -25,8 +31,9 @@ def test_every_hook_is_called_in_fit_evaluate_and_predict(tiny_data):
     calls = []
     cb = LambdaCallback(**{name: recorder(calls, name) for name in HOOKS})
     model = make_model()
-    model.fit(x, y, epochs=1, batch_size=20, validation_data=(x[:10], y[:10]), verbose=0,
-              callbacks=[cb])
+    model.fit(
+        x, y, epochs=1, batch_size=20, validation_data=(x[:10], y[:10]), verbose=0, callbacks=[cb]
+    )
     model.evaluate(x, y, batch_size=40, verbose=0, callbacks=[cb])
     model.predict(x, batch_size=40, verbose=0, callbacks=[cb])
     names = [c[0] for c in calls]
@@ -39,13 +46,16 @@ def test_every_hook_is_called_in_fit_evaluate_and_predict(tiny_data):
 def test_legacy_batch_names_receive_training_batches(tiny_data):
     x, y = tiny_data
     begins, ends = [], []
-    cb = LambdaCallback(on_batch_begin=lambda batch, logs: begins.append(batch),
-                        on_batch_end=lambda batch, logs: ends.append((batch, logs["loss"])))
+    cb = LambdaCallback(
+        on_batch_begin=lambda batch, logs: begins.append(batch),
+        on_batch_end=lambda batch, logs: ends.append((batch, logs["loss"])),
+    )
     assert cb.implements("on_train_batch_begin")
     assert cb.implements("on_train_batch_end")
     assert not cb.implements("on_test_batch_end")
-    make_model().fit(x, y, epochs=1, batch_size=20, validation_data=(x, y), verbose=0,
-                     callbacks=[cb])
+    make_model().fit(
+        x, y, epochs=1, batch_size=20, validation_data=(x, y), verbose=0, callbacks=[cb]
+    )
     assert begins == [0, 1]
     assert [b for b, _ in ends] == [0, 1]
     assert all(np.isfinite(loss) for _, loss in ends)

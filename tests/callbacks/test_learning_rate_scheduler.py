@@ -56,15 +56,25 @@ def test_type_error_inside_a_two_argument_schedule_is_not_hidden():
         drive(schedule)
 
 
-@pytest.mark.parametrize("bad", [1, True, "0.1", None, math.nan, np.int64(1),
-                                 torch.tensor([0.1, 0.2]), torch.tensor(1)])
+@pytest.mark.parametrize(
+    "bad", [1, True, "0.1", None, math.nan, np.int64(1), torch.tensor([0.1, 0.2]), torch.tensor(1)]
+)
 def test_non_float_results_are_value_errors(bad):
     with pytest.raises(ValueError, match="The output of the `schedule` function should be a float"):
         drive(lambda epoch: bad)
 
 
-@pytest.mark.parametrize("good", [0.05, np.float32(0.05), np.float64(0.05), np.float16(0.05),
-                                  torch.tensor(0.05), torch.tensor(0.05, dtype=torch.float64)])
+@pytest.mark.parametrize(
+    "good",
+    [
+        0.05,
+        np.float32(0.05),
+        np.float64(0.05),
+        np.float16(0.05),
+        torch.tensor(0.05),
+        torch.tensor(0.05, dtype=torch.float64),
+    ],
+)
 def test_float_results_are_accepted(good):
     assert drive(lambda epoch: good, epochs=1) == [pytest.approx(0.05, rel=1e-3)]
 
@@ -96,8 +106,9 @@ def test_epochs_are_absolute_with_initial_epoch(tiny_data):
         seen.append(epoch)
         return 0.01
 
-    make_model().fit(x, y, epochs=4, initial_epoch=2, verbose=0,
-                     callbacks=[LearningRateScheduler(schedule)])
+    make_model().fit(
+        x, y, epochs=4, initial_epoch=2, verbose=0, callbacks=[LearningRateScheduler(schedule)]
+    )
     assert seen == [2, 3]
 
 
@@ -105,11 +116,13 @@ def test_sets_every_param_group_in_a_real_fit(tiny_data):
     x, y = tiny_data
     model = make_model()
     params = list(model.module.parameters())
-    optimizer = torch.optim.SGD([{"params": params[:2], "lr": 0.1},
-                                 {"params": params[2:], "lr": 0.2}])
+    optimizer = torch.optim.SGD(
+        [{"params": params[:2], "lr": 0.1}, {"params": params[2:], "lr": 0.2}]
+    )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    history = model.fit(x, y, epochs=2, verbose=0,
-                        callbacks=[LearningRateScheduler(lambda e: 0.01 * (e + 1))])
+    history = model.fit(
+        x, y, epochs=2, verbose=0, callbacks=[LearningRateScheduler(lambda e: 0.01 * (e + 1))]
+    )
     assert history.history["learning_rate"] == pytest.approx([0.01, 0.02])
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.02, 0.04])
 
@@ -124,8 +137,9 @@ def step_decay(epoch):  # seed 000
 def test_seed000_step_decay_sequence_matches_the_formula(tiny_data):
     x, y = tiny_data
     model = make_model(optimizer=SGD(learning_rate=0.0, momentum=0.9))
-    history = model.fit(x, y, epochs=30, batch_size=40, verbose=0,
-                        callbacks=[LearningRateScheduler(step_decay)])
+    history = model.fit(
+        x, y, epochs=30, batch_size=40, verbose=0, callbacks=[LearningRateScheduler(step_decay)]
+    )
     expected = [0.1] * 9 + [0.05] * 10 + [0.025] * 10 + [0.0125]  # SPEC §14.2
     assert history.history["learning_rate"] == pytest.approx(expected, rel=1e-6)
     formula = [np.float32(0.1 * 0.5 ** math.floor((1 + e) / 10)) for e in range(30)]
@@ -166,28 +180,42 @@ def keep_reductions(epoch, lr):
     return lr if lr < 0.1 else 0.1
 
 
-@pytest.mark.parametrize(("schedule", "expected"), [
-    (constant, [0.1, 0.1, 0.1, 0.1]),  # the scheduler wins at every epoch begin
-    (keep_reductions, [0.1, 0.1, 0.05, 0.025]),  # it starts from `lr`: reductions stay
-])
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        (constant, [0.1, 0.1, 0.1, 0.1]),  # the scheduler wins at every epoch begin
+        (keep_reductions, [0.1, 0.1, 0.05, 0.025]),  # it starts from `lr`: reductions stay
+    ],
+)
 def test_seed004_interplay_with_reduce_lr_on_plateau(tiny_data, schedule, expected):
     x, y = tiny_data
     model = make_model(optimizer=SGD(learning_rate=0.1))
     used = []
-    record = LambdaCallback(on_train_batch_begin=lambda b, logs: used.append(
-        float(model.optimizer.learning_rate)) if b == 0 else None)
+    record = LambdaCallback(
+        on_train_batch_begin=lambda b, logs: (
+            used.append(float(model.optimizer.learning_rate)) if b == 0 else None
+        )
+    )
     worse = iter(range(100))
     script = LambdaCallback(on_epoch_end=lambda e, logs: logs.update(s=float(next(worse))))
     plateau = ReduceLROnPlateau(monitor="s", mode="min", factor=0.5, patience=0)
-    model.fit(x, y, epochs=4, verbose=0,
-              callbacks=[LearningRateScheduler(schedule), record, script, plateau])
+    model.fit(
+        x,
+        y,
+        epochs=4,
+        verbose=0,
+        callbacks=[LearningRateScheduler(schedule), record, script, plateau],
+    )
     assert used == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("order", "expected"), [
-    ("plateau_first", [0.1, 0.05]),  # the scheduler logs the reduced LR last
-    ("scheduler_first", [0.1, 0.1]),  # the plateau callback logs the pre-reduction LR last
-])
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        ("plateau_first", [0.1, 0.05]),  # the scheduler logs the reduced LR last
+        ("scheduler_first", [0.1, 0.1]),  # the plateau callback logs the pre-reduction LR last
+    ],
+)
 def test_seed004_log_key_later_callback_wins(tiny_data, order, expected):
     x, y = tiny_data
     worse = iter(range(100))
@@ -196,5 +224,6 @@ def test_seed004_log_key_later_callback_wins(tiny_data, order, expected):
     scheduler = LearningRateScheduler(keep_reductions)
     pair = [plateau, scheduler] if order == "plateau_first" else [scheduler, plateau]
     history = make_model(optimizer=SGD(learning_rate=0.1)).fit(
-        x, y, epochs=2, verbose=0, callbacks=[script, *pair])
+        x, y, epochs=2, verbose=0, callbacks=[script, *pair]
+    )
     assert history.history["learning_rate"] == pytest.approx(expected)

@@ -54,11 +54,23 @@ def test_logs_params_metrics_and_checkpoints_to_sqlite(tmp_path, tiny_data, comp
 
     x, y = tiny_data
     checkpoint = tmp_path / "best.ckpt"
-    logger = MLflowLogger(uri, experiment_name="exp", run_name="r1", log_params={"seed": 7},
-                          artifact_paths=[checkpoint])
+    logger = MLflowLogger(
+        uri,
+        experiment_name="exp",
+        run_name="r1",
+        log_params={"seed": 7},
+        artifact_paths=[checkpoint],
+    )
     model = compiled_model()
-    history = model.fit(x, y, epochs=3, batch_size=10, verbose=0, validation_split=0.25,
-                        callbacks=[WriteCheckpoint(checkpoint), logger])
+    history = model.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=10,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[WriteCheckpoint(checkpoint), logger],
+    )
     client = MlflowClient(tracking_uri=uri)
     run = client.get_run(logger.run_id)
     assert run.info.status == "FINISHED"
@@ -72,8 +84,9 @@ def test_logs_params_metrics_and_checkpoints_to_sqlite(tmp_path, tiny_data, comp
     assert params["optimizer.learning_rate"] == "0.01"
     for key, values in history.history.items():
         logged = client.get_metric_history(logger.run_id, key)
-        assert [(m.step, m.value) for m in logged] == [(e, pytest.approx(v))
-                                                       for e, v in enumerate(values)]
+        assert [(m.step, m.value) for m in logged] == [
+            (e, pytest.approx(v)) for e, v in enumerate(values)
+        ]
     artifacts = [a.path for a in client.list_artifacts(logger.run_id, "checkpoints")]
     assert artifacts == ["checkpoints/best.ckpt"]
     local = client.download_artifacts(logger.run_id, "checkpoints/best.ckpt", str(tmp_path / "dl"))

@@ -107,8 +107,11 @@ def test_template_is_one_based_and_formats_logs(tmp_path):
 
 def test_missing_template_key_lists_available_keys(tmp_path):
     cb, _ = _cb(tmp_path / "w-{val_acc:.2f}.keras")
-    with pytest.raises(KeyError, match=r"Failed to format this callback filepath.*"
-                                       r"Reason: .*val_acc.*Available keys: epoch, loss, val_loss"):
+    with pytest.raises(
+        KeyError,
+        match=r"Failed to format this callback filepath.*"
+        r"Reason: .*val_acc.*Available keys: epoch, loss, val_loss",
+    ):
         _epochs(cb, [0.5])
 
 
@@ -195,8 +198,13 @@ def test_batch_level_best_only_on_train_monitor_resolves_direction(tmp_path):
 
 
 def test_threshold_mode_and_best_persisting_across_fits(tmp_path):
-    cb, _ = _cb(tmp_path / "b.keras", save_best_only=True, initial_value_threshold=0.8,
-                monitor="val_accuracy", mode="max")
+    cb, _ = _cb(
+        tmp_path / "b.keras",
+        save_best_only=True,
+        initial_value_threshold=0.8,
+        monitor="val_accuracy",
+        mode="max",
+    )
     _epochs(cb, [0.7, 0.85], key="val_accuracy")
     assert len(cb.model.saved) == 1
     cb.on_train_begin()  # a second fit keeps `best`
@@ -229,8 +237,9 @@ def test_state_dict_round_trip(tmp_path):
     cb, _ = _cb(tmp_path / "w-{epoch}.keras", save_best_only=True, max_to_keep=3, save_freq=5)
     cb.best, cb._batches_since_save = 0.25, 3
     cb.kept = [(str(tmp_path / "w-1.keras"), 0.25, 1)]
-    other = ModelCheckpoint(str(tmp_path / "w-{epoch}.keras"), save_best_only=True,
-                            max_to_keep=3, save_freq=5)
+    other = ModelCheckpoint(
+        str(tmp_path / "w-{epoch}.keras"), save_best_only=True, max_to_keep=3, save_freq=5
+    )
     other.load_state_dict(cb.state_dict())
     assert other.state_dict() == cb.state_dict()
     with pytest.raises(ValueError, match="missing"):
@@ -260,11 +269,13 @@ def test_fit_with_validation_writes_loadable_best_model(tmp_path, tiny_data, com
 
 def test_fit_weights_only_by_batch(tmp_path, tiny_data, compiled_model):
     model = compiled_model()
-    cb = ModelCheckpoint(str(tmp_path / "w-{epoch}-{batch}.weights.h5"), save_weights_only=True,
-                         save_freq=5)
+    cb = ModelCheckpoint(
+        str(tmp_path / "w-{epoch}-{batch}.weights.h5"), save_weights_only=True, save_freq=5
+    )
     model.fit(*tiny_data, epochs=2, batch_size=8, verbose=0, callbacks=[cb])
     assert sorted(os.listdir(tmp_path)) == ["w-1-5.weights.h5", "w-2-5.weights.h5"]
     fresh = compiled_model()
     fresh.load_weights(tmp_path / "w-2-5.weights.h5")
-    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), model.get_weights(),
-                                                      strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(fresh.get_weights(), model.get_weights(), strict=True)
+    )

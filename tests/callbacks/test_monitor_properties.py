@@ -69,8 +69,14 @@ def reference_lr_sequence(values, mode, delta, patience, factor, cooldown, min_l
 
 
 def run_es(values, mode, delta, patience, baseline, start):
-    cb = EarlyStopping(monitor="m", mode=mode, min_delta=delta, patience=patience,
-                       baseline=baseline, start_from_epoch=start)
+    cb = EarlyStopping(
+        monitor="m",
+        mode=mode,
+        min_delta=delta,
+        patience=patience,
+        baseline=baseline,
+        start_from_epoch=start,
+    )
     cb.model = StubModel()
     cb.on_train_begin()
     for epoch, value in enumerate(values):
@@ -81,8 +87,15 @@ def run_es(values, mode, delta, patience, baseline, start):
 
 
 def run_rlrop(values, mode, delta, patience, factor, cooldown, min_lr):
-    cb = ReduceLROnPlateau(monitor="m", mode=mode, min_delta=delta, patience=patience,
-                           factor=factor, cooldown=cooldown, min_lr=min_lr)
+    cb = ReduceLROnPlateau(
+        monitor="m",
+        mode=mode,
+        min_delta=delta,
+        patience=patience,
+        factor=factor,
+        cooldown=cooldown,
+        min_lr=min_lr,
+    )
     cb.model = StubModel()
     cb.model.optimizer.learning_rate = 1.0
     cb.on_train_begin()
@@ -154,7 +167,8 @@ def test_early_stopping_matches_reference(values, mode, delta, patience, baselin
     cooldown=st.integers(0, 3),
     min_lr=st.sampled_from([0.0, 0.01, 0.3]),
 )
-def test_reduce_lr_on_plateau_matches_reference(values, mode, delta, patience, factor, cooldown,
-                                                min_lr):
+def test_reduce_lr_on_plateau_matches_reference(
+    values, mode, delta, patience, factor, cooldown, min_lr
+):
     expected = reference_lr_sequence(values, mode, abs(delta), patience, factor, cooldown, min_lr)
     assert run_rlrop(values, mode, delta, patience, factor, cooldown, min_lr) == expected

@@ -52,8 +52,7 @@ def test_patience_zero_reduces_every_non_improving_epoch():
 
 
 def test_min_lr_clamp_and_no_cooldown_at_the_floor():
-    cb, used, _ = run_scripted([1.0] * 8, lr=1.0, factor=0.1, patience=1, min_lr=0.05,
-                               cooldown=2)
+    cb, used, _ = run_scripted([1.0] * 8, lr=1.0, factor=0.1, patience=1, min_lr=0.05, cooldown=2)
     assert reductions(used) == [1, 3]
     # 0.1 -> max(0.01, 0.05): clamped at min_lr; then nothing changes, the wait keeps growing
     # and no cooldown starts.
@@ -65,8 +64,9 @@ def test_min_lr_clamp_and_no_cooldown_at_the_floor():
 def test_min_delta_in_both_modes():
     _, used, _ = run_scripted([1.0, 0.95, 0.9], factor=0.5, patience=2, min_delta=0.1)
     assert reductions(used) == [2]  # neither 0.95 nor 0.9 beats 1.0 by more than 0.1
-    _, used, _ = run_scripted([0.5, 0.55, 0.7], monitor="val_accuracy", factor=0.5,
-                              patience=2, min_delta=0.1)
+    _, used, _ = run_scripted(
+        [0.5, 0.55, 0.7], monitor="val_accuracy", factor=0.5, patience=2, min_delta=0.1
+    )
     assert reductions(used) == []  # 0.7 beats 0.5 + 0.1: wait reset
 
 
@@ -156,8 +156,7 @@ def test_verbose_message():
 
 
 def test_state_dict_round_trip():
-    full, used_full, _ = run_scripted([1.0, 1.0, 1.0, 1.0, 1.0], factor=0.5, patience=2,
-                                      cooldown=2)
+    full, used_full, _ = run_scripted([1.0, 1.0, 1.0, 1.0, 1.0], factor=0.5, patience=2, cooldown=2)
     cb, _, _ = run_scripted([1.0, 1.0, 1.0], factor=0.5, patience=2, cooldown=2)
     resumed = ReduceLROnPlateau(factor=0.5, patience=2, cooldown=2)
     resumed.model = StubModel()

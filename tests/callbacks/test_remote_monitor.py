@@ -68,8 +68,9 @@ def server_factory():
 def _fit(compiled_model, tiny_data, monitor, epochs=2):
     x, y = tiny_data
     model = compiled_model()
-    return model.fit(x, y, epochs=epochs, batch_size=10, verbose=0, validation_split=0.25,
-                     callbacks=[monitor])
+    return model.fit(
+        x, y, epochs=epochs, batch_size=10, verbose=0, validation_split=0.25, callbacks=[monitor]
+    )
 
 
 def test_args_validation():
@@ -85,8 +86,9 @@ def test_args_validation():
 
 def test_form_payload_bytes(server_factory, compiled_model, tiny_data):
     server = server_factory()
-    history = _fit(compiled_model, tiny_data,
-                   RemoteMonitor(root=server.root, headers={"X-Run": "abc"})).history
+    history = _fit(
+        compiled_model, tiny_data, RemoteMonitor(root=server.root, headers={"X-Run": "abc"})
+    ).history
     assert [r[0] for r in server.requests] == ["/publish/epoch/end/"] * 2
     for epoch, (_, headers, body) in enumerate(server.requests):
         payload = {"epoch": epoch, **{k: history[k][epoch] for k in sorted(history)}}
@@ -105,8 +107,9 @@ def test_json_payload_bytes_and_field(server_factory):
     server = server_factory()
     monitor = RemoteMonitor(root=server.root, path="/p", field="ignored", send_as_json=True)
     monitor.on_train_begin({})
-    monitor.on_epoch_end(3, {"loss": np.float32(0.5), "acc": torch.tensor(0.25),
-                             "vec": np.array([1.0, 2.0])})
+    monitor.on_epoch_end(
+        3, {"loss": np.float32(0.5), "acc": torch.tensor(0.25), "vec": np.array([1.0, 2.0])}
+    )
     path, headers, body = server.requests[0]
     assert path == "/p"
     assert body == b'{"epoch": 3, "loss": 0.5, "acc": 0.25, "vec": [1.0, 2.0]}'
@@ -115,7 +118,10 @@ def test_json_payload_bytes_and_field(server_factory):
 
 def test_json_safe():
     assert json_safe({"a": np.int64(3), "b": torch.ones(2), "c": (np.float64(1.5),)}) == {
-        "a": 3, "b": [1.0, 1.0], "c": [1.5]}
+        "a": 3,
+        "b": [1.0, 1.0],
+        "c": [1.5],
+    }
 
 
 def _one_failure_warning(record):
@@ -150,8 +156,9 @@ def test_server_hanging_past_timeout(server_factory, compiled_model, tiny_data):
     server = server_factory(hang=True)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        history = _fit(compiled_model, tiny_data, RemoteMonitor(root=server.root, timeout=0.2),
-                       epochs=2)
+        history = _fit(
+            compiled_model, tiny_data, RemoteMonitor(root=server.root, timeout=0.2), epochs=2
+        )
     assert len(history.history["loss"]) == 2
     _one_failure_warning(record)
 

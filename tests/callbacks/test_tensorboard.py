@@ -25,8 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _read(run_dir):
-    acc = ea_module.EventAccumulator(str(run_dir), size_guidance={
-        "scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
+    acc = ea_module.EventAccumulator(
+        str(run_dir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0}
+    )
     acc.Reload()
     return acc
 
@@ -56,15 +57,18 @@ def _fit(tmp_path, tiny_data, epochs=3, recorder=None, **kwargs):
     model = make_model()
     tb = TensorBoard(log_dir=tmp_path / "logs", **kwargs)
     callbacks = [tb] + ([recorder] if recorder else [])
-    history = model.fit(x, y, epochs=epochs, batch_size=10, verbose=0, validation_split=0.25,
-                        callbacks=callbacks)
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=10, verbose=0, validation_split=0.25, callbacks=callbacks
+    )
     return model, history.history, tmp_path / "logs"
 
 
 def test_args_validation():
     for bad in (-1, (3, 1), (0, 2), "a,b", 1.5, (1, 2, 3), True):
-        with pytest.raises(ValueError, match="profile_batch must be a non-negative integer or "
-                                             "2-tuple of positive integers"):
+        with pytest.raises(
+            ValueError,
+            match="profile_batch must be a non-negative integer or 2-tuple of positive integers",
+        ):
             TensorBoard(profile_batch=bad)
     with pytest.raises(ValueError, match="update_freq"):
         TensorBoard(update_freq="sometimes")
@@ -89,25 +93,33 @@ def test_epoch_scalars_every_tag_step_value(tmp_path, tiny_data):
     assert set(train) == {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"}
     for key in ("loss", "accuracy"):
         assert train[f"epoch_{key}"] == [(e, pytest.approx(v)) for e, v in enumerate(history[key])]
-        assert val[f"epoch_{key}"] == [(e, pytest.approx(v))
-                                       for e, v in enumerate(history[f"val_{key}"])]
+        assert val[f"epoch_{key}"] == [
+            (e, pytest.approx(v)) for e, v in enumerate(history[f"val_{key}"])
+        ]
     assert train["epoch_learning_rate"] == [(e, pytest.approx(0.01)) for e in range(3)]
     # One evaluation per epoch, stepped by optimizer updates (3 batches of 10 per epoch).
-    assert set(val) == {"epoch_loss", "epoch_accuracy", "evaluation_loss_vs_iterations",
-                        "evaluation_accuracy_vs_iterations"}
+    assert set(val) == {
+        "epoch_loss",
+        "epoch_accuracy",
+        "evaluation_loss_vs_iterations",
+        "evaluation_accuracy_vs_iterations",
+    }
     assert val["evaluation_loss_vs_iterations"] == [
-        (3 * (e + 1), pytest.approx(v)) for e, v in enumerate(history["val_loss"])]
+        (3 * (e + 1), pytest.approx(v)) for e, v in enumerate(history["val_loss"])
+    ]
 
 
 def test_batch_scalars_with_int_update_freq(tmp_path, tiny_data):
     recorder = Recorder()
-    _, _, logs = _fit(tmp_path, tiny_data, epochs=2, recorder=recorder, update_freq=2,
-                      write_graph=False)
+    _, _, logs = _fit(
+        tmp_path, tiny_data, epochs=2, recorder=recorder, update_freq=2, write_graph=False
+    )
     train = _scalars(_read(logs / "train"))
     # 6 batches in the run; the counter is global and 1-based: steps 2, 4, 6.
     for key in ("loss", "accuracy"):
         assert train[f"batch_{key}"] == [
-            (s, pytest.approx(recorder.batch_logs[s - 1][key])) for s in (2, 4, 6)]
+            (s, pytest.approx(recorder.batch_logs[s - 1][key])) for s in (2, 4, 6)
+        ]
 
 
 def test_update_freq_epoch_skips_batch_hooks():
@@ -118,8 +130,15 @@ def test_update_freq_epoch_skips_batch_hooks():
 
 def test_steps_per_second_with_fake_clock(tmp_path, tiny_data):
     clock = FakeClock(0.5)
-    _, _, logs = _fit(tmp_path, tiny_data, epochs=2, write_steps_per_second=True,
-                      update_freq="batch", clock=clock, write_graph=False)
+    _, _, logs = _fit(
+        tmp_path,
+        tiny_data,
+        epochs=2,
+        write_steps_per_second=True,
+        update_freq="batch",
+        clock=clock,
+        write_graph=False,
+    )
     train = _scalars(_read(logs / "train"))
     # Each batch: begin and end read the clock once each (0.5 s); an epoch spans
     # begin + 3 x (begin, end) + end = 7 reads = 3.5 s for 3 steps.
@@ -129,18 +148,28 @@ def test_steps_per_second_with_fake_clock(tmp_path, tiny_data):
 
 def test_histograms_gradients_and_images(tmp_path, tiny_data):
     recorder = Recorder()
-    model, _, logs = _fit(tmp_path, tiny_data, recorder=recorder, histogram_freq=2,
-                          write_grads=True, write_images=True, write_graph=False)
+    model, _, logs = _fit(
+        tmp_path,
+        tiny_data,
+        recorder=recorder,
+        histogram_freq=2,
+        write_grads=True,
+        write_images=True,
+        write_graph=False,
+    )
     acc = _read(logs / "train")
     names = [n for n, _ in model.module.named_parameters()]
     tags = {n.replace(".", "/") for n in names}
-    assert set(acc.Tags()["histograms"]) == ({f"{t}/histogram" for t in tags}
-                                             | {f"{t}_grad/histogram" for t in tags})
+    assert set(acc.Tags()["histograms"]) == (
+        {f"{t}/histogram" for t in tags} | {f"{t}_grad/histogram" for t in tags}
+    )
     assert set(acc.Tags()["images"]) == {f"{t}/image" for t in tags}
     for name in names:
         tag = name.replace(".", "/")
-        for suffix, source in (("/histogram", recorder.weights),
-                               ("_grad/histogram", recorder.grads)):
+        for suffix, source in (
+            ("/histogram", recorder.weights),
+            ("_grad/histogram", recorder.grads),
+        ):
             events = acc.Histograms(tag + suffix)
             assert [e.step for e in events] == [0, 2]  # epoch % 2 == 0
             for event in events:
@@ -188,12 +217,15 @@ def test_profiler_trace(tmp_path, tiny_data):
 def test_embeddings_projector(tmp_path):
     metadata = tmp_path / "labels.tsv"
     metadata.write_text("".join(f"word{i}\n" for i in range(12)))
-    model = epochal.Sequential([Embedding(12, 3, name="words"), Flatten(), Dense(2)],
-                               device="cpu")
+    model = epochal.Sequential([Embedding(12, 3, name="words"), Flatten(), Dense(2)], device="cpu")
     model.compile(optimizer="sgd", loss="mse")
     x = np.arange(24).reshape(12, 2) % 12
-    tb = TensorBoard(log_dir=tmp_path / "logs", embeddings_freq=1,
-                     embeddings_metadata={"words": str(metadata)}, write_graph=False)
+    tb = TensorBoard(
+        log_dir=tmp_path / "logs",
+        embeddings_freq=1,
+        embeddings_metadata={"words": str(metadata)},
+        write_graph=False,
+    )
     model.fit(x, np.zeros((12, 2), "float32"), epochs=2, verbose=0, callbacks=[tb])
     config = (tmp_path / "logs" / "train" / "projector_config.pbtxt").read_text()
     assert config.count("tensor_name") == 2
@@ -203,8 +235,9 @@ def test_embeddings_projector(tmp_path):
     np.testing.assert_allclose(rows, model.module[0].embeddings.detach().numpy(), rtol=1e-5)
     labels = next((tmp_path / "logs" / "train").glob("*1/words/metadata.tsv"))
     assert labels.read_text().split() == [f"word{i}" for i in range(12)]
-    bad = TensorBoard(log_dir=tmp_path / "bad", embeddings_freq=1,
-                      embeddings_metadata={"dense": "x.tsv"})
+    bad = TensorBoard(
+        log_dir=tmp_path / "bad", embeddings_freq=1, embeddings_metadata={"dense": "x.tsv"}
+    )
     with pytest.raises(ValueError, match="Unrecognized `Embedding` layer names"):
         model.fit(x, np.zeros((12, 2), "float32"), epochs=1, verbose=0, callbacks=[bad])
 
@@ -217,6 +250,7 @@ class FakeWriter:
     def __getattr__(self, name):
         def record(*args, **kwargs):
             self.calls.append((name, threading.get_ident(), args))
+
         return record
 
 
@@ -229,8 +263,7 @@ def test_injected_writer_is_called_off_the_training_thread(tmp_path, tiny_data):
 
     x, y = tiny_data
     model = make_model()
-    tb = TensorBoard(log_dir=tmp_path, writer_factory=factory, histogram_freq=1,
-                     write_graph=False)
+    tb = TensorBoard(log_dir=tmp_path, writer_factory=factory, histogram_freq=1, write_graph=False)
     model.fit(x, y, epochs=2, batch_size=10, verbose=0, validation_split=0.25, callbacks=[tb])
     assert set(writers) == {"train", "validation"}
     calls = writers["train"].calls
@@ -240,10 +273,20 @@ def test_injected_writer_is_called_off_the_training_thread(tmp_path, tiny_data):
 
 
 def test_seed000_tensorboard_example_runs(tmp_path):
-    env = {**os.environ, "EPOCHAL_EXAMPLE_EPOCHS": "2", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "examples")])}
-    done = subprocess.run([sys.executable, str(REPO / "examples" / "seed000_tensorboard.py")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "EPOCHAL_EXAMPLE_EPOCHS": "2",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "examples")]),
+    }
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "seed000_tensorboard.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     acc = _read(tmp_path / "logs" / "train")
     assert "dense/kernel_grad/histogram" in acc.Tags()["histograms"]
@@ -263,9 +306,22 @@ def test_real_tensorboard_server_serves_the_scalars(tmp_path, tiny_data):
     exe = Path(sys.executable).with_name("tensorboard")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "tensorboard.main"]
     server = subprocess.Popen(
-        [*command, "--logdir", str(logs), "--host", "127.0.0.1", "--port", str(port),
-         "--load_fast", "false", "--reload_interval", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            *command,
+            "--logdir",
+            str(logs),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--load_fast",
+            "false",
+            "--reload_interval",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=train&tag=epoch_loss"
     try:
         deadline = time.monotonic() + 50

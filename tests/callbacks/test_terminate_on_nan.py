@@ -22,8 +22,15 @@ def test_stops_after_the_first_invalid_batch_and_says_so():
     x, y = nan_data()
     lines = []
     recorder = RecordingCallback()
-    history = make_model().fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0,
-                               callbacks=[TerminateOnNaN(print_fn=lines.append), recorder])
+    history = make_model().fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=4,
+        shuffle=False,
+        verbose=0,
+        callbacks=[TerminateOnNaN(print_fn=lines.append), recorder],
+    )
     assert lines == ["Batch 2: Invalid loss, terminating training"]
     batches = [i for hook, i, _ in recorder.calls if hook == "on_train_batch_end"]
     assert batches == [0, 1, 2]
@@ -47,8 +54,15 @@ def test_raise_error():
     recorder = RecordingCallback()
     message = r"NaN or Inf loss encountered at batch 2\. Loss value: nan"
     with pytest.raises(RuntimeError, match=message):
-        make_model().fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0,
-                         callbacks=[TerminateOnNaN(raise_error=True), recorder])
+        make_model().fit(
+            x,
+            y,
+            epochs=1,
+            batch_size=4,
+            shuffle=False,
+            verbose=0,
+            callbacks=[TerminateOnNaN(raise_error=True), recorder],
+        )
     assert "on_train_end" not in [h for h, _, _ in recorder.calls]
 
 

@@ -54,8 +54,9 @@ def test_seed_changes_the_order_but_not_the_content(default_split):
     everything = np.concatenate([y_train, y_test])
     other = np.concatenate([y_other, y_other_test])
     assert np.array_equal(np.bincount(everything), np.bincount(other))
-    assert np.isclose(np.concatenate([x_train, x_test]).sum(),
-                      np.concatenate([x_other, x_other_test]).sum())
+    assert np.isclose(
+        np.concatenate([x_train, x_test]).sum(), np.concatenate([x_other, x_other_test]).sum()
+    )
 
 
 def test_train_and_test_partition_the_data(default_split):

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
 
 def _model():
-    model = epochal.Sequential([Dense(128, activation="relu", input_shape=(64,)), Dense(64)],
-                               device="cpu")
+    model = epochal.Sequential(
+        [Dense(128, activation="relu", input_shape=(64,)), Dense(64)], device="cpu"
+    )
     model.compile(optimizer="adam", loss="mse")
     return model
 

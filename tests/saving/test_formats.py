@@ -99,8 +99,10 @@ def test_decay_and_loss_objects_round_trip(tmp_path, tiny_data):
 def test_wrapped_torch_optimizer_round_trips(tmp_path, tiny_data):
     model = _net()
     model.build_from_batch(torch.zeros(1, 4))
-    model.compile(optimizer=torch.optim.Adam(model.module.parameters(), lr=0.01, betas=(0.8, 0.9)),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=torch.optim.Adam(model.module.parameters(), lr=0.01, betas=(0.8, 0.9)),
+        loss="sparse_categorical_crossentropy",
+    )
     model.fit(*tiny_data, epochs=1, batch_size=8, verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = load_model(tmp_path / "m.keras")

@@ -21,10 +21,13 @@ def my_loss(y_true, y_pred):
 
 def _model(**compile_kwargs):
     torch.manual_seed(0)
-    model = epochal.Sequential([Dense(8, activation="relu", input_shape=(4,)),
-                                Dense(2, activation="softmax")], device="cpu")
-    model.compile(**{"optimizer": "adam", "loss": "sparse_categorical_crossentropy",
-                     **compile_kwargs})
+    model = epochal.Sequential(
+        [Dense(8, activation="relu", input_shape=(4,)), Dense(2, activation="softmax")],
+        device="cpu",
+    )
+    model.compile(
+        **{"optimizer": "adam", "loss": "sparse_categorical_crossentropy", **compile_kwargs}
+    )
     return model
 
 
@@ -32,8 +35,9 @@ def test_custom_metric_and_loss_restored_by_name(tmp_path, tiny_data):
     model = _model(loss=my_loss, metrics=["accuracy", my_metric])
     model.fit(*tiny_data, epochs=1, verbose=0)
     model.save(tmp_path / "your.model.h5")
-    loaded = load_model(tmp_path / "your.model.h5",
-                        custom_objects={"my_metric": my_metric, "my_loss": my_loss})
+    loaded = load_model(
+        tmp_path / "your.model.h5", custom_objects={"my_metric": my_metric, "my_loss": my_loss}
+    )
     assert loaded.metrics_names == ["loss", "accuracy", "my_metric"]
     assert loaded.evaluate(*tiny_data, verbose=0) == model.evaluate(*tiny_data, verbose=0)
 
@@ -97,8 +101,9 @@ def test_module_class_from_custom_objects_or_registry(tmp_path, tiny_data):
         load_model(tmp_path / "m.keras")
     loaded = load_model(tmp_path / "m.keras", custom_objects={"Configurable": Configurable})
     assert loaded.module.hidden == 5
-    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), loaded.get_weights(),
-                                                      strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True)
+    )
     register_serializable(Configurable)
     assert load_model(tmp_path / "m.keras").module.hidden == 5
 

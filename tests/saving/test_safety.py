@@ -29,8 +29,9 @@ class _Payload:
 
 def _model():
     torch.manual_seed(0)
-    model = epochal.Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(2)],
-                               device="cpu")
+    model = epochal.Sequential(
+        [Dense(8, activation="relu", input_shape=(4,)), Dense(2)], device="cpu"
+    )
     model.compile(optimizer="adam", loss="mse")
     return model
 
@@ -56,8 +57,10 @@ def test_pickle_payload_in_pt_file_is_refused_without_running(tmp_path):
 def test_pickle_member_in_keras_zip_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     _model().save(tmp_path / "good.keras")
-    with zipfile.ZipFile(tmp_path / "good.keras") as src, \
-            zipfile.ZipFile(tmp_path / "evil.keras", "w") as dst:
+    with (
+        zipfile.ZipFile(tmp_path / "good.keras") as src,
+        zipfile.ZipFile(tmp_path / "evil.keras", "w") as dst,
+    ):
         for name in src.namelist():
             dst.writestr(name, src.read(name))
         dst.writestr("optimizer.pkl", pickle.dumps(_Payload(marker)))
@@ -114,8 +117,9 @@ def test_truncated_files_are_refused_and_the_model_is_untouched(tmp_path, suffix
     data = path.read_bytes()
     size = int(len(data) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(data) - 1)
     path.write_bytes(data[:size])
-    target = epochal.Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(2)],
-                                device="cpu")
+    target = epochal.Sequential(
+        [Dense(8, activation="relu", input_shape=(4,)), Dense(2)], device="cpu"
+    )
     before = target.get_weights()
     with pytest.raises(CheckpointError, match=str(path.name)):
         target.load_weights(path)
@@ -140,8 +144,10 @@ def test_flipped_bytes_are_detected(tmp_path, suffix):
         except CheckpointError:
             continue
         # A flip outside what is read (padding, free space) may leave the data intact.
-        assert all(np.array_equal(a, b) for a, b in zip(source.get_weights(),
-                                                          target.get_weights(), strict=True)), trial
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(source.get_weights(), target.get_weights(), strict=True)
+        ), trial
 
 
 def test_foreign_files_get_a_clear_error(tmp_path):
@@ -171,8 +177,9 @@ def test_shape_and_name_mismatches_name_the_tensor(tmp_path):
     small = _model()
     small.save_weights(tmp_path / "small.weights.h5")
     torch.manual_seed(1)
-    wide = epochal.Sequential([Dense(16, activation="relu", input_shape=(4,)), Dense(2)],
-                              device="cpu")
+    wide = epochal.Sequential(
+        [Dense(16, activation="relu", input_shape=(4,)), Dense(2)], device="cpu"
+    )
     wide.compile(optimizer="adam", loss="mse")
     before = wide.get_weights()
     with pytest.raises(CheckpointError, match=r"shape mismatch for tensor '.*kernel.*\(4, 16\)"):

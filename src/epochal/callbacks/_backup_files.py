@@ -14,8 +14,15 @@ from epochal import _state_io
 from epochal.distributed import Strategy
 from epochal.state import capture_rng
 
-__all__ = ["exit_message", "own_share", "rank_report", "read_backup", "share", "to_device",
-           "version"]
+__all__ = [
+    "exit_message",
+    "own_share",
+    "rank_report",
+    "read_backup",
+    "share",
+    "to_device",
+    "version",
+]
 
 
 def read_backup(paths: Iterable[Path], model_state: Mapping[str, torch.Tensor]) -> Any:
@@ -38,8 +45,9 @@ def read_backup(paths: Iterable[Path], model_state: Mapping[str, torch.Tensor]) 
     return None
 
 
-def own_share(ranks: list[dict[str, Any]] | None, strategy: Strategy,
-              backup_dir: Path) -> dict[str, Any]:
+def own_share(
+    ranks: list[dict[str, Any]] | None, strategy: Strategy, backup_dir: Path
+) -> dict[str, Any]:
     """This rank's random state and running metric sums, from a backup's ``ranks``."""
     if not ranks:
         return {}
@@ -75,8 +83,12 @@ def rank_report(model: Any, pending_signal: int | None) -> dict[str, Any]:
     (they differ between ranks), its ``stop_training`` and the signal it got, if any."""
     metrics = model.train_state.metrics
     sums = metrics.state_dict() if metrics is not None else None
-    return {"rng": capture_rng(), "metrics": to_device(sums, torch.device("cpu")),
-            "stop": bool(model.stop_training), "signal": pending_signal or 0}
+    return {
+        "rng": capture_rng(),
+        "metrics": to_device(sums, torch.device("cpu")),
+        "stop": bool(model.stop_training),
+        "signal": pending_signal or 0,
+    }
 
 
 def share(report: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,12 @@ __all__ = ["check_suffix", "check_writable", "format_filepath", "top_k"]
 _WEIGHTS_SUFFIXES = (".weights.h5", ".safetensors", ".pt", ".pth")
 _LEGACY_SUFFIXES = (".h5", ".hdf5")
 # Keras <= 2.2 logged metrics=["accuracy"] as `acc`; templates of that era name `{val_acc}`.
-_ALIASES = {"acc": "accuracy", "accuracy": "acc", "val_acc": "val_accuracy",
-            "val_accuracy": "val_acc"}
+_ALIASES = {
+    "acc": "accuracy",
+    "accuracy": "acc",
+    "val_acc": "val_accuracy",
+    "val_accuracy": "val_acc",
+}
 
 
 class _PathFormatter(string.Formatter):
@@ -34,16 +38,23 @@ def check_suffix(filepath: str, weights_only: bool) -> None:
     if name.endswith(_WEIGHTS_SUFFIXES if weights_only else (".keras", ".h5")):
         return
     if name.endswith(_LEGACY_SUFFIXES):
-        warnings.warn(f"ModelCheckpoint: {filepath!r} uses a legacy HDF5 suffix; it is saved as "
-                      "HDF5 (Keras 3 expects `.weights.h5` for weights, `.keras` for models).",
-                      UserWarning, stacklevel=4)
+        warnings.warn(
+            f"ModelCheckpoint: {filepath!r} uses a legacy HDF5 suffix; it is saved as "
+            "HDF5 (Keras 3 expects `.weights.h5` for weights, `.keras` for models).",
+            UserWarning,
+            stacklevel=4,
+        )
         return
     if weights_only:
-        raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, the filepath "
-                         "provided must end in `.weights.h5` (or `.safetensors`, `.pt`). "
-                         f"Received: filepath={filepath}")
-    raise ValueError("The filepath provided must end in `.keras` (Keras model format) or `.h5`. "
-                     f"Received: filepath={filepath}")
+        raise ValueError(
+            "When using `save_weights_only=True` in `ModelCheckpoint`, the filepath "
+            "provided must end in `.weights.h5` (or `.safetensors`, `.pt`). "
+            f"Received: filepath={filepath}"
+        )
+    raise ValueError(
+        "The filepath provided must end in `.keras` (Keras model format) or `.h5`. "
+        f"Received: filepath={filepath}"
+    )
 
 
 def format_filepath(template: str, epoch: int, logs: dict[str, Any], batch: int | None) -> str:
@@ -63,8 +74,10 @@ def format_filepath(template: str, epoch: int, logs: dict[str, Any], batch: int 
     try:
         return _PathFormatter().vformat(template, (), values)
     except KeyError as exc:
-        raise KeyError(f'Failed to format this callback filepath: "{template}". Reason: {exc}. '
-                       f"Available keys: {', '.join(values)}") from None
+        raise KeyError(
+            f'Failed to format this callback filepath: "{template}". Reason: {exc}. '
+            f"Available keys: {', '.join(values)}"
+        ) from None
 
 
 def check_writable(template: str) -> None:
@@ -80,11 +93,13 @@ def check_writable(template: str) -> None:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
-        raise NotADirectoryError(f"ModelCheckpoint cannot create the folder {str(folder)!r}: "
-                                 f"{str(probe)!r} is a file.")
+        raise NotADirectoryError(
+            f"ModelCheckpoint cannot create the folder {str(folder)!r}: {str(probe)!r} is a file."
+        )
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
-        raise PermissionError(f"ModelCheckpoint cannot write to {str(probe)!r} (for "
-                              f"{template!r}): permission denied.")
+        raise PermissionError(
+            f"ModelCheckpoint cannot write to {str(probe)!r} (for {template!r}): permission denied."
+        )
 
 
 Kept = tuple[str, "float | None", int]

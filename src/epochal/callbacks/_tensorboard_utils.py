@@ -11,8 +11,17 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["WriteQueue", "add_graph", "default_writer", "embedding_layers", "parse_profile_batch",
-           "queue_histograms", "read_metadata", "start_profiler", "weight_image"]
+__all__ = [
+    "WriteQueue",
+    "add_graph",
+    "default_writer",
+    "embedding_layers",
+    "parse_profile_batch",
+    "queue_histograms",
+    "read_metadata",
+    "start_profiler",
+    "weight_image",
+]
 
 _PROFILE_ERROR = (
     "profile_batch must be a non-negative integer or 2-tuple of positive integers. A pair of "
@@ -37,9 +46,12 @@ def parse_profile_batch(profile_batch: Any) -> tuple[int, int]:
         if value < 0:
             raise ValueError(_PROFILE_ERROR.format(profile_batch))
         return value, value
-    if (isinstance(value, list | tuple) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-            and 0 < value[0] <= value[1]):
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and 0 < value[0] <= value[1]
+    ):
         return int(value[0]), int(value[1])
     raise ValueError(_PROFILE_ERROR.format(profile_batch))
 
@@ -74,8 +86,15 @@ def add_graph(writer: Any, module: torch.nn.Module, example: Any) -> None:
         module.train(was_training)
 
 
-def queue_histograms(queue: WriteQueue, writer: Any, module: torch.nn.Module, epoch: int, *,
-                     images: bool, grads: bool) -> None:
+def queue_histograms(
+    queue: WriteQueue,
+    writer: Any,
+    module: torch.nn.Module,
+    epoch: int,
+    *,
+    images: bool,
+    grads: bool,
+) -> None:
     """Queues a histogram (and image, and gradient histogram) of every float weight."""
     for name, tensor in module.state_dict(keep_vars=True).items():
         if not tensor.is_floating_point():
@@ -90,8 +109,12 @@ def queue_histograms(queue: WriteQueue, writer: Any, module: torch.nn.Module, ep
         # epoch's last training batch: no hook and no per-step cost.
         grad = getattr(tensor, "grad", None)
         if grads and grad is not None:
-            queue.submit(writer.add_histogram, f"{tag}_grad/histogram",
-                         grad.detach().cpu().numpy().copy(), epoch)
+            queue.submit(
+                writer.add_histogram,
+                f"{tag}_grad/histogram",
+                grad.detach().cpu().numpy().copy(),
+                epoch,
+            )
 
 
 def start_profiler(trace_dir: str) -> Any:

@@ -136,7 +136,8 @@ class BackupAndRestore(Callback):
                 stale.unlink(missing_ok=True)  # left by a process killed while writing
             try:
                 found = _backup_files.read_backup(
-                    (self.backup_path, self.previous_path), model.state_dict())
+                    (self.backup_path, self.previous_path), model.state_dict()
+                )
             except Exception as exc:  # raised on every rank below
                 found = exc
         found = strategy.broadcast_object(found)
@@ -165,7 +166,8 @@ class BackupAndRestore(Callback):
         """
         model, train_state = self.model, self.model.train_state
         everyone = model.strategy.all_gather_object(
-            _backup_files.rank_report(model, self._pending_signal))
+            _backup_files.rank_report(model, self._pending_signal)
+        )
         position = (train_state.epoch, train_state.step)
         if interrupt and self._written_at == position:
             return everyone  # the scheduled backup of this very step is already written
@@ -222,8 +224,9 @@ class BackupAndRestore(Callback):
         signum = signum or late
         if signum is None:
             return
-        message = _backup_files.exit_message(signum, late is not None, self.model.train_state,
-                                             self.backup_dir)
+        message = _backup_files.exit_message(
+            signum, late is not None, self.model.train_state, self.backup_dir
+        )
         if strategy.is_main_process or self._pending_signal is not None:
             print(message, file=self._stream or sys.stderr, flush=True)
         raise SystemExit(128 + signum)

@@ -88,8 +88,9 @@ class CallbackList(Callback):
         ordered = sorted(self.callbacks, key=lambda c: bool(c.run_last))
         active = [c for c in ordered if main_process or not c.main_process_only]
         self._restorers = [c for c in active if type(c).restore_run is not Callback.restore_run]
-        self._interrupters = [c for c in active
-                              if type(c).interrupt_run is not Callback.interrupt_run]
+        self._interrupters = [
+            c for c in active if type(c).interrupt_run is not Callback.interrupt_run
+        ]
         self._enders = [c for c in active if type(c).end_run is not Callback.end_run]
         return {hook: [c for c in active if c.implements(hook)] for hook in HOOKS}
 

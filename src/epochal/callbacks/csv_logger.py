@@ -170,8 +170,11 @@ class CSVLogger(Callback):
             raise ValueError(
                 f"CSVLogger state: `offset` must be a non-negative int. Received: {offset!r}"
             )
-        state = {"keys": None if keys is None else list(keys), "offset": offset,
-                 "append_header": bool(state.get("append_header", offset == 0))}
+        state = {
+            "keys": None if keys is None else list(keys),
+            "offset": offset,
+            "append_header": bool(state.get("append_header", offset == 0)),
+        }
         if self.csv_file is None:
             self._pending_restore = state  # applied when the next run opens the file
         else:

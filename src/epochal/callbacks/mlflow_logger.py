@@ -88,8 +88,10 @@ class MLflowLogger(Callback):
     ) -> None:
         super().__init__()
         if isinstance(artifact_paths, str | os.PathLike):
-            raise TypeError("`artifact_paths` must be a list of paths. "
-                            f"Received: artifact_paths={artifact_paths!r}")
+            raise TypeError(
+                "`artifact_paths` must be a list of paths. "
+                f"Received: artifact_paths={artifact_paths!r}"
+            )
         self.tracking_uri = _to_uri(tracking_uri) if tracking_uri is not None else _default_uri()
         if client is None:
             try:
@@ -122,8 +124,9 @@ class MLflowLogger(Callback):
         if experiment is not None:
             experiment_id = experiment.experiment_id
         else:
-            experiment_id = self.client.create_experiment(self.experiment_name,
-                                                          **self._artifact_location())
+            experiment_id = self.client.create_experiment(
+                self.experiment_name, **self._artifact_location()
+            )
         run = self.client.create_run(experiment_id, run_name=self.run_name)
         self.run_id = run.info.run_id
         self._logged_mtimes = {}
@@ -134,7 +137,7 @@ class MLflowLogger(Callback):
 
     def _artifact_location(self) -> dict[str, str]:
         if self.tracking_uri.startswith("sqlite:///"):
-            folder = Path(self.tracking_uri[len("sqlite:///"):]).parent / "mlartifacts"
+            folder = Path(self.tracking_uri[len("sqlite:///") :]).parent / "mlartifacts"
             return {"artifact_location": folder.resolve().as_uri()}
         return {}
 
@@ -161,8 +164,11 @@ class MLflowLogger(Callback):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(key, float(value), now, epoch) for key, value in (logs or {}).items()
-                   if isinstance(value, int | float) and math.isfinite(float(value))]
+        metrics = [
+            Metric(key, float(value), now, epoch)
+            for key, value in (logs or {}).items()
+            if isinstance(value, int | float) and math.isfinite(float(value))
+        ]
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
         for path in self.artifact_paths:

@@ -249,4 +249,3 @@ class ModelCheckpoint(MonitorCallback):
         self._batches_since_save = int(state["batches_since_save"])
         self._epochs_since_save = int(state["epochs_since_save"])
         self._saves = int(state.get("saves", len(self.kept)))
-

@@ -18,19 +18,56 @@ Mode = Literal["auto", "min", "max"]
 
 # Names Keras 3 treats as "higher is better" / "lower is better" when the model itself cannot
 # tell (an uncompiled stub, a metric object without a declared direction).
-_MAX_NAMES = frozenset({
-    "acc", "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "prc",
-    "precision", "recall", "f1_score", "fbeta_score", "iou", "mean_iou", "binary_iou",
-    "one_hot_iou", "one_hot_mean_iou", "r2_score", "cosine_similarity",
-    "pearson_correlation", "concordance_correlation",
-})
-_MIN_NAMES = frozenset({
-    "loss", "mse", "mae", "mape", "msle", "rmse", "mean_squared_error", "mean_absolute_error",
-    "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
-    "root_mean_squared_error", "logcosh", "log_cosh", "kl_divergence", "kld",
-    "kullback_leibler_divergence", "poisson", "hinge", "squared_hinge", "categorical_hinge",
-})
+_MAX_NAMES = frozenset(
+    {
+        "acc",
+        "accuracy",
+        "binary_accuracy",
+        "categorical_accuracy",
+        "sparse_categorical_accuracy",
+        "top_k_categorical_accuracy",
+        "sparse_top_k_categorical_accuracy",
+        "auc",
+        "prc",
+        "precision",
+        "recall",
+        "f1_score",
+        "fbeta_score",
+        "iou",
+        "mean_iou",
+        "binary_iou",
+        "one_hot_iou",
+        "one_hot_mean_iou",
+        "r2_score",
+        "cosine_similarity",
+        "pearson_correlation",
+        "concordance_correlation",
+    }
+)
+_MIN_NAMES = frozenset(
+    {
+        "loss",
+        "mse",
+        "mae",
+        "mape",
+        "msle",
+        "rmse",
+        "mean_squared_error",
+        "mean_absolute_error",
+        "mean_absolute_percentage_error",
+        "mean_squared_logarithmic_error",
+        "root_mean_squared_error",
+        "logcosh",
+        "log_cosh",
+        "kl_divergence",
+        "kld",
+        "kullback_leibler_divergence",
+        "poisson",
+        "hinge",
+        "squared_hinge",
+        "categorical_hinge",
+    }
+)
 _AT_METRIC = re.compile(r"^\w+_at_\w+$")  # precision_at_recall, sensitivity_at_specificity...
 # Keras <= 2.2 logged `metrics=["accuracy"]` as `acc`; the seed tutorials mix both spellings.
 _ALIASES = {"acc": "accuracy", "accuracy": "acc"}
@@ -38,7 +75,7 @@ _ALIASES = {"acc": "accuracy", "accuracy": "acc"}
 
 def _alias(name: str) -> str | None:
     prefix = "val_" if name.startswith("val_") else ""
-    other = _ALIASES.get(name[len(prefix):])
+    other = _ALIASES.get(name[len(prefix) :])
     return prefix + other if other else None
 
 

@@ -84,8 +84,13 @@ class ReduceLROnPlateau(MonitorCallback):
                 UserWarning,
                 stacklevel=2,
             )
-        for name, value in (("factor", factor), ("patience", patience), ("min_delta", min_delta),
-                            ("cooldown", cooldown), ("min_lr", min_lr)):
+        for name, value in (
+            ("factor", factor),
+            ("patience", patience),
+            ("min_delta", min_delta),
+            ("cooldown", cooldown),
+            ("min_lr", min_lr),
+        ):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"`{name}` must be a number. Received: {name}={value!r}")
         if factor >= 1.0:

@@ -103,10 +103,10 @@ class RemoteMonitor(Callback):
                 raise TypeError(f"`{name}` must be a str. Received: {name}={value!r}")
         if headers is not None and not isinstance(headers, Mapping):
             raise TypeError(f"`headers` must be a dict or None. Received: headers={headers!r}")
-        if (isinstance(timeout, bool) or not isinstance(timeout, numbers.Real)
-                or not timeout > 0):
-            raise ValueError(f"`timeout` must be a positive number of seconds. "
-                             f"Received: timeout={timeout!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
+            raise ValueError(
+                f"`timeout` must be a positive number of seconds. Received: timeout={timeout!r}"
+            )
         self.root = root
         self.path = path
         self.field = field

@@ -14,6 +14,7 @@ from epochal.callbacks.callback import Callback
 
 __all__ = ["TensorBoard"]
 
+
 class TensorBoard(Callback):
     """Writes Keras' TensorBoard logs: scalars, histograms, images, graph, profile, projector.
 
@@ -85,26 +86,41 @@ class TensorBoard(Callback):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("histogram_freq", histogram_freq),
-                            ("embeddings_freq", embeddings_freq)):
+        for name, value in (
+            ("histogram_freq", histogram_freq),
+            ("embeddings_freq", embeddings_freq),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"`{name}` must be a non-negative int. Received: {name}={value!r}")
         if update_freq == "batch":
             update_freq = 1
-        if update_freq != "epoch" and (isinstance(update_freq, bool)
-                                       or not isinstance(update_freq, int) or update_freq <= 0):
-            raise ValueError("`update_freq` must be 'epoch', 'batch' or a positive int. "
-                             f"Received: update_freq={update_freq!r}")
-        legacy = {"batch_size": batch_size, "embeddings_layer_names": embeddings_layer_names,
-                  "embeddings_data": embeddings_data}
+        if update_freq != "epoch" and (
+            isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq <= 0
+        ):
+            raise ValueError(
+                "`update_freq` must be 'epoch', 'batch' or a positive int. "
+                f"Received: update_freq={update_freq!r}"
+            )
+        legacy = {
+            "batch_size": batch_size,
+            "embeddings_layer_names": embeddings_layer_names,
+            "embeddings_data": embeddings_data,
+        }
         for name, value in legacy.items():
             if value is not None:
-                warnings.warn(f"TensorBoard: `{name}` is a Keras 2 argument; it is ignored.",
-                              DeprecationWarning, stacklevel=2)
+                warnings.warn(
+                    f"TensorBoard: `{name}` is a Keras 2 argument; it is ignored.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
         if write_grads is not None:
-            warnings.warn("TensorBoard: `write_grads` is a Keras 2 argument (gone in Keras 3); "
-                          "epochal still writes gradient histograms with it when "
-                          "histogram_freq > 0.", DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                "TensorBoard: `write_grads` is a Keras 2 argument (gone in Keras 3); "
+                "epochal still writes gradient histograms with it when "
+                "histogram_freq > 0.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.log_dir = os.fspath(log_dir)
         self.histogram_freq = histogram_freq
         self.write_graph = bool(write_graph)
@@ -157,8 +173,10 @@ class TensorBoard(Callback):
         if self._active and self.embeddings_freq and isinstance(self.embeddings_metadata, Mapping):
             unknown = set(self.embeddings_metadata) - set(tbu.embedding_layers(self.model.module))
             if unknown:
-                raise ValueError("Unrecognized `Embedding` layer names passed to "
-                                 f"`TensorBoard` `embeddings_metadata` argument: {sorted(unknown)}")
+                raise ValueError(
+                    "Unrecognized `Embedding` layer names passed to "
+                    f"`TensorBoard` `embeddings_metadata` argument: {sorted(unknown)}"
+                )
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch_start = self.clock()
@@ -228,8 +246,14 @@ class TensorBoard(Callback):
         tbu.add_graph(writer, self.model.module, example)
 
     def _write_histograms(self, epoch: int) -> None:
-        tbu.queue_histograms(self._queue, self._writer("train"), self.model.module, epoch,
-                             images=self.write_images, grads=self.write_grads)
+        tbu.queue_histograms(
+            self._queue,
+            self._writer("train"),
+            self.model.module,
+            epoch,
+            images=self.write_images,
+            grads=self.write_grads,
+        )
 
     def _write_embeddings(self, epoch: int) -> None:
         writer = self._writer("train")
@@ -238,9 +262,14 @@ class TensorBoard(Callback):
             if isinstance(path, Mapping):
                 path = path.get(name)
             labels, header = tbu.read_metadata(path) if path else (None, None)
-            self._queue.submit(writer.add_embedding, weight.detach().cpu().clone(),
-                               metadata=labels, metadata_header=header, global_step=epoch,
-                               tag=name)
+            self._queue.submit(
+                writer.add_embedding,
+                weight.detach().cpu().clone(),
+                metadata=labels,
+                metadata_header=header,
+                global_step=epoch,
+                tag=name,
+            )
 
     def _start_profiler(self) -> None:
         self._profiler = tbu.start_profiler(os.path.join(self.log_dir, "plugins", "profile"))

@@ -98,8 +98,11 @@ def _write_safetensors(tmp: Path, bundle: Bundle) -> None:
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in bundle.weights.items()}
-    metadata = {"format": "epochal", "weight_names": json.dumps(list(tensors)),
-                "weights_sha256": digest(tensors.items())}
+    metadata = {
+        "format": "epochal",
+        "weight_names": json.dumps(list(tensors)),
+        "weights_sha256": digest(tensors.items()),
+    }
     if bundle.config.get("build_config"):
         metadata["build_config"] = json.dumps(bundle.config["build_config"])
     save_file(tensors, str(tmp), metadata=metadata)
