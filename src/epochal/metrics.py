@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import torch
 
+from epochal.losses import mean_absolute_error, mean_squared_error
+
 __all__ = [
     "AUC",
     "Accuracy",
@@ -240,23 +242,7 @@ def sparse_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> t
     return y_pred.argmax(dim=-1) == y_true
 
 
-def _align(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    if y_true.shape != y_pred.shape:
-        if y_true.numel() == y_pred.numel():
-            y_true = y_true.reshape(y_pred.shape)
-        elif y_true.dim() == y_pred.dim() - 1:
-            y_true = y_true.unsqueeze(-1)
-    return y_true.to(y_pred.dtype)
-
-
-def mean_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    diff = y_pred - _align(y_true, y_pred)
-    return diff.square().mean(dim=-1) if diff.dim() > 1 else diff.square()
-
-
-def mean_absolute_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    diff = y_pred - _align(y_true, y_pred)
-    return diff.abs().mean(dim=-1) if diff.dim() > 1 else diff.abs()
+# mean_squared_error / mean_absolute_error: the per-sample functions are the losses' own.
 
 
 # ---------------------------------------------------------------- classes
