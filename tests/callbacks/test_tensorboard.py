@@ -342,3 +342,45 @@ def test_real_tensorboard_server_serves_the_scalars(tmp_path, tiny_data):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_batch_steps_continue_after_an_exact_resume(tmp_path, tiny_data):
+    """BackupAndRestore + TensorBoard(update_freq=1): a run interrupted mid-training and
+    resumed writes every batch step once more only past the backup, never from 1 again."""
+    from epochal.callbacks import BackupAndRestore
+    from tests.conftest import make_model
+
+    x, y = tiny_data
+
+    class Crash(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.train_state.epoch == 1 and batch == 1:
+                raise RuntimeError("crash")
+
+    log_dir, backup = tmp_path / "tb", tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="crash"):
+        make_model().fit(
+            x,
+            y,
+            batch_size=10,
+            epochs=3,
+            verbose=0,
+            callbacks=[
+                TensorBoard(log_dir=log_dir, update_freq=1),
+                BackupAndRestore(backup, save_freq=1),
+                Crash(),
+            ],
+        )
+    make_model().fit(
+        x,
+        y,
+        batch_size=10,
+        epochs=3,
+        verbose=0,
+        callbacks=[
+            TensorBoard(log_dir=log_dir, update_freq=1),
+            BackupAndRestore(backup, save_freq=1),
+        ],
+    )
+    steps = [step for step, _ in _scalars(_read(log_dir / "train"))["batch_loss"]]
+    assert steps == list(range(1, 13))  # 4 batches x 3 epochs, each step once

@@ -63,6 +63,20 @@ def default_writer(log_dir: str) -> Any:
     return SummaryWriter(log_dir=log_dir)
 
 
+def mark_restart(writer: Any, step: int) -> None:
+    """Tells TensorBoard that a run restarted at ``step``: events that the interrupted run
+    wrote at ``step`` or later are hidden (the mechanism behind SummaryWriter's
+    ``purge_step``). Writers without an event file (test doubles) are left alone."""
+    get_file_writer = getattr(writer, "_get_file_writer", None)
+    if get_file_writer is None:
+        return
+    from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+
+    file_writer = get_file_writer()
+    file_writer.add_event(Event(step=step, file_version="brain.Event:2"))
+    file_writer.add_event(Event(step=step, session_log=SessionLog(status=SessionLog.START)))
+
+
 def _sample(x: Any) -> Any:
     if isinstance(x, torch.Tensor):
         return x[:1]

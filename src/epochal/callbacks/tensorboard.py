@@ -138,6 +138,7 @@ class TensorBoard(Callback):
         self._queue = tbu.WriteQueue()
         self._epoch_start = self._batch_start = 0.0
         self._epoch_iterations = self._global_batch = 0
+        self._restart_step: int | None = None
         self._profiler: Any = None
         self._active = True
 
@@ -149,9 +150,18 @@ class TensorBoard(Callback):
         return super().implements(hook)
 
     # ------------------------------------------------------------------ writing
+    def state_dict(self) -> dict[str, Any]:
+        """The global batch counter, so batch-level steps continue after a resume."""
+        return {"global_batch": self._global_batch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._global_batch = int(state["global_batch"])
+
     def _writer(self, run: str) -> Any:
         if run not in self._writers:
             self._writers[run] = self.writer_factory(os.path.join(self.log_dir, run))
+            if run == "train" and self._restart_step is not None:
+                tbu.mark_restart(self._writers[run], self._restart_step)
         return self._writers[run]
 
     def _scalar(self, run: str, tag: str, value: Any, step: int) -> None:
@@ -166,8 +176,11 @@ class TensorBoard(Callback):
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._active = getattr(self.model, "is_main_process", True)
-        # Batch numbers and profiling restart with each run (Keras).
-        self._global_batch = 0
+        # Batch numbers restart with each run (Keras), but a resumed run continues them;
+        # TensorBoard itself hides events a crashed run wrote past the restored step.
+        self._restart_step = self._global_batch + 1 if self.resuming else None
+        if not self.resuming:
+            self._global_batch = 0
         if self._active and self.write_graph:
             self._write_graph()
         if self._active and self.embeddings_freq and isinstance(self.embeddings_metadata, Mapping):
