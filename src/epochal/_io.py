@@ -8,6 +8,7 @@ a crash at any instant the path holds either the previous complete file or the n
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -43,6 +44,17 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
             os.close(fd)
 
 
+def _remove_stale_temporaries(target: Path) -> None:
+    """Removes temporary files that a writer killed mid-write left beside ``target``.
+
+    Only files named by :func:`_temporary_beside` for this very target are touched; one
+    process writes a given path at a time (rank 0 in distributed runs).
+    """
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
 @contextlib.contextmanager
 def _temporary_beside(target: Path) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -64,6 +76,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
     target = ensure_parent(path)
     if target.is_dir():
         raise IsADirectoryError(f"Cannot write {target}: it is an existing directory.")
+    _remove_stale_temporaries(target)
     with _temporary_beside(target) as tmp:
         write(tmp)
         with open(tmp, "rb+") as handle:
