@@ -57,7 +57,7 @@ def main() -> None:
         interrupted.mkdir()
         straight.mkdir()
         run(interrupted, kill_after_backup=True)
-        state = epochal._state_io.read_state(interrupted / "backup" / "training_state.safetensors")
+        state = epochal.saving.state_file.read_state(interrupted / "backup" / "training_state.safetensors")
         print(f"killed; last backup at epoch {state['train']['epoch'] + 1}, "
               f"batch {state['train']['step']}")
         assert run(interrupted) == 0

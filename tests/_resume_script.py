@@ -27,9 +27,10 @@ import numpy as np
 import torch
 
 import epochal
-from epochal import _io, _state_io
+from epochal import _io
 from epochal.callbacks import Callback
 from epochal.layers import Dense, Dropout, Flatten
+from epochal.saving import state_file as _state_io
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 BATCH_SIZE, EPOCHS, N_TRAIN, N_VALID = 64, 3, 2000, 500

@@ -15,7 +15,7 @@ import torch
 
 import epochal
 from epochal.callbacks import Callback, CallbackList, ProgbarLogger
-from epochal.compile import CompiledMetrics
+from epochal.engine import CompiledMetrics
 from epochal.layers import Dense
 
 _READERS = ("item", "tolist", "numpy", "cpu", "__float__", "__int__", "__bool__", "__index__")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from epochal import _state_io
+from epochal.saving import state_file as _state_io
 
 REPO = Path(__file__).resolve().parents[1]
 TOTAL = script.EPOCHS * script.STEPS

@@ -6,11 +6,9 @@ Replace ``keras`` (or ``tf.keras``) by ``epochal`` in your imports: ``epochal.mo
 """
 
 from epochal import callbacks, datasets, layers, losses, metrics, models, optimizers, saving, utils
-from epochal.model import Model
+from epochal._version import __version__
+from epochal.models import Model, Sequential
 from epochal.saving import load_model
-from epochal.sequential import Sequential
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Model",

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from epochal._naming import snake_case
+
 __all__ = [
     "Activation",
     "BatchNormalization",
@@ -40,15 +42,6 @@ def _unique_name(base: str) -> str:
     count = _NAME_COUNTS.get(base, 0)
     _NAME_COUNTS[base] = count + 1
     return base if count == 0 else f"{base}_{count}"
-
-
-def _snake(name: str) -> str:
-    out = [name[0].lower()]
-    for prev, char in zip(name, name[1:], strict=False):
-        if char.isupper() and (not prev.isupper() or prev.isdigit()):
-            out.append("_")
-        out.append(char.lower())
-    return "".join(out).replace("2_d", "2d")
 
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -163,7 +156,7 @@ class Layer(nn.Module):
                 f"{type(self).__name__} got unexpected keyword argument(s): "
                 f"{', '.join(sorted(kwargs))}"
             )
-        self.name = name or _unique_name(_snake(type(self).__name__))
+        self.name = name or _unique_name(snake_case(type(self).__name__))
         if input_dim is not None:
             input_shape = (int(input_dim),)
         self.input_shape_hint: tuple[int, ...] | None = (

@@ -11,12 +11,13 @@ numerically stable kernels.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from epochal._naming import snake_case
 
 __all__ = [
     "BinaryCrossentropy",
@@ -183,7 +184,7 @@ class _TorchLoss(Loss):
     """Wraps a ``torch.nn`` loss module, which takes ``(input, target)`` in torch order."""
 
     def __init__(self, module: torch.nn.Module) -> None:
-        super().__init__(module, _snake(type(module).__name__))
+        super().__init__(module, snake_case(type(module).__name__))
         self.module = module
 
     def __call__(
@@ -199,11 +200,6 @@ class _TorchLoss(Loss):
             self.module.reduction = reduction
         values = values.reshape(values.shape[0], -1).mean(dim=-1) if values.dim() > 1 else values
         return (values * sample_weight.to(values.dtype)).mean()
-
-
-def _snake(name: str) -> str:
-    """``MSELoss`` -> ``mse_loss``, ``CrossEntropyLoss`` -> ``cross_entropy_loss``."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def get(identifier: Any) -> Loss:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import torch
 
+from epochal._naming import snake_case
 from epochal.losses import mean_absolute_error, mean_squared_error
 
 __all__ = [
@@ -53,7 +54,7 @@ class Metric:
     _FOLD_EVERY = 64
 
     def __init__(self, name: str | None = None) -> None:
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.total: torch.Tensor | float = 0.0
         self.count: torch.Tensor | float = 0.0
 
@@ -154,15 +155,6 @@ class Metric:
 
 def _detach(value: torch.Tensor | float) -> torch.Tensor | float:
     return value.detach().clone() if isinstance(value, torch.Tensor) else value
-
-
-def _snake(name: str) -> str:
-    out = [name[0].lower()]
-    for prev, char in zip(name, name[1:], strict=False):
-        if char.isupper() and not prev.isupper():
-            out.append("_")
-        out.append(char.lower())
-    return "".join(out)
 
 
 class Mean(Metric):

@@ -13,10 +13,10 @@ import torch
 from _helpers import RecordingCallback
 
 import epochal
-from epochal import _state_io
 from epochal.callbacks import BackupAndRestore, Callback
 from epochal.callbacks._save_schedule import SaveSchedule
 from epochal.layers import Dense, Dropout
+from epochal.saving import state_file as _state_io
 
 N, BATCH = 40, 8  # 5 batches per epoch
 STEPS = N // BATCH

@@ -7,6 +7,7 @@ from epochal.callbacks.callback_list import CallbackList
 from epochal.callbacks.csv_logger import CSVLogger
 from epochal.callbacks.early_stopping import EarlyStopping
 from epochal.callbacks.history import History
+from epochal.callbacks.host import CallbackHost, Stateful, TrainStateView
 from epochal.callbacks.lambda_callback import LambdaCallback
 from epochal.callbacks.learning_rate_scheduler import LearningRateScheduler
 from epochal.callbacks.mlflow_logger import MLflowLogger
@@ -23,6 +24,7 @@ __all__ = [
     "BaseLogger",
     "CSVLogger",
     "Callback",
+    "CallbackHost",
     "CallbackList",
     "EarlyStopping",
     "History",
@@ -34,6 +36,8 @@ __all__ = [
     "ProgbarLogger",
     "ReduceLROnPlateau",
     "RemoteMonitor",
+    "Stateful",
     "TensorBoard",
     "TerminateOnNaN",
+    "TrainStateView",
 ]

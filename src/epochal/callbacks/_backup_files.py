@@ -10,9 +10,10 @@ from typing import Any
 
 import torch
 
-from epochal import _state_io
+from epochal._rng import capture_rng
+from epochal._version import __version__
 from epochal.distributed import Strategy
-from epochal.state import capture_rng
+from epochal.saving import state_file as _state_io
 
 __all__ = [
     "exit_message",
@@ -73,9 +74,7 @@ def to_device(tree: Any, device: torch.device) -> Any:
 
 
 def version() -> str:
-    import epochal
-
-    return str(getattr(epochal, "__version__", "unknown"))
+    return __version__
 
 
 def rank_report(model: Any, pending_signal: int | None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from epochal._modes import evaluating
+
 __all__ = [
     "WriteQueue",
     "add_graph",
@@ -87,17 +89,14 @@ def _sample(x: Any) -> Any:
 
 def add_graph(writer: Any, module: torch.nn.Module, example: Any) -> None:
     """Traces ``module`` on one sample of ``example`` into the graph view (best effort)."""
-    was_training = module.training
     try:
-        module.eval()  # tracing with dropout active would record random masks
-        with warnings.catch_warnings():
+        # Tracing with dropout active would record random masks.
+        with evaluating(module, no_grad=False), warnings.catch_warnings():
             # add_graph relies on torch.jit.trace, which torch now marks deprecated.
             warnings.simplefilter("ignore", DeprecationWarning)
             writer.add_graph(module, _sample(example))
     except Exception as exc:  # tracing is best effort; training must go on
         warnings.warn(f"TensorBoard could not trace the model graph: {exc}", stacklevel=3)
-    finally:
-        module.train(was_training)
 
 
 def queue_histograms(

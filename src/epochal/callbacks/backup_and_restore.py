@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from epochal import _state_io
 from epochal.callbacks import _backup_files
 from epochal.callbacks._save_schedule import SaveSchedule
 from epochal.callbacks.callback import Callback
+from epochal.saving import state_file as _state_io
 
 __all__ = ["BackupAndRestore"]
 

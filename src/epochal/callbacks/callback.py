@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from epochal.model import Model
+    from epochal.callbacks.host import CallbackHost
 
 __all__ = ["HOOKS", "Callback"]
 
@@ -70,15 +70,15 @@ class Callback:
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
-        self._model: Model | None = None
+        self._model: CallbackHost | None = None
 
     # Keras makes `model` read-only; Keras 2 code assigns it, so it is settable here.
     @property
-    def model(self) -> Model:
+    def model(self) -> CallbackHost:
         return self.__dict__.get("_model")  # type: ignore[return-value]
 
     @model.setter
-    def model(self, model: Model) -> None:
+    def model(self, model: CallbackHost) -> None:
         self._model = model
 
     @property
@@ -91,7 +91,7 @@ class Callback:
         state = getattr(self.model, "train_state", None)
         return bool(getattr(state, "resumed", False))
 
-    def set_model(self, model: Model) -> None:
+    def set_model(self, model: CallbackHost) -> None:
         self._model = model
 
     def set_params(self, params: dict[str, Any]) -> None:

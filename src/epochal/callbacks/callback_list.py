@@ -9,7 +9,7 @@ from epochal.callbacks.callback import HOOKS, Callback
 from epochal.logs import convert_logs
 
 if TYPE_CHECKING:
-    from epochal.model import Model
+    from epochal.callbacks.host import CallbackHost
 
 __all__ = ["CallbackList"]
 
@@ -40,7 +40,7 @@ class CallbackList(Callback):
         callbacks: Callback | Iterable[Callback] | None = None,
         add_history: bool = False,
         add_progbar: bool = False,
-        model: Model | None = None,
+        model: CallbackHost | None = None,
         **params: Any,
     ) -> None:
         super().__init__()
@@ -71,7 +71,15 @@ class CallbackList(Callback):
         if params:
             self.set_params(params)
 
-    def set_model(self, model: Model) -> None:
+    def ensure_history(self) -> None:
+        """Appends a :class:`History` unless one is present (``fit`` returns it)."""
+        from epochal.callbacks.history import History
+
+        if not any(isinstance(c, History) for c in self.callbacks):
+            self.callbacks.append(History())
+            self._dispatch = self._build_dispatch(main_process=True)
+
+    def set_model(self, model: CallbackHost) -> None:
         from epochal.callbacks.history import History
 
         super().set_model(model)

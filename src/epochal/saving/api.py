@@ -22,6 +22,7 @@ from epochal.saving.formats import (
     suffix_of,
     write_bundle,
 )
+from epochal.saving.protocol import Saveable
 from epochal.saving.serialization import (
     compile_config,
     model_config,
@@ -52,18 +53,18 @@ def _check_target(
         raise FileExistsError(f"{os.fspath(path)!r} exists and overwrite=False.")
 
 
-def _weights(model: Any) -> dict[str, torch.Tensor]:
+def _weights(model: Saveable) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.module.state_dict().items()}
 
 
-def _build_config(model: Any) -> dict[str, Any] | None:
+def _build_config(model: Saveable) -> dict[str, Any] | None:
     shape = getattr(model, "build_input_shape", None)
     if shape is None:
         return None
     return {"input_shape": list(shape[0]), "dtype": str(shape[1]).removeprefix("torch.")}
 
 
-def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+def save_model(model: Saveable, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
     """Writes architecture, weights, compile settings and optimizer state atomically.
 
     Raises:
@@ -91,7 +92,7 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
     write_bundle(filepath, bundle)
 
 
-def save_weights(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+def save_weights(model: Saveable, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
     """Writes the module's ``state_dict`` atomically (HDF5, safetensors or ``.pt``)."""
     _check_target(filepath, overwrite, WEIGHTS_SUFFIXES, "model.save_weights()")
     write_bundle(
@@ -99,11 +100,11 @@ def save_weights(model: Any, filepath: str | os.PathLike[str], overwrite: bool =
     )
 
 
-def _build(model: Any, bundle: Bundle, path: Any) -> None:
+def _build(model: Saveable, bundle: Bundle, path: Any) -> None:
     if model.built:
         return
     build = bundle.config.get("build_config")
-    declared = model._declared_input_shape()
+    declared = model.declared_input_shape()
     if declared is not None:
         build = {"input_shape": list(declared), "dtype": "float32"}
     if not build:
@@ -120,7 +121,7 @@ def _build(model: Any, bundle: Bundle, path: Any) -> None:
 
 
 def _match_weights(
-    model: Any, weights: Mapping[str, torch.Tensor], path: Any
+    model: Saveable, weights: Mapping[str, torch.Tensor], path: Any
 ) -> dict[str, torch.Tensor]:
     """The file's tensors keyed by the model's names, validated, before anything is assigned.
 
@@ -163,13 +164,13 @@ def _match_weights(
     return matched
 
 
-def _assign(model: Any, weights: Mapping[str, torch.Tensor]) -> None:
+def _assign(model: Saveable, weights: Mapping[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for name, tensor in model.module.state_dict().items():
             tensor.copy_(weights[name].to(dtype=tensor.dtype))
 
 
-def load_weights(model: Any, filepath: str | os.PathLike[str]) -> None:
+def load_weights(model: Saveable, filepath: str | os.PathLike[str]) -> None:
     """Loads weights from any supported file (weights-only or whole-model) into ``model``.
 
     Raises:

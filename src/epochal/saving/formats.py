@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from epochal._io import atomic_write
+from epochal._version import __version__
 from epochal.saving._bundle import Bundle, CheckpointError, digest
 from epochal.saving._h5 import read_h5, write_h5
 
@@ -78,14 +79,12 @@ def write_bundle(path: str | os.PathLike[str], bundle: Bundle) -> Path:
 
 
 def _write_keras(tmp: Path, bundle: Bundle) -> None:
-    import epochal
-
     buffer = io.BytesIO()
     write_h5(buffer, Bundle(weights=bundle.weights, optimizer=bundle.optimizer))
     config = {k: bundle.config.get(k) for k in ("model_config", "compile_config", "build_config")}
     metadata = {
         "format": "epochal",
-        "epochal_version": epochal.__version__,
+        "epochal_version": __version__,
         "torch_version": str(torch.__version__),
     }
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:

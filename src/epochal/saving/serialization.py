@@ -18,6 +18,7 @@ from epochal import losses as losses_module
 from epochal import metrics as metrics_module
 from epochal import optimizers as optimizers_module
 from epochal.layers import LAYER_CLASSES
+from epochal.saving.protocol import Saveable, model_class
 
 __all__ = [
     "compile_config",
@@ -94,22 +95,19 @@ def _module_entry(module: nn.Module) -> dict[str, Any]:
     return {"class_name": type(module).__name__, "config": get_config()}
 
 
-def model_config(model: Any) -> dict[str, Any]:
-    """The architecture of ``model`` (a Sequential of serializable layers, or a Model around a
-    module with ``get_config``).
+def model_config(model: Saveable) -> dict[str, Any]:
+    """The architecture of ``model`` (its registered class and what it describes).
 
     Raises:
         ValueError: when a module cannot describe itself, saying what to do instead.
     """
-    from epochal.sequential import Sequential
-
-    if isinstance(model, Sequential):
-        layers = [_module_entry(layer) for layer in model.module]
-        return {"class_name": "Sequential", "config": {"name": model.name, "layers": layers}}
-    return {
-        "class_name": "Model",
-        "config": {"name": model.name, "module": _module_entry(model.module)},
-    }
+    name = type(model).__name__
+    if model_class(name) is None:
+        raise ValueError(
+            f"Cannot save the whole model: the model class {name} is not registered. Save the "
+            "weights only, or register it with @epochal.saving.register_model_class."
+        )
+    return {"class_name": name, "config": model.architecture(_module_entry)}
 
 
 def _build_module(entry: Mapping[str, Any], custom_objects: Mapping[str, Any] | None) -> nn.Module:
@@ -134,16 +132,12 @@ def model_from_config(
     config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
 ) -> Any:
     """Rebuilds an (unbuilt, uncompiled) model from :func:`model_config` output."""
-    from epochal.model import Model
-    from epochal.sequential import Sequential
-
-    inner = config.get("config") or {}
-    if config.get("class_name") == "Sequential":
-        layers = [_build_module(e, custom_objects) for e in inner.get("layers", [])]
-        return Sequential(layers, name=inner.get("name"))
-    if config.get("class_name") == "Model":
-        return Model(_build_module(inner["module"], custom_objects), name=inner.get("name"))
-    raise ValueError(f"Unknown model class {config.get('class_name')!r} in the saved config.")
+    cls = model_class(str(config.get("class_name")))
+    if cls is None:
+        raise ValueError(f"Unknown model class {config.get('class_name')!r} in the saved config.")
+    return cls.from_architecture(
+        config.get("config") or {}, lambda entry: _build_module(entry, custom_objects)
+    )
 
 
 # ---------------------------------------------------------------------------- compile
@@ -196,11 +190,11 @@ def _optimizer_entry(optimizer: Any) -> dict[str, Any]:
     return {"torch_class": cls.__name__}
 
 
-def compile_config(model: Any) -> dict[str, Any] | None:
+def compile_config(model: Saveable) -> dict[str, Any] | None:
     """The compile settings of ``model`` (None when it was never compiled)."""
     if not model.compiled or model.optimizer is None:
         return None
-    raw = model._compile_config
+    raw = model.compile_settings
     return {
         "optimizer": _optimizer_entry(model.optimizer),
         "loss": _loss_entry(raw.get("loss")),

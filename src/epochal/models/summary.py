@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 import torch
 
-if TYPE_CHECKING:
-    from epochal.model import Model
+from epochal._modes import evaluating
 
 __all__ = ["summarize"]
 
 
-def summarize(model: Model) -> str:
-    """Keras-like table. Output shapes are traced when the input shape is declared."""
-    input_shape = model._declared_input_shape()
-    if input_shape is not None and not model.built:
-        model._maybe_build_from_shape()  # Keras builds a model with a declared input at once
-    layers = model.layers or [model.module]
+def summarize(
+    model_name: str,
+    module: torch.nn.Module,
+    layers: Sequence[torch.nn.Module],
+    input_shape: tuple[int, ...] | None,
+) -> str:
+    """Keras-like table of ``layers`` (sub-modules of the built ``module``). Output shapes
+    are traced with one zero batch when ``input_shape`` is known."""
+    layers = list(layers) or [module]
     shapes: dict[int, str] = {}
-    if input_shape is not None and model.built:
+    if input_shape is not None:
         handles = [
             layer.register_forward_hook(
                 lambda mod, _inp, out, i=i: shapes.__setitem__(
@@ -29,12 +31,9 @@ def summarize(model: Model) -> str:
             for i, layer in enumerate(layers)
         ]
         try:
-            with torch.no_grad():
-                was = model.module.training
-                model.module.eval()
-                device = next(iter(model.module.parameters()), torch.zeros(0)).device
-                model.module(torch.zeros((1, *input_shape), device=device))
-                model.module.train(was)
+            with evaluating(module):
+                device = next(iter(module.parameters()), torch.zeros(0)).device
+                module(torch.zeros((1, *input_shape), device=device))
         finally:
             for handle in handles:
                 handle.remove()
@@ -52,9 +51,9 @@ def summarize(model: Model) -> str:
     def line(cells: tuple[str, str, str]) -> str:
         return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
 
-    total = _count_weights(model.module)
-    trainable = sum(p.numel() for p in model.module.parameters() if p.requires_grad)
-    out = [f'Model: "{model.name}"', rule, line(("Layer (type)", "Output Shape", "Param #")), rule]
+    total = _count_weights(module)
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    out = [f'Model: "{model_name}"', rule, line(("Layer (type)", "Output Shape", "Param #")), rule]
     out += [line(r) for r in rows]
     out += [
         rule,

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from torch import nn
 
 from epochal.layers import LAYER_CLASSES, Layer
-from epochal.model import Model
+from epochal.models.model import Model
+from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_model_class
 
 __all__ = ["Sequential"]
 
 
+@register_model_class
 class Sequential(Model):
     """A model that applies its layers one after the other.
 
@@ -79,6 +81,15 @@ class Sequential(Model):
                 )
             entries.append({"class_name": type(layer).__name__, "config": layer.get_config()})
         return {"name": self.name, "layers": entries}
+
+    def architecture(self, describe: ModuleDescriber) -> dict[str, Any]:
+        """The architecture saved by :meth:`save`: the name and every layer, in order."""
+        return {"name": self.name, "layers": [describe(layer) for layer in self.module]}
+
+    @classmethod
+    def from_architecture(cls, config: Mapping[str, Any], build: ModuleBuilder) -> Sequential:
+        """Rebuilds what :meth:`architecture` described (unbuilt, uncompiled)."""
+        return cls([build(entry) for entry in config.get("layers", [])], name=config.get("name"))
 
     @classmethod
     def from_config(

@@ -1,4 +1,8 @@
-"""One batch of training, evaluation or prediction. No hooks, no I/O, no host sync."""
+"""One batch of training, evaluation or prediction. No hooks, no I/O, no host sync.
+
+Each step reads the :class:`~epochal.engine.run.Run` only: the module to call, the loss, the
+optimizer, the metrics tracker and the class weights of this call.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import torch
 from epochal.data import Batch
 
 if TYPE_CHECKING:
-    from epochal.model import Model
+    from epochal.engine.run import Run
 
 __all__ = ["batch_size_of", "forward", "predict_step", "test_step", "train_step"]
 
@@ -30,36 +34,36 @@ def batch_size_of(x: Any) -> int:
     return int(x.shape[0])
 
 
-def _weights(model: Model, y: Any, sample_weight: torch.Tensor | None) -> torch.Tensor | None:
-    table = model.class_weight_table
+def _weights(run: Run, y: Any, sample_weight: torch.Tensor | None) -> torch.Tensor | None:
+    table = run.class_weights
     if table is None or y is None:
         return sample_weight
     labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(-1)
-    weights = table.to(labels.device)[labels.long()]
+    weights = table[labels.long()]
     return weights if sample_weight is None else weights * sample_weight.reshape(-1)
 
 
-def train_step(model: Model, batch: Batch) -> None:
+def train_step(run: Run, batch: Batch) -> None:
     """Forward, loss, backward and one optimizer update; metrics are updated on the device."""
     x, y, sample_weight = batch
-    sample_weight = _weights(model, y, sample_weight)
-    y_pred = forward(model.training_module, x)
-    loss = model.loss_fn(y, y_pred, sample_weight)
-    optimizer = model.optimizer
+    sample_weight = _weights(run, y, sample_weight)
+    y_pred = forward(run.training_module, x)
+    loss = run.loss_fn(y, y_pred, sample_weight)
+    optimizer = run.optimizer
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    model.compiled_metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
+    run.metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
 
 
-def test_step(model: Model, batch: Batch) -> None:
+def test_step(run: Run, batch: Batch) -> None:
     """Forward and loss under ``no_grad``; metrics are updated on the device."""
     x, y, sample_weight = batch
-    y_pred = forward(model.module, x)
-    loss = model.loss_fn(y, y_pred, sample_weight)
-    model.compiled_metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
+    y_pred = forward(run.module, x)
+    loss = run.loss_fn(y, y_pred, sample_weight)
+    run.metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
 
 
-def predict_step(model: Model, batch: Batch) -> Any:
+def predict_step(run: Run, batch: Batch) -> Any:
     """The model's outputs for one batch, left on the device."""
-    return forward(model.module, batch[0])
+    return forward(run.module, batch[0])

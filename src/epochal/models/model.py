@@ -1,14 +1,16 @@
 """``Model``: Keras' compile / fit / evaluate / predict around any ``torch.nn.Module``.
 
 The facade validates arguments, resolves what ``compile`` names, builds data sources and the
-callback list, then hands over to :mod:`epochal.loop`. It holds no loop body.
+callback list into a :class:`~epochal.engine.Run`, then hands over to
+:mod:`epochal.engine.loop`. It holds no loop body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,10 +19,12 @@ from torch import nn
 
 from epochal import losses as losses_module
 from epochal import optimizers as optimizers_module
+from epochal import saving
+from epochal._modes import evaluating
+from epochal._naming import snake_case
 from epochal.callbacks.callback import Callback
 from epochal.callbacks.callback_list import CallbackList
 from epochal.callbacks.history import History
-from epochal.compile import CompiledMetrics, check_targets
 from epochal.data import (
     ArraySource,
     EpochIterator,
@@ -28,12 +32,24 @@ from epochal.data import (
     make_source,
     split_validation,
     to_tensor,
+    tree_len,
 )
 from epochal.distributed import Strategy, current_strategy
+from epochal.engine import (
+    CompiledMetrics,
+    Run,
+    TrainState,
+    check_targets,
+    run_evaluate,
+    run_fit,
+    run_predict,
+    should_validate,
+)
+from epochal.engine.loop import to_numpy
+from epochal.engine.steps import forward, test_step, train_step
 from epochal.layers import Layer
-from epochal.loop import run_evaluate, run_fit, run_predict, should_validate
-from epochal.state import TrainState
-from epochal.steps import forward
+from epochal.models.summary import summarize
+from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_model_class
 
 __all__ = ["Model", "default_device"]
 
@@ -57,6 +73,7 @@ def _check_verbose(value: Any) -> None:
         raise ValueError(f"`verbose` must be one of 0, 1, 2 or 'auto'. Received: verbose={value!r}")
 
 
+@register_model_class
 class Model:
     """A trainable model: Keras' training API over a ``torch.nn.Module``.
 
@@ -71,7 +88,7 @@ class Model:
     Attributes:
         stop_training: Set it in a callback to end ``fit`` after the current batch.
         history: The :class:`~epochal.callbacks.History` of the last ``fit``.
-        train_state: The run's :class:`~epochal.state.TrainState`.
+        train_state: The last ``fit``'s :class:`~epochal.engine.TrainState`.
         optimizer: The :class:`~epochal.optimizers.Optimizer` (``learning_rate`` settable).
         example_input: The ``x`` of the first batch of the last ``fit``/``evaluate`` (what
             TensorBoard traces the graph with); ``None`` before.
@@ -97,7 +114,7 @@ class Model:
                 f"`module` must be a torch.nn.Module. Received: {type(module).__name__}"
             )
         self._module = module
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.device = torch.device(device) if device is not None else default_device()
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss_fn: losses_module.Loss | None = None
@@ -107,12 +124,15 @@ class Model:
         self.stop_evaluating = False
         self.stop_predicting = False
         self.history: History | None = None
-        self.train_state = TrainState()
-        self.example_input: Any = None
-        self.class_weight_table: torch.Tensor | None = None
         self.strategy: Strategy = current_strategy()
-        self._training_module: nn.Module | None = None
-        self._compile_config: dict[str, Any] = {}
+        self._compile_settings: dict[str, Any] = {}
+        # Per-call state lives in a Run; the model keeps the calls in flight (a callback may
+        # call evaluate inside fit) and the last fit's run, for train_state/example_input.
+        self._active_runs: list[Run] = []
+        self._last_run: Run | None = None
+        self._fit_state = TrainState()
+        # The data-parallel wrapper of the module, kept while the strategy is the same.
+        self._wrapped: tuple[Strategy, nn.Module] | None = None
         # (per-sample input shape, dtype) of the batch that built the layers; saved with the
         # model so a loaded one can be built before its weights are assigned.
         self.build_input_shape: tuple[tuple[int, ...], torch.dtype] | None = None
@@ -125,9 +145,30 @@ class Model:
         return self._module
 
     @property
-    def training_module(self) -> nn.Module:
-        """The module the training step calls (wrapped for data parallelism when needed)."""
-        return self._training_module if self._training_module is not None else self.module
+    def train_state(self) -> TrainState:
+        """Where the current (or last) ``fit`` is; see :class:`~epochal.engine.TrainState`."""
+        return self._fit_state
+
+    @property
+    def example_input(self) -> Any:
+        """The ``x`` of the first batch of the current (or last) call; `None` before."""
+        run = self._active_runs[-1] if self._active_runs else self._last_run
+        return run.example_input if run is not None else None
+
+    @property
+    def compile_settings(self) -> Mapping[str, Any]:
+        """What ``compile`` was given (``optimizer``, ``loss``, ``metrics``), for saving."""
+        return self._compile_settings
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stateful objects a backup of this model holds, by name (as Ignite's
+        ``Checkpoint(to_save=...)``): the module, the optimizer when compiled and built,
+        and the run's :class:`~epochal.engine.TrainState`."""
+        objects: dict[str, Any] = {"model": self.module}
+        if self.optimizer is not None:
+            objects["optimizer"] = self.optimizer
+        objects["train"] = self._fit_state
+        return objects
 
     @property
     def layers(self) -> list[nn.Module]:
@@ -205,27 +246,28 @@ class Model:
         self.compiled_metrics = CompiledMetrics(
             metrics, self.loss_fn.name if self.loss_fn else None
         )
-        self._compile_config = {
+        self._compile_settings = {
             "optimizer": optimizer,
             "loss": loss,
             "metrics": list(metrics or []),
         }
         self.compiled = True
-        self._maybe_build_from_shape()
+        # Keras builds a model whose input shape is declared; a user module's forward is not
+        # run here (its side effects would fire once more): it builds on the first batch.
+        if _only_library_modules(self.module):
+            self._maybe_build_from_shape()
         if self.built:
             self._finish_build()
 
     def _maybe_build_from_shape(self) -> None:
         """Builds lazily-shaped layers when the first layer declares ``input_shape``."""
-        shape = self._declared_input_shape()
+        shape = self.declared_input_shape()
         if shape is not None and not self.built:
-            with torch.no_grad():
-                was = self.module.training
-                self.module.eval()
+            with evaluating(self.module):
                 self.module(torch.zeros((1, *shape)))
-                self.module.train(was)
 
-    def _declared_input_shape(self) -> tuple[int, ...] | None:
+    def declared_input_shape(self) -> tuple[int, ...] | None:
+        """The per-sample input shape a layer declares (``input_shape=``), or `None`."""
         for module in self.module.modules():
             if isinstance(module, Layer) and module.input_shape_hint is not None:
                 return module.input_shape_hint
@@ -236,16 +278,14 @@ class Model:
         if not self.built:
             if isinstance(x, torch.Tensor):
                 self.build_input_shape = (tuple(x.shape[1:]), x.dtype)
-            with torch.no_grad():
-                was = self.module.training
-                self.module.eval()
-                forward(self.module.to(self.device), x)
-                self.module.train(was)
+            with evaluating(self.module.to(self.device)):
+                forward(self.module, x)
         self._finish_build()
 
     def _finish_build(self) -> None:
         self.module.to(self.device)
-        if self.optimizer is not None and not self.optimizer.built:
+        has_parameters = next(iter(self.module.parameters()), None) is not None
+        if self.optimizer is not None and not self.optimizer.built and has_parameters:
             self.optimizer.build(self.module.parameters())
         for metric in self.compiled_metrics._all:
             metric.to(self.device)
@@ -337,22 +377,25 @@ class Model:
         )
         if validation is not None:
             should_validate(0, validation_freq)  # reject a bad validation_freq now
-        self.class_weight_table = _class_weight_table(class_weight)
-        self._prepare(train)
+        class_weights = _class_weight_table(class_weight)
+        first = self._prepare(train)
         callback_list = self._callback_list(
             callbacks, add_history=True, verbose=verbose, epochs=epochs, steps=train.steps
         )
-        run_fit(
-            self,
-            train,
-            callback_list,
-            epochs=int(epochs),
-            initial_epoch=int(initial_epoch),
-            validation=validation,
-            validation_freq=validation_freq,
-        )
+        run = self._new_run(callback_list, first, training=True, state=self._fit_state)
+        run.class_weights = None if class_weights is None else class_weights.to(self.device)
+        with self._running(run):
+            run_fit(
+                run,
+                train,
+                epochs=int(epochs),
+                initial_epoch=int(initial_epoch),
+                validation=validation,
+                validation_freq=validation_freq,
+            )
         self.strategy.barrier()  # rank 0's callbacks have finished writing when fit returns
-        assert self.history is not None
+        if self.history is None:  # a CallbackList without a History was passed
+            raise RuntimeError("fit() ran without a History callback to return.")
         return self.history
 
     def _validation_iterator(
@@ -379,20 +422,55 @@ class Model:
 
     def _attach_strategy(self) -> None:
         """Picks up a process group created after the model, and reduces logs over it."""
-        strategy = current_strategy()
-        if strategy is not self.strategy:
-            self.strategy, self._training_module = strategy, None
-        reducer = strategy.reduce_metrics if strategy.world_size > 1 else None
+        self.strategy = current_strategy()
+        reducer = self.strategy.reduce_metrics if self.strategy.world_size > 1 else None
         self.compiled_metrics.set_reducer(reducer)
 
-    def _prepare(self, data: EpochIterator) -> None:
-        """Builds the model from a first batch if needed and checks targets against the loss."""
+    def _prepare(self, data: EpochIterator) -> Any:
+        """Builds the model from a first batch if needed and checks targets against the loss;
+        returns that batch's ``x``."""
         first = data.first_batch()
-        self.example_input = first[0]
         self.build_from_batch(first[0])
         if self.loss_fn is not None and first[1] is not None:
             check_targets(self.loss_fn, first[1])
-        self._training_module = self.strategy.wrap_module(self.module, self.device)
+        return first[0]
+
+    def _training_module(self) -> nn.Module:
+        """The module the training step calls: wrapped for data parallelism when needed."""
+        if self._wrapped is None or self._wrapped[0] is not self.strategy:
+            self._wrapped = (self.strategy, self.strategy.wrap_module(self.module, self.device))
+        return self._wrapped[1]
+
+    def _new_run(
+        self,
+        callbacks: CallbackList,
+        example_input: Any,
+        *,
+        training: bool,
+        state: TrainState | None = None,
+    ) -> Run:
+        return Run(
+            host=self,
+            module=self.module,
+            training_module=self._training_module() if training else self.module,
+            metrics=self.compiled_metrics,
+            strategy=self.strategy,
+            callbacks=callbacks,
+            loss_fn=self.loss_fn,
+            optimizer=self.optimizer if training else None,
+            example_input=example_input,
+            state=state if state is not None else TrainState(),
+        )
+
+    @contextlib.contextmanager
+    def _running(self, run: Run) -> Iterator[Run]:
+        self._active_runs.append(run)
+        try:
+            yield run
+        finally:
+            self._active_runs.pop()
+            if not self._active_runs:
+                self._last_run = run
 
     def _callback_list(
         self,
@@ -404,7 +482,12 @@ class Model:
         steps: int | None,
     ) -> CallbackList:
         if isinstance(callbacks, CallbackList):
+            # Keras uses a CallbackList as given; fit still needs a History to return.
+            if add_history:
+                callbacks.ensure_history()
             callbacks.set_model(self)
+            if not callbacks.params:
+                callbacks.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
             return callbacks
         show_progress = verbose != 0 and self.strategy.is_main_process
         return CallbackList(
@@ -444,11 +527,12 @@ class Model:
             x, y, sample_weight, batch_size=batch_size, shuffle=False, device=self.device
         )
         data = EpochIterator(self.strategy.shard(source, pad=False), steps)
-        self._prepare(data)
+        first = self._prepare(data)
         callback_list = self._callback_list(
             callbacks, add_history=False, verbose=verbose, epochs=1, steps=data.steps
         )
-        logs = run_evaluate(self, data, callback_list)
+        with self._running(self._new_run(callback_list, first, training=False)) as run:
+            logs = run_evaluate(run, data)
         if return_dict:
             return logs
         ordered = [logs["loss"], *(logs[m.name] for m in self.compiled_metrics.metrics)]
@@ -470,16 +554,18 @@ class Model:
             x, None, None, batch_size=batch_size, shuffle=False, device=self.device
         )
         data = EpochIterator(self.strategy.shard(source, pad=False), steps)
-        self.build_from_batch(data.first_batch()[0])
+        first = data.first_batch()[0]
+        self.build_from_batch(first)
         callback_list = self._callback_list(
             callbacks, add_history=False, verbose=verbose, epochs=1, steps=data.steps
         )
-        return run_predict(self, data, callback_list)
+        with self._running(self._new_run(callback_list, first, training=False)) as run:
+            return run_predict(run, data)
 
     # ------------------------------------------------------------------ single batches
     def _single_batch(self, x: Any, y: Any, sample_weight: Any) -> Any:
         source = make_source(
-            x, y, sample_weight, batch_size=max(_len(x), 1), shuffle=False, device=self.device
+            x, y, sample_weight, batch_size=max(tree_len(x), 1), shuffle=False, device=self.device
         )
         assert isinstance(source, ArraySource)
         return source.batch(None, 0)
@@ -493,47 +579,42 @@ class Model:
         return_dict: bool = False,
     ) -> Any:
         """One update on one batch; returns the batch's loss and metrics."""
-        from epochal.steps import train_step
-
         self._require_compiled()
         batch = self._single_batch(x, y, sample_weight)
         self.build_from_batch(batch[0])
-        self._training_module = self._training_module or self.module
-        self.class_weight_table = _class_weight_table(class_weight)
+        run = self._new_run(CallbackList(), batch[0], training=False)
+        # The data-parallel wrapper once fit made one; the bare module otherwise.
+        wrapped = self._wrapped
+        run.training_module = wrapped[1] if wrapped and wrapped[0] is self.strategy else run.module
+        run.optimizer = self.optimizer
+        table = _class_weight_table(class_weight)
+        run.class_weights = None if table is None else table.to(self.device)
         self.compiled_metrics.reset()
         self.module.train()
-        train_step(self, batch)
+        with self._running(run):
+            train_step(run, batch)
         return self._batch_result(return_dict)
 
     def test_on_batch(
         self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
     ) -> Any:
         """Loss and metrics of one batch, without updating."""
-        from epochal.steps import test_step
-
         self._require_compiled()
         batch = self._single_batch(x, y, sample_weight)
         self.build_from_batch(batch[0])
         self.compiled_metrics.reset()
-        was = self.module.training
-        self.module.eval()
-        with torch.no_grad():
-            test_step(self, batch)
-        self.module.train(was)
+        run = self._new_run(CallbackList(), batch[0], training=False)
+        with self._running(run), evaluating(self.module):
+            test_step(run, batch)
         return self._batch_result(return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
         """Outputs for one batch, as numpy."""
-        from epochal.loop import _to_numpy
-
         batch = self._single_batch(x, None, None)
         self.build_from_batch(batch[0])
-        was = self.module.training
-        self.module.eval()
-        with torch.no_grad():
+        with evaluating(self.module):
             out = forward(self.module, batch[0])
-        self.module.train(was)
-        return _to_numpy(out)
+        return to_numpy(out)
 
     def _batch_result(self, return_dict: bool) -> Any:
         logs = self.compiled_metrics.results()
@@ -595,11 +676,22 @@ class Model:
 
     def summary(self, print_fn: Any = None) -> None:
         """Prints a table of layers, output shapes and parameter counts."""
-        from epochal.summary import summarize
-
-        (print_fn or print)(summarize(self))
+        input_shape = self.declared_input_shape()
+        if input_shape is not None and not self.built:
+            self._maybe_build_from_shape()  # Keras builds a model with a declared input at once
+        traced = input_shape if self.built else None
+        (print_fn or print)(summarize(self.name, self.module, self.layers, traced))
 
     # ------------------------------------------------------------------ saving
+    def architecture(self, describe: ModuleDescriber) -> dict[str, Any]:
+        """The architecture saved by :meth:`save`: the name and the wrapped module."""
+        return {"name": self.name, "module": describe(self.module)}
+
+    @classmethod
+    def from_architecture(cls, config: Mapping[str, Any], build: ModuleBuilder) -> Model:
+        """Rebuilds what :meth:`architecture` described (unbuilt, uncompiled)."""
+        return cls(build(config["module"]), name=config.get("name"))
+
     def save(self, filepath: Any, overwrite: bool = True) -> None:
         """Saves architecture, weights, compile settings and optimizer state atomically
         (``.keras``, or the legacy ``.h5`` / ``.hdf5``); see :func:`epochal.saving.save_model`.
@@ -608,29 +700,17 @@ class Model:
             ValueError: for another suffix, or an architecture that cannot be described.
             FileExistsError: with ``overwrite=False`` when the file exists.
         """
-        from epochal.saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite)
+        saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
         """Saves the weights atomically (``.weights.h5``, ``.h5``, ``.hdf5``, ``.safetensors``,
         ``.pt``/``.pth``); see :func:`epochal.saving.save_weights`."""
-        from epochal.saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
+        saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: Any) -> None:
         """Loads weights saved by :meth:`save_weights` or :meth:`save`; a bad file raises
         :class:`epochal.saving.CheckpointError` and leaves the model untouched."""
-        from epochal.saving import load_weights
-
-        load_weights(self, filepath)
-
-
-def _len(x: Any) -> int:
-    from epochal.data import tree_len
-
-    return tree_len(x)
+        saving.load_weights(self, filepath)
 
 
 def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tensor | None:
@@ -651,5 +731,8 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tenso
     return table
 
 
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+def _only_library_modules(module: nn.Module) -> bool:
+    """Whether every sub-module is an epochal layer or a torch.nn built-in (no user code)."""
+    return all(
+        isinstance(m, Layer) or type(m).__module__.startswith("torch.nn.") for m in module.modules()
+    )

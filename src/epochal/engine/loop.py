@@ -2,10 +2,11 @@
 
 Separation of concerns:
 
-* ``Model`` validates arguments and builds the pieces (sources, callbacks, params);
+* ``Model`` validates arguments and builds the pieces into a :class:`~epochal.engine.run.Run`
+  (module, loss, optimizer, metrics, callbacks, strategy, state);
 * this module walks epochs and batches and fires hooks in Keras' exact order;
 * ``steps`` runs one batch (forward, loss, backward, update) with no hooks and no I/O;
-* ``data.EpochIterator`` owns the position in the data; ``state.TrainState`` exposes it.
+* ``data.EpochIterator`` owns the position in the data; ``TrainState`` exposes it.
 
 Batch logs are :class:`~epochal.logs.Logs` whose values stay on the device until read, and
 batch hooks are called only when some callback implements them: a run whose callbacks do
@@ -21,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from epochal.callbacks.callback_list import CallbackList
+from epochal._modes import evaluating
 from epochal.data import EpochIterator
+from epochal.engine.steps import predict_step, test_step, train_step
 from epochal.logs import Logs
-from epochal.steps import predict_step, test_step, train_step
 
 if TYPE_CHECKING:
-    from epochal.model import Model
+    from epochal.engine.run import Run
 
-__all__ = ["run_evaluate", "run_fit", "run_predict", "should_validate"]
+__all__ = ["run_evaluate", "run_fit", "run_predict", "should_validate", "to_numpy"]
 
 
 class ValidationFreqError(ValueError, ZeroDivisionError):
@@ -60,9 +61,8 @@ def should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:
 
 
 def run_fit(
-    model: Model,
+    run: Run,
     train: EpochIterator,
-    callbacks: CallbackList,
     *,
     epochs: int,
     initial_epoch: int,
@@ -70,7 +70,7 @@ def run_fit(
     validation_freq: int | Sequence[int],
 ) -> None:
     """Runs epochs ``initial_epoch .. epochs-1`` (or from where a restore put the state)."""
-    state = model.train_state
+    state, callbacks = run.state, run.callbacks
     state.epoch, state.step, state.initial_epoch, state.epochs = (
         initial_epoch,
         0,
@@ -78,15 +78,14 @@ def run_fit(
         epochs,
     )
     state.resumed = state.interrupt_requested = False
-    state.data, state.metrics, state.callbacks = train, model.compiled_metrics, callbacks
-    metrics = model.compiled_metrics
-    metrics.reset()
-    model.stop_training = False
+    state.data, state.metrics, state.callbacks = train, run.metrics, callbacks
+    run.metrics.reset()
+    run.host.stop_training = False
 
     callbacks.restore_run()
     try:
         callbacks.on_train_begin()
-        training_logs = _fit_epochs(model, train, callbacks, validation, validation_freq)
+        training_logs = _fit_epochs(run, train, validation, validation_freq)
         callbacks.on_train_end(Logs(training_logs))
     finally:
         # on_train_end is not called when fit raises: end_run is, in every case.
@@ -94,13 +93,13 @@ def run_fit(
 
 
 def _fit_epochs(
-    model: Model,
+    run: Run,
     train: EpochIterator,
-    callbacks: CallbackList,
     validation: EpochIterator | None,
     validation_freq: int | Sequence[int],
 ) -> dict[str, Any]:
-    state, metrics, strategy = model.train_state, model.compiled_metrics, model.strategy
+    state, metrics, strategy, host = run.state, run.metrics, run.strategy, run.host
+    callbacks = run.callbacks
     begin_hook = callbacks.implements("on_train_batch_begin")
     end_hook = callbacks.implements("on_train_batch_end")
     training_logs: dict[str, Any] = {}
@@ -108,71 +107,69 @@ def _fit_epochs(
         epoch = state.epoch
         if state.step == 0:
             metrics.reset()
-        model.module.train()
+        run.module.train()
         callbacks.on_epoch_begin(epoch)
         for step, batch in train.epoch(state.step):
             if begin_hook:
                 callbacks.on_train_batch_begin(step)
-            train_step(model, batch)
+            train_step(run, batch)
             state.step = step + 1
             if end_hook:
                 callbacks.on_train_batch_end(step, metrics.lazy_logs())
             # Both flags may be set on one rank only: every rank acts on the agreed values.
-            stop, interrupt = strategy.any_flags(model.stop_training, state.interrupt_requested)
+            stop, interrupt = strategy.any_flags(host.stop_training, state.interrupt_requested)
             if stop or interrupt:
                 break
         # Once per epoch, agreed now: no rank goes on to the epoch end while another stops.
-        stop, interrupt = strategy.agree_flags(model.stop_training, state.interrupt_requested)
+        stop, interrupt = strategy.agree_flags(host.stop_training, state.interrupt_requested)
         if interrupt:
             state.interrupt_requested = True
             callbacks.interrupt_run()
             break
-        model.stop_training = model.stop_training or stop
+        host.stop_training = host.stop_training or stop
         epoch_logs = metrics.results()
         if validation is not None and should_validate(epoch, validation_freq):
-            val_logs = run_evaluate(model, validation, callbacks)
+            val_logs = run_evaluate(run, validation)
             epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})
         state.epoch, state.step = epoch + 1, 0
         callbacks.on_epoch_end(epoch, Logs(epoch_logs))
         training_logs = epoch_logs
-        if strategy.agree_flag(model.stop_training):
-            model.stop_training = True
+        if strategy.agree_flag(host.stop_training):
+            host.stop_training = True
             break
     return training_logs
 
 
-def run_evaluate(model: Model, data: EpochIterator, callbacks: CallbackList) -> dict[str, float]:
-    """One pass of evaluation; fires the ``on_test_*`` hooks on ``callbacks``."""
-    metrics = model.compiled_metrics
-    was_training = model.module.training
-    model.stop_evaluating = False
+def run_evaluate(run: Run, data: EpochIterator) -> dict[str, float]:
+    """One pass of evaluation; fires the ``on_test_*`` hooks on the run's callbacks."""
+    metrics, callbacks = run.metrics, run.callbacks
+    run.host.stop_evaluating = False
     begin_hook = callbacks.implements("on_test_batch_begin")
     end_hook = callbacks.implements("on_test_batch_end")
     callbacks.on_test_begin()
     metrics.reset()
-    model.module.eval()
-    with torch.no_grad():
+    with evaluating(run.module):
         for step, batch in data.epoch():
             if begin_hook:
                 callbacks.on_test_batch_begin(step)
-            test_step(model, batch)
+            test_step(run, batch)
             if end_hook:
                 callbacks.on_test_batch_end(step, metrics.lazy_logs())
-            if model.stop_evaluating:
+            if run.host.stop_evaluating:
                 break
     logs = metrics.results()
-    model.module.train(was_training)
     callbacks.on_test_end(Logs(logs))
     return logs
 
 
-def _to_numpy(outputs: Any) -> Any:
+def to_numpy(outputs: Any) -> Any:
+    """Tensors in a (nested) output as numpy arrays."""
     if isinstance(outputs, torch.Tensor):
         return outputs.detach().cpu().numpy()
     if isinstance(outputs, list | tuple):
-        return type(outputs)(_to_numpy(o) for o in outputs)
+        return type(outputs)(to_numpy(o) for o in outputs)
     if isinstance(outputs, dict):
-        return {k: _to_numpy(v) for k, v in outputs.items()}
+        return {k: to_numpy(v) for k, v in outputs.items()}
     return outputs
 
 
@@ -187,29 +184,27 @@ def _concatenate(chunks: list[Any]) -> Any:
     return np.asarray(chunks)
 
 
-def run_predict(model: Model, data: EpochIterator, callbacks: CallbackList) -> Any:
+def run_predict(run: Run, data: EpochIterator) -> Any:
     """Runs the model over ``data``; returns numpy outputs concatenated in input order."""
-    was_training = model.module.training
-    model.stop_predicting = False
+    callbacks = run.callbacks
+    run.host.stop_predicting = False
     begin_hook = callbacks.implements("on_predict_batch_begin")
     end_hook = callbacks.implements("on_predict_batch_end")
     outputs: list[Any] = []
     callbacks.on_predict_begin()
-    model.module.eval()
-    with torch.no_grad():
+    with evaluating(run.module):
         for step, batch in data.epoch():
             if begin_hook:
                 callbacks.on_predict_batch_begin(step)
-            out = predict_step(model, batch)
+            out = predict_step(run, batch)
             outputs.append(out)
             if end_hook:
                 callbacks.on_predict_batch_end(
-                    step, Logs.lazy(["outputs"], lambda out=out: {"outputs": _to_numpy(out)})
+                    step, Logs.lazy(["outputs"], lambda out=out: {"outputs": to_numpy(out)})
                 )
-            if model.stop_predicting:
+            if run.host.stop_predicting:
                 break
-    model.module.train(was_training)
     callbacks.on_predict_end()
     if not outputs:
         return np.zeros((0,), dtype=np.float32)
-    return model.strategy.gather_predictions(_concatenate(outputs))
+    return run.strategy.gather_predictions(_concatenate(outputs))

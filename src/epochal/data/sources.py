@@ -1,0 +1,284 @@
+"""Sources of batches: arrays batched by index on the device, or any iterable of batches."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from epochal.data.arrays import (
+    _MAX_DEVICE_BYTES,
+    Batch,
+    _converted_nbytes,
+    _leaves,
+    is_array_like,
+    to_tensor,
+    tree_len,
+    tree_map,
+)
+from epochal.data.order import EpochSampler, _shard_len, order_for, shard_order
+
+
+class ArraySource:
+    """In-memory arrays batched by slicing tensors that already sit on the device."""
+
+    seekable = True
+
+    def __init__(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        batch_size: int,
+        shuffle: bool,
+        device: torch.device,
+    ) -> None:
+        n = tree_len(x)
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None and tree_len(value) != n:
+                raise ValueError(
+                    f"`x` and `{name}` must have the same number of samples. "
+                    f"Received: x has {n}, {name} has {tree_len(value)}."
+                )
+        if n == 0:
+            raise ValueError("`x` is empty: there is nothing to train or evaluate on.")
+        self.num_samples = n
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        size = sum(_converted_nbytes(leaf) for leaf in _leaves((x, y, sample_weight)))
+        self.device = device
+        home = device if size <= _MAX_DEVICE_BYTES else torch.device("cpu")
+        self._per_batch_copy = home != device
+        self.x = tree_map(lambda t: to_tensor(t).to(home), x)
+        self.y = tree_map(lambda t: to_tensor(t, target=True).to(home), y)
+        self.sample_weight = tree_map(lambda t: to_tensor(t).float().to(home), sample_weight)
+        self.shard: tuple[int, int, bool] | None = None  # (rank, world_size, pad) when split
+
+    @property
+    def local_samples(self) -> int:
+        """Samples this process iterates per pass (its shard when split between ranks)."""
+        return _shard_len(self.num_samples, self.shard)
+
+    @property
+    def num_batches(self) -> int:
+        return math.ceil(self.local_samples / self.batch_size)
+
+    def order(self, seed: int, pass_index: int) -> torch.Tensor | None:
+        if self.shard is not None:
+            rank, world_size, pad = self.shard
+            if self.shuffle:
+                full = order_for(self.num_samples, seed, pass_index)
+            else:
+                full = torch.arange(self.num_samples)
+            return shard_order(full, rank, world_size, pad=pad).to(self.x_device)
+        if not self.shuffle:
+            return None
+        return order_for(self.num_samples, seed, pass_index).to(self.x_device)
+
+    @property
+    def x_device(self) -> torch.device:
+        leaves = _leaves(self.x)
+        return leaves[0].device
+
+    def batch(self, order: torch.Tensor | None, index: int) -> Batch:
+        start = index * self.batch_size
+        size = self.local_samples if order is not None else self.num_samples
+        stop = min(start + self.batch_size, size)
+        if order is None:
+
+            def take(t: torch.Tensor) -> torch.Tensor:
+                return t[start:stop]
+        else:
+            idx = order[start:stop]
+
+            def take(t: torch.Tensor) -> torch.Tensor:
+                return t.index_select(0, idx)
+
+        batch = (tree_map(take, self.x), tree_map(take, self.y), tree_map(take, self.sample_weight))
+        if self._per_batch_copy:
+            return tree_map(lambda t: t.to(self.device, non_blocking=True), batch)
+        return batch
+
+    def iterate(self, seed: int, pass_index: int, start: int) -> Iterator[Batch]:
+        order = self.order(seed, pass_index)
+        for index in range(start, self.num_batches):
+            yield self.batch(order, index)
+
+
+def unpack_batch(batch: Any) -> Batch:
+    """Splits a batch into ``(x, y, sample_weight)`` following Keras' rules for tuples."""
+    if isinstance(batch, list | tuple):
+        if len(batch) == 1:
+            return batch[0], None, None
+        if len(batch) == 2:
+            return batch[0], batch[1], None
+        if len(batch) == 3:
+            return batch[0], batch[1], batch[2]
+        raise ValueError(
+            "Each batch must be `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`. "
+            f"Received a {type(batch).__name__} of length {len(batch)}."
+        )
+    return batch, None, None
+
+
+class IterableSource:
+    """A DataLoader or any iterable of batches; re-iterated once per pass."""
+
+    def __init__(self, iterable: Iterable[Any], device: torch.device) -> None:
+        self.iterable = iterable
+        self.device = device
+        self.sampler = _epoch_sampler(iterable)
+        self.seekable = self.sampler is not None
+        self.batch_size = getattr(iterable, "batch_size", None)
+        self._warned_replay = False
+
+    @property
+    def num_batches(self) -> int | None:
+        try:
+            return len(self.iterable)  # type: ignore[arg-type]
+        except TypeError:
+            return None
+
+    def _to_device(self, value: Any) -> Any:
+        def move(t: Any) -> Any:
+            tensor = t if isinstance(t, torch.Tensor) else to_tensor(t)
+            return tensor.to(self.device, non_blocking=True)
+
+        return tree_map(move, value)
+
+    def iterate(self, seed: int, pass_index: int, start: int) -> Iterator[Batch]:
+        sampler = self.sampler
+        if sampler is not None:
+            if sampler.follow_seed:
+                sampler.seed = seed
+            sampler.set_epoch(pass_index)
+            if start and self.batch_size:
+                sampler.set_start(start * self.batch_size)
+                start = 0
+        else:
+            set_epoch = getattr(getattr(self.iterable, "sampler", None), "set_epoch", None)
+            if callable(set_epoch):
+                set_epoch(pass_index)
+        iterator = iter(self.iterable)
+        for _ in range(start):  # only for loaders whose order we do not control
+            next(iterator, None)
+        for raw in iterator:
+            x, y, sample_weight = unpack_batch(raw)
+            yield self._to_device(x), self._to_device(y), self._to_device(sample_weight)
+
+
+def shard_source(
+    source: ArraySource | IterableSource, rank: int, world_size: int, *, pad: bool
+) -> bool:
+    """Restricts ``source`` to rank ``rank``'s share; returns whether it could be split.
+
+    Arrays are split by index; a DataLoader with an :class:`EpochSampler` gets its sampler
+    split; one with a ``DistributedSampler`` (anything with ``num_replicas``) is already
+    split; a DataLoader over a map-style Dataset with the default batching is rebuilt around
+    a split :class:`EpochSampler` (shuffled when its sampler was random). Other iterables
+    cannot be split.
+    """
+    if isinstance(source, ArraySource):
+        source.shard = (rank, world_size, pad)
+        return True
+    loader = source.iterable
+    if source.sampler is not None:
+        source.sampler.set_shard(rank, world_size, pad)
+        return True
+    if not isinstance(loader, torch.utils.data.DataLoader):
+        return False
+    if hasattr(loader.sampler, "num_replicas"):
+        return True
+    dataset = loader.dataset
+    if isinstance(dataset, torch.utils.data.IterableDataset) or loader.batch_size is None:
+        return False
+    shuffled = isinstance(loader.sampler, torch.utils.data.RandomSampler)
+    sampler = EpochSampler(dataset, shuffle=shuffled)  # type: ignore[arg-type]
+    sampler.follow_seed = True
+    sampler.set_shard(rank, world_size, pad)
+    source.iterable = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
+        timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        persistent_workers=loader.persistent_workers,
+    )
+    source.sampler = sampler
+    source.seekable = True
+    return True
+
+
+def _epoch_sampler(iterable: Any) -> EpochSampler | None:
+    if not isinstance(iterable, torch.utils.data.DataLoader):
+        return None
+    sampler = iterable.sampler
+    if isinstance(sampler, EpochSampler):
+        return sampler
+    batch_sampler = getattr(iterable, "batch_sampler", None)
+    inner = getattr(batch_sampler, "sampler", None)
+    return inner if isinstance(inner, EpochSampler) else None
+
+
+def _is_number_list(value: Any) -> bool:
+    """A (nested) Python list of numbers, which Keras treats as an array."""
+    if not isinstance(value, list):
+        return False
+    while isinstance(value, list) and value:
+        value = value[0]
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def make_source(
+    x: Any,
+    y: Any,
+    sample_weight: Any,
+    *,
+    batch_size: int | None,
+    shuffle: bool,
+    device: torch.device,
+    seed: int = 0,
+) -> ArraySource | IterableSource:
+    """Chooses the source for ``x``.
+
+    Raises:
+        ValueError: ``y`` or ``sample_weight`` given with a DataLoader/iterable (they belong
+            inside the batches), or x/y lengths that differ.
+        TypeError: an input that is neither arrays nor an iterable of batches.
+    """
+    if isinstance(x, torch.utils.data.Dataset) and not isinstance(
+        x, torch.utils.data.IterableDataset
+    ):
+        if y is not None:
+            raise ValueError("When `x` is a Dataset, `y` must be None: the Dataset yields targets.")
+        dataset = x
+        sampler = EpochSampler(dataset, shuffle=shuffle, seed=seed)  # type: ignore[arg-type]
+        sampler.follow_seed = True
+        x = torch.utils.data.DataLoader(dataset, batch_size=batch_size or 32, sampler=sampler)
+    if _is_number_list(x):
+        x = np.asarray(x)
+        y = np.asarray(y) if _is_number_list(y) else y
+    if is_array_like(x):
+        return ArraySource(
+            x, y, sample_weight, batch_size=batch_size or 32, shuffle=shuffle, device=device
+        )
+    if isinstance(x, Iterable) and not isinstance(x, str | bytes | dict):
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise ValueError(
+                    f"`{name}` must be None when `x` is a DataLoader or an iterable of batches; "
+                    f"yield `(x, y)` or `(x, y, sample_weight)` batches instead."
+                )
+        return IterableSource(x, device)
+    raise TypeError(
+        "`x` must be a numpy array, a torch tensor, a list/tuple/dict of them, a "
+        f"torch Dataset, a DataLoader or an iterable of batches. Received: {type(x).__name__}"
+    )

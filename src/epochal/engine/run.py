@@ -1,0 +1,64 @@
+"""``Run``: everything one ``fit``/``evaluate``/``predict`` call reads, built once per call.
+
+The model facade resolves arguments into a ``Run`` and hands it to :mod:`epochal.engine.loop`;
+the loop and the steps read only the ``Run`` (never the facade's attributes), so per-call
+state — the wrapped training module, class weights, the example input — is not parked on
+the long-lived model. The facade keeps a reference to its last run so that callbacks can
+still read ``model.train_state`` and ``model.example_input``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import torch
+from torch import nn
+
+from epochal.engine.metrics_tracker import CompiledMetrics
+from epochal.engine.state import TrainState
+
+if TYPE_CHECKING:
+    from epochal.callbacks.callback_list import CallbackList
+    from epochal.distributed import Strategy
+
+__all__ = ["LoopHost", "Run"]
+
+
+class LoopHost(Protocol):
+    """What the loop reads and writes on the model: the flags callbacks set to stop it."""
+
+    stop_training: bool
+    stop_evaluating: bool
+    stop_predicting: bool
+
+
+@dataclass
+class Run:
+    """The pieces of one call to ``fit``, ``evaluate``, ``predict`` or ``*_on_batch``.
+
+    Attributes:
+        host: The model facade (its ``stop_*`` flags).
+        module: The user's network, built.
+        training_module: What the training step calls (``module`` wrapped for DDP).
+        loss_fn: The compiled loss (`None` for predict).
+        optimizer: The compiled optimizer (`None` outside ``fit``/``train_on_batch``).
+        metrics: The loss tracker and compiled metrics.
+        strategy: Single process or data parallel.
+        callbacks: The call's callback list.
+        state: Where the run is (epoch, step) and the loop-owned state of a backup.
+        class_weights: ``class_weight`` as a per-class table, or `None`.
+        example_input: The ``x`` of the first batch (TensorBoard traces the graph with it).
+    """
+
+    host: LoopHost
+    module: nn.Module
+    training_module: nn.Module
+    metrics: CompiledMetrics
+    strategy: Strategy
+    callbacks: CallbackList
+    loss_fn: Any = None
+    optimizer: Any = None
+    class_weights: torch.Tensor | None = None
+    example_input: Any = None
+    state: TrainState = field(default_factory=TrainState)
