@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from epochal.data import Batch
+from epochal.layers import collect_losses
 
 if TYPE_CHECKING:
     from epochal.engine.run import Run
@@ -44,11 +45,15 @@ def _weights(run: Run, y: Any, sample_weight: torch.Tensor | None) -> torch.Tens
 
 
 def train_step(run: Run, batch: Batch) -> None:
-    """Forward, loss, backward and one optimizer update; metrics are updated on the device."""
+    """Forward, loss (plus the layers' own losses), backward and one optimizer update;
+    metrics are updated on the device."""
     x, y, sample_weight = batch
     sample_weight = _weights(run, y, sample_weight)
     y_pred = forward(run.training_module, x)
     loss = run.loss_fn(y, y_pred, sample_weight)
+    extra = collect_losses(run.module)  # add_loss() terms and weight regularizers (Keras)
+    if extra is not None:
+        loss = loss + extra
     optimizer = run.optimizer
     optimizer.zero_grad()
     loss.backward()
@@ -61,6 +66,9 @@ def test_step(run: Run, batch: Batch) -> None:
     x, y, sample_weight = batch
     y_pred = forward(run.module, x)
     loss = run.loss_fn(y, y_pred, sample_weight)
+    extra = collect_losses(run.module)
+    if extra is not None:
+        loss = loss + extra
     run.metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
 
 
