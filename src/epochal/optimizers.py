@@ -11,14 +11,23 @@ compounded. ``learning_rate`` reads and writes ``lr0``, so LR callbacks keep wor
 decay applies on top of what they set.
 
 Learning rates are stored rounded to float32, as Keras' variables are, so values written to
-the logs by LR callbacks match Keras digit for digit.
+the logs by LR callbacks match Keras digit for digit. ``optimizer.learning_rate`` is a
+:class:`LearningRate`: a live float32 scalar with the Keras variable surface (``numpy()``,
+``assign()``, ``value``, ``float()``, arithmetic, comparisons in float32).
+
+Weight decay is Keras 3's, decoupled, on every optimizer: before each update every decayed
+weight (each trainable one with a gradient, unless excluded with
+:meth:`Optimizer.exclude_from_weight_decay`) becomes ``w - w * weight_decay * lr``. The torch
+optimizers underneath run without their own (coupled, L2) ``weight_decay``.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterable
+import operator
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -29,6 +38,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "LearningRate",
     "Nadam",
     "Optimizer",
     "RMSprop",
@@ -40,6 +50,156 @@ def _float32(value: float) -> float:
     return float(np.float32(value))
 
 
+def _as_float32(value: Any) -> Any:
+    """``value`` as Keras would see it next to a float32 variable."""
+    if isinstance(value, LearningRate):
+        return value.numpy()
+    if isinstance(value, bool | int | float | np.number):
+        return np.float32(value)
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.to(torch.float32)
+    return value
+
+
+class LearningRate:
+    """An optimizer's learning rate, with the surface of Keras' float32 scalar variable.
+
+    A live view: reading it always gives the optimizer's current (base) rate and
+    :meth:`assign` moves every parameter group, like ``optimizer.learning_rate = x``.
+    Comparisons are made in float32, so ``lr == 0.01`` holds for a rate set to 0.01;
+    arithmetic returns a float32 scalar tensor, as Keras on torch does.
+    """
+
+    __slots__ = ("_optimizer",)
+    shape = ()
+    dtype = "float32"
+    name = "learning_rate"
+    trainable = False
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        self._optimizer = optimizer
+
+    @property
+    def path(self) -> str:
+        return f"{self._optimizer.name}/learning_rate"
+
+    def numpy(self) -> np.float32:
+        return np.float32(self._optimizer._learning_rate)
+
+    @property
+    def value(self) -> torch.Tensor:
+        return torch.tensor(self.numpy())
+
+    def item(self) -> float:
+        return float(self.numpy())
+
+    def assign(self, value: Any) -> LearningRate:
+        self._optimizer.learning_rate = value
+        return self
+
+    def assign_add(self, delta: Any) -> LearningRate:
+        return self.assign(float(self.numpy() + _as_float32(delta)))
+
+    def assign_sub(self, delta: Any) -> LearningRate:
+        return self.assign(float(self.numpy() - _as_float32(delta)))
+
+    def __float__(self) -> float:
+        return float(self.numpy())
+
+    def __int__(self) -> int:
+        return int(self.numpy())
+
+    def __bool__(self) -> bool:
+        return bool(self.numpy())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.numpy(), dtype=dtype)
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec)
+
+    def __repr__(self) -> str:
+        return f"<LearningRate path={self.path}, shape=(), dtype=float32, value={self.numpy()}>"
+
+    __hash__ = object.__hash__
+
+    def _compare(self, other: Any, op: Callable[[Any, Any], Any]) -> Any:
+        other = _as_float32(other)
+        if isinstance(other, torch.Tensor):
+            return bool(op(self.value.to(other.device), other))
+        return bool(op(self.numpy(), other))
+
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        return self._compare(other, operator.eq)
+
+    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+        return self._compare(other, operator.ne)
+
+    def __lt__(self, other: Any) -> bool:
+        return self._compare(other, operator.lt)
+
+    def __le__(self, other: Any) -> bool:
+        return self._compare(other, operator.le)
+
+    def __gt__(self, other: Any) -> bool:
+        return self._compare(other, operator.gt)
+
+    def __ge__(self, other: Any) -> bool:
+        return self._compare(other, operator.ge)
+
+    def _binary(self, other: Any, op: Callable[[Any, Any], Any], reflected: bool) -> Any:
+        other = _as_float32(other)
+        mine: Any = self.value
+        if isinstance(other, torch.Tensor):
+            mine = mine.to(other.device)
+        elif isinstance(other, np.generic | float | int):
+            other = torch.tensor(other)
+        elif not isinstance(other, np.ndarray):
+            return NotImplemented
+        else:
+            mine = self.numpy()
+        return op(other, mine) if reflected else op(mine, other)
+
+    def __add__(self, other: Any) -> Any:
+        return self._binary(other, operator.add, False)
+
+    def __radd__(self, other: Any) -> Any:
+        return self._binary(other, operator.add, True)
+
+    def __sub__(self, other: Any) -> Any:
+        return self._binary(other, operator.sub, False)
+
+    def __rsub__(self, other: Any) -> Any:
+        return self._binary(other, operator.sub, True)
+
+    def __mul__(self, other: Any) -> Any:
+        return self._binary(other, operator.mul, False)
+
+    def __rmul__(self, other: Any) -> Any:
+        return self._binary(other, operator.mul, True)
+
+    def __truediv__(self, other: Any) -> Any:
+        return self._binary(other, operator.truediv, False)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return self._binary(other, operator.truediv, True)
+
+    def __pow__(self, other: Any) -> Any:
+        return self._binary(other, operator.pow, False)
+
+    def __rpow__(self, other: Any) -> Any:
+        return self._binary(other, operator.pow, True)
+
+    def __neg__(self) -> torch.Tensor:
+        return -self.value
+
+    def __pos__(self) -> torch.Tensor:
+        return self.value
+
+    def __abs__(self) -> torch.Tensor:
+        return abs(self.value)
+
+
 class Optimizer:
     """Keras-style facade over a torch optimizer.
 
@@ -49,6 +209,8 @@ class Optimizer:
 
     Args:
         learning_rate: Initial learning rate. Defaults to the class' Keras default.
+        weight_decay: Keras 3's decoupled weight decay (see the module docstring). Defaults
+            to `None` (none; ``AdamW``: 0.004).
         decay: Keras 2 time-based decay (see module docstring). Defaults to `0.0`.
         clipnorm: Clip each parameter's gradient to this norm. Defaults to `None`.
         clipvalue: Clip gradients element-wise to ``[-clipvalue, clipvalue]``. Defaults to
@@ -68,6 +230,7 @@ class Optimizer:
         self,
         learning_rate: float | None = None,
         *,
+        weight_decay: float | None = None,
         decay: float = 0.0,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
@@ -91,6 +254,8 @@ class Optimizer:
             learning_rate = self.default_learning_rate
         _check_number("learning_rate", learning_rate)
         _check_number("decay", decay)
+        if weight_decay is not None:
+            _check_number("weight_decay", weight_decay)
         if decay:
             import warnings
 
@@ -108,20 +273,33 @@ class Optimizer:
         self.global_clipnorm = global_clipnorm
         self.torch_kwargs = torch_kwargs
         self.iterations = 0
+        self.weight_decay = float(weight_decay) if weight_decay is not None else None
         self._learning_rate = _float32(learning_rate)
+        self._lr_variable = LearningRate(self)
         self._group_scales: list[float] = []
         self.torch_optimizer: torch.optim.Optimizer | None = None
+        self._exclude_ids: set[int] = set()
+        self._exclude_pattern: re.Pattern[str] | None = None
+        # Built with the torch optimizer: the weights decayed, those with a constraint.
+        self._decayed: list[torch.Tensor] = []
+        self._constrained: list[tuple[torch.Tensor, Callable[[torch.Tensor], Any]]] = []
 
     # ----------------------------------------------------------------- construction
     def _check_torch_kwargs(self, torch_kwargs: dict[str, Any]) -> None:
         if self.torch_class is None or not torch_kwargs:
             return
-        accepted = set(inspect.signature(self.torch_class).parameters) - {"self", "params", "lr"}
+        accepted = set(inspect.signature(self.torch_class).parameters) - {
+            "self",
+            "params",
+            "lr",
+            "weight_decay",
+        }
         unknown = sorted(set(torch_kwargs) - accepted)
         if unknown:
             raise ValueError(
                 f"Argument(s) not recognized by {type(self).__name__}: {unknown}. "
-                f"Accepted: learning_rate, decay, clipnorm, clipvalue, global_clipnorm, name, "
+                "Accepted: learning_rate, weight_decay, decay, clipnorm, clipvalue, "
+                "global_clipnorm, name, "
                 f"{', '.join(sorted(accepted))}."
             )
 
@@ -129,19 +307,70 @@ class Optimizer:
     def built(self) -> bool:
         return self.torch_optimizer is not None
 
-    def build(self, params: Iterable[torch.nn.Parameter]) -> None:
-        """Creates the torch optimizer over ``params`` (called by ``Model`` when built)."""
+    def build(self, params: Iterable[torch.nn.Parameter | tuple[str, torch.nn.Parameter]]) -> None:
+        """Creates the torch optimizer over ``params`` (called by ``Model`` when built).
+
+        ``params`` are parameters or ``(name, parameter)`` pairs (``named_parameters()``);
+        a name is what ``exclude_from_weight_decay(var_names=...)`` matches when the weight
+        has no Keras name of its own (epochal layers name theirs: ``kernel``, ``bias``,
+        ``gamma``, ``beta``, ``embeddings``, or ``add_weight``'s ``name``).
+        """
         assert self.torch_class is not None
-        params = list(params)
-        kwargs = _fast_kwargs(self.torch_class, params, self.torch_kwargs)
-        self.torch_optimizer = self.torch_class(params, lr=self._learning_rate, **kwargs)
+        names: dict[int, str] = {}
+        plain: list[torch.nn.Parameter] = []
+        for entry in params:
+            if isinstance(entry, tuple):
+                name, entry = entry
+                names[id(entry)] = str(name).rsplit(".", 1)[-1]
+            plain.append(entry)
+        kwargs = _fast_kwargs(self.torch_class, plain, self.torch_kwargs)
+        if "weight_decay" in inspect.signature(self.torch_class).parameters:
+            kwargs["weight_decay"] = 0.0  # decoupled, applied by step() (Keras 3)
+        self.torch_optimizer = self.torch_class(plain, lr=self._learning_rate, **kwargs)
         self._group_scales = [1.0 for _ in self.torch_optimizer.param_groups]
+        self._decayed = [p for p in plain if self._use_weight_decay(p, names.get(id(p)))]
+        self._constrained = [
+            (p, p._keras_constraint)  # type: ignore[attr-defined]
+            for p in plain
+            if getattr(p, "_keras_constraint", None) is not None
+        ]
+
+    def exclude_from_weight_decay(
+        self,
+        var_list: Iterable[torch.Tensor] | None = None,
+        var_names: Iterable[str] | None = None,
+    ) -> None:
+        """Keeps weights out of weight decay: those in ``var_list``, and those whose name
+        contains one of ``var_names`` (regular expressions, searched in the weight's Keras
+        name, e.g. ``["bias", "gamma"]``). Replaces an earlier call's choice.
+
+        Raises:
+            ValueError: when the optimizer is already built.
+        """
+        if self.built:
+            raise ValueError(
+                "`exclude_from_weight_decay()` can only be configured before the optimizer is "
+                "built (before compile() builds the model, or before its first fit())."
+            )
+        self._exclude_ids = {id(v) for v in var_list or ()}
+        names = sorted(set(var_names or ()))
+        self._exclude_pattern = re.compile("|".join(names)) if names else None
+
+    def _use_weight_decay(self, param: torch.Tensor, name: str | None = None) -> bool:
+        if id(param) in self._exclude_ids:
+            return False
+        if self._exclude_pattern is not None:
+            name = getattr(param, "_keras_name", None) or name
+            if name is not None and self._exclude_pattern.search(name):
+                return False
+        return True
 
     @classmethod
     def wrap(cls, torch_optimizer: torch.optim.Optimizer) -> Optimizer:
         """Gives an existing torch optimizer the Keras surface, keeping its groups' ratios."""
         opt = cls.__new__(cls)
         Optimizer.__init__(opt, learning_rate=float(torch_optimizer.param_groups[0]["lr"]))
+        # A wrapped torch optimizer keeps its own weight_decay; the facade adds none.
         opt.name = type(torch_optimizer).__name__.lower()
         opt.torch_optimizer = torch_optimizer
         base = float(torch_optimizer.param_groups[0]["lr"]) or 1.0
@@ -150,13 +379,16 @@ class Optimizer:
 
     # ----------------------------------------------------------------- learning rate
     @property
-    def learning_rate(self) -> float:
-        """The (base) learning rate; assigning it moves every parameter group."""
-        return self._learning_rate
+    def learning_rate(self) -> LearningRate:
+        """The (base) learning rate, a :class:`LearningRate` (Keras' float32 variable);
+        assigning it (or ``learning_rate.assign(x)``) moves every parameter group."""
+        return self._lr_variable
 
     @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        if isinstance(value, torch.Tensor | np.ndarray):
+    def learning_rate(self, value: Any) -> None:
+        if isinstance(value, LearningRate):
+            value = value.item()
+        elif isinstance(value, torch.Tensor | np.ndarray):
             value = float(value)
         _check_number("learning_rate", value)
         self._learning_rate = _float32(value)
@@ -195,8 +427,25 @@ class Optimizer:
             self._clip(opt)
         if self.decay:
             self._apply_lr()
+        if self.weight_decay:
+            self._apply_weight_decay()
         opt.step()
+        if self._constrained:
+            self._apply_constraints()
         self.iterations += 1
+
+    def _apply_weight_decay(self) -> None:
+        # Keras 3: w -= w * weight_decay * lr, before the update, for each weight updated.
+        params = [p for p in self._decayed if p.grad is not None]
+        if params:
+            with torch.no_grad():
+                torch._foreach_mul_(params, 1.0 - self.current_learning_rate() * self.weight_decay)
+
+    def _apply_constraints(self) -> None:
+        with torch.no_grad():
+            for param, constraint in self._constrained:
+                if param.grad is not None:
+                    param.copy_(constraint(param))
 
     def _clip(self, opt: torch.optim.Optimizer) -> None:
         params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
@@ -226,7 +475,12 @@ class Optimizer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._require().load_state_dict(state["torch"])
+        opt = self._require()
+        opt.load_state_dict(state["torch"])
+        if self.torch_class is not None:  # decay is the facade's, never torch's coupled one
+            for group in opt.param_groups:
+                if "weight_decay" in group:
+                    group["weight_decay"] = 0.0
         self._learning_rate = float(state["learning_rate"])
         self.iterations = int(state["iterations"])
         self.decay = float(state.get("decay", self.decay))
@@ -236,6 +490,7 @@ class Optimizer:
         config: dict[str, Any] = {
             "name": self.name,
             "learning_rate": self._learning_rate,
+            "weight_decay": self.weight_decay,
             "decay": self.decay,
         }
         for key in ("clipnorm", "clipvalue", "global_clipnorm"):
@@ -294,7 +549,7 @@ class SGD(Optimizer):
         learning_rate: float | None = None,
         momentum: float = 0.0,
         nesterov: bool = False,
-        weight_decay: float = 0.0,
+        weight_decay: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
