@@ -16,8 +16,8 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "keras"
 
