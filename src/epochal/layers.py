@@ -625,8 +625,6 @@ class Layer(nn.Module):
             ValueError: for an unknown initializer, regularizer, constraint or dtype, or a
                 trainable weight of a non-floating dtype.
         """
-        if isinstance(shape, str) and name is None:  # Keras 2 order: add_weight("w", ...)
-            shape, name = None, shape
         shape_t = tuple(int(d) for d in (shape if shape is not None else ()))
         torch_dtype = _torch_dtype(dtype)
         if trainable and not torch_dtype.is_floating_point:
