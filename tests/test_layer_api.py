@@ -256,7 +256,7 @@ def test_weight_regularizer_adds_its_value_to_the_loss():
     layer = model.layers[0]
     with torch.no_grad():
         mse = float(((torch.from_numpy(x) @ layer.w + layer.b - torch.from_numpy(y)) ** 2).mean())
-    assert loss == pytest.approx(mse + 0.01 * float((layer.w**2).sum()), rel=1e-5)
+    assert loss == pytest.approx(mse + 0.01 * float((layer.w.detach() ** 2).sum()), rel=1e-5)
     assert len(layer.losses) == 1
     layer.trainable = False  # Keras counts the regularizers of trainable weights only
     assert layer.losses == []
