@@ -5,6 +5,11 @@ Layers follow Keras' conventions: inputs are channels-last, ``Dense`` kernels ar
 and biases at zero. Input sizes are inferred on the first call, so ``Dense(10)`` needs no
 ``input_dim``; ``input_shape`` / ``input_dim`` on the first layer let a model be built (and
 summarised) before it sees data.
+
+User layers subclass :class:`Layer` as in Keras 3: weights from :meth:`Layer.add_weight`,
+``build(input_shape)`` once on the first call, ``call(inputs, training=None)``,
+``get_config()``, ``add_loss()`` (summed into the training loss by the engine's steps through
+:func:`collect_losses`), and ``trainable`` with Keras' weight lists.
 """
 
 from __future__ import annotations
@@ -544,7 +549,10 @@ class Layer(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._call_training = "training" in inspect.signature(cls.call).parameters
+        try:
+            cls._call_training = "training" in inspect.signature(cls.call).parameters
+        except (TypeError, ValueError):  # a call() whose signature cannot be read
+            cls._call_training = False
 
     def __init__(
         self,
