@@ -13,7 +13,7 @@ appear in the current directory; finally ``Test accuracy: 0.9...``.
 
 ``monitor='val_acc'`` with ``metrics=["accuracy"]``: Keras <= 2.2 logged ``val_acc``; Keras 3
 logs ``val_accuracy`` and raises in auto mode (EarlyStopping) — epochal resolves the old name
-with a warning (SPEC §14).
+with a warning.
 
 Adaptations: ``keras`` -> ``epochal``; other changes are marked ``# epochal:``.
 """

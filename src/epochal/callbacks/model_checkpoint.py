@@ -132,7 +132,7 @@ class ModelCheckpoint(MonitorCallback):
         self.period = period or 1
         self.max_to_keep = max_to_keep
         self.print_fn = print_fn or print
-        # Keras sets `best` once: it survives between fit calls (SPEC §6.1).
+        # Keras sets `best` once: it survives between fit calls.
         self.best: float | None = initial_value_threshold
         self.kept: list[tuple[str, float | None, int]] = []  # (path, monitored value, save #)
         self._current_epoch = 0
