@@ -1,29 +1,29 @@
-"""Shared data and epoch-count helpers for the seed examples.
+"""Shared data and epoch-count helpers for the examples.
 
-The seed tutorials load datasets that are not available offline (the 60,000-image MNIST
-training split, Fashion-MNIST, the Pima Indians diabetes CSV, scikit-learn's
+The tutorials these examples follow load datasets that need a download (the 60,000-image
+MNIST training split, Fashion-MNIST, the Pima Indians diabetes CSV, scikit-learn's
 ``make_circles``) or use undefined ``X, Y``. Every example gets its data from here instead,
-so that each example file stays a faithful copy of its seed sample.
+so that each example file stays close to the tutorial it follows, and runs offline.
 
-* ``mnist()``: the real MNIST *test* split shipped in ``<repo>/../shared/data/mnist``
-  (10,000 images, IDX ``.gz`` files), read with ``epochal.datasets.mnist.load_data(path=...)``
-  and split 8,000 train / 2,000 test, returned Keras-style as
+* ``mnist()``: the real MNIST *test* split that ships with epochal
+  (10,000 images, ``epochal.datasets.mnist.bundled_path()``), read with
+  ``epochal.datasets.mnist.load_data(path=...)`` and split 8,000 train / 2,000 test, returned Keras-style as
   ``(x_train, y_train), (x_test, y_test)`` with uint8 images of shape ``(n, 28, 28)`` and
-  uint8 labels. Fashion-MNIST (seed 004) is replaced by this MNIST. Set ``EPOCHAL_MNIST_PATH``
+  uint8 labels. Fashion-MNIST is replaced by this MNIST. Set ``EPOCHAL_MNIST_PATH``
   to use another folder. If the folder holds the full four-file layout, the loader's own
   60,000 / 10,000 split is used unchanged.
 * ``mnist_flat_onehot()``: the same split as ``float32`` vectors of 784 values in [0, 1] and
-  one-hot labels, for the seeds' ``Dense(10, input_dim=784)`` + ``categorical_crossentropy``
+  one-hot labels, for the tutorials' ``Dense(10, input_dim=784)`` + ``categorical_crossentropy``
   samples (``X_train, Y_train, X_test, Y_test``).
 * ``digits()``: scikit-learn's 8x8 digits via ``epochal.datasets.digits.load_data()``
   (1,797 samples), flattened to 64 ``float32`` features in [0, 1], integer labels.
-* ``pima_like()``: a seeded synthetic stand-in for the Pima Indians diabetes data that seed
-  000's machinelearningmastery samples train on: 768 rows, 8 ``float32`` features, a binary
+* ``pima_like()``: a reproducible synthetic stand-in for the Pima Indians diabetes data that
+  the machinelearningmastery tutorials train on: 768 rows, 8 ``float32`` features, a binary
   ``float32`` target (about 35 % positives, like Pima) drawn from a fixed logistic model with
   noise, so a small MLP reaches roughly 75-85 % accuracy.
-* ``circles()``: a seeded re-implementation of ``sklearn.datasets.make_circles(n_samples=1000,
+* ``circles()``: a reproducible re-implementation of ``sklearn.datasets.make_circles(n_samples=1000,
   noise=0.1, random_state=1)`` scaled to [-1, 1] and split 500 / 500, as in the
-  "vanishing gradients" article behind seed 000's TensorBoard sample.
+  "vanishing gradients" article behind the TensorBoard example.
 * ``epochs(n, at_least=1)``: the sample's epoch count ``n``, capped by the environment
   variable ``EPOCHAL_EXAMPLE_EPOCHS`` when it is set (tests use it to run the examples fast);
   ``at_least`` keeps the minimum a sample needs (e.g. ``plot_history`` skips 4 epochs).
@@ -32,12 +32,10 @@ so that each example file stays a faithful copy of its seed sample.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 EPOCHS_ENV = "EPOCHAL_EXAMPLE_EPOCHS"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def epochs(n: int, at_least: int = 1) -> int:
@@ -55,15 +53,13 @@ def epochs(n: int, at_least: int = 1) -> int:
 
 
 def mnist_path() -> str:
-    """Folder holding the MNIST IDX files: ``../shared/data/mnist`` from the repo root."""
+    """Folder holding the MNIST IDX files: ``$EPOCHAL_MNIST_PATH``, else the bundled test split."""
     env = os.environ.get("EPOCHAL_MNIST_PATH")
     if env:
         return env
-    for candidate in (REPO_ROOT / ".." / "shared" / "data" / "mnist",
-                      REPO_ROOT / "shared" / "data" / "mnist"):
-        if candidate.is_dir():
-            return str(candidate.resolve())
-    return str((REPO_ROOT / ".." / "shared" / "data" / "mnist").resolve())
+    import epochal
+
+    return str(epochal.datasets.mnist.bundled_path())
 
 
 def mnist(n_train: int = 8000):

@@ -13,7 +13,7 @@ import os  # noqa: F401  (the seed's import)
 import epochal  # epochal: was `import tensorflow as tf` / `from tensorflow import keras`
 from pprint import pprint  # noqa: F401  (the seed's import)
 
-from _data import mnist  # epochal: shared data helpers
+from _data import mnist  # epochal: offline data helpers
 
 # epochal: removed (TensorFlow GPU setup, not Keras):
 # gpus = tf.config.experimental.list_physical_devices(device_type='GPU')

@@ -16,7 +16,7 @@ from epochal.callbacks import ModelCheckpoint
 from epochal.layers import Dense  # epochal: the seed omits the model; supplied below
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import epochs as _epochs, pima_like  # epochal: shared data helpers
+from _data import epochs as _epochs, pima_like  # epochal: offline data helpers
 
 # epochal: model and X, Y are undefined in the seed; the referenced article's Pima MLP on
 # seeded Pima-like data (8 features, binary target).

@@ -17,7 +17,7 @@ from epochal.callbacks import ModelCheckpoint  # epochal: the seed reuses the fi
 from epochal.layers import Dense  # epochal: the seed omits the model; supplied below
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import epochs as _epochs, pima_like  # epochal: shared data helpers
+from _data import epochs as _epochs, pima_like  # epochal: offline data helpers
 
 # epochal: model, data and fit are not in this sample; same as the first ModelCheckpoint
 # sample. metrics=['acc'] (Keras <= 2.2 logged metrics=['accuracy'] as 'acc'/'val_acc',

@@ -19,7 +19,7 @@ from epochal.callbacks import EarlyStopping
 from epochal.layers import Dense  # epochal: the seed omits the model; supplied below
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import epochs as _epochs, pima_like  # epochal: shared data helpers
+from _data import epochs as _epochs, pima_like  # epochal: offline data helpers
 
 earlystop = EarlyStopping(monitor = 'val_loss',
                           min_delta = 0,

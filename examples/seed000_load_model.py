@@ -22,7 +22,7 @@ from epochal.callbacks import ModelCheckpoint  # epochal: supplied training code
 from epochal.layers import Dense  # epochal: (same)
 from epochal.models import Sequential, load_model  # epochal: was `from keras.models import load_model`
 
-from _data import epochs as _epochs, pima_like  # epochal: shared data helpers
+from _data import epochs as _epochs, pima_like  # epochal: offline data helpers
 
 
 # epochal: the seed does not define my_metric; a mean absolute error on probabilities.

@@ -18,7 +18,7 @@ import epochal
 from epochal.layers import Activation, Dense  # epochal: the seed uses the bare names
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import epochs as _epochs, mnist_flat_onehot  # epochal: shared data helpers
+from _data import epochs as _epochs, mnist_flat_onehot  # epochal: offline data helpers
 
 x_train, y_train, _x_test, _y_test = mnist_flat_onehot()  # epochal: x_train, y_train undefined
 

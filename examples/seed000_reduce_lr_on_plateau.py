@@ -17,7 +17,7 @@ import epochal
 from epochal.layers import Dense  # epochal: the seed omits the model; supplied below
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import epochs as _epochs, pima_like  # epochal: shared data helpers
+from _data import epochs as _epochs, pima_like  # epochal: offline data helpers
 
 reduce_lr = epochal.callbacks.ReduceLROnPlateau(monitor='val_loss',  # epochal: `reduce_lr =` added
                                   factor=0.1,

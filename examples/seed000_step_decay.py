@@ -20,7 +20,7 @@ from epochal.models import Sequential  # epochal: (same)
 from epochal.optimizers import SGD
 from epochal.callbacks import LearningRateScheduler
 
-from _data import epochs as _epochs, pima_like  # epochal: shared data helpers
+from _data import epochs as _epochs, pima_like  # epochal: offline data helpers
 
 # epochal: X, Y and model are undefined in the seed (referenced article's Pima-style MLP).
 X, Y = pima_like()

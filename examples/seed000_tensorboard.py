@@ -23,7 +23,7 @@ from epochal.layers import Dense  # epochal: the seed omits the model; supplied 
 from epochal.models import Sequential  # epochal: (same)
 from epochal.optimizers import SGD  # epochal: (same)
 
-from _data import circles, epochs as _epochs  # epochal: shared data helpers
+from _data import circles, epochs as _epochs  # epochal: offline data helpers
 
 tb_reference = epochal.callbacks.TensorBoard(log_dir='./logs',  # epochal: `tb_reference =` added
                             histogram_freq=0,

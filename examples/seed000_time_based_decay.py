@@ -17,7 +17,7 @@ from epochal.layers import Dense  # epochal: the seed omits the model; supplied 
 from epochal.models import Sequential  # epochal: (same)
 from epochal.optimizers import SGD
 
-from _data import epochs as _epochs, pima_like  # epochal: shared data helpers
+from _data import epochs as _epochs, pima_like  # epochal: offline data helpers
 
 # epochal: X, Y, model and `epochs` are undefined in the seed; epochs = 100 follows the
 # seed's "Decay = 0.1 / 100"; the model is the referenced article's Pima-style MLP.

@@ -27,7 +27,7 @@ from epochal.layers import Dense, Dropout, Flatten  # epochal: model of the seed
 from epochal.models import Sequential  # epochal: (same)
 from epochal.utils import to_categorical  # epochal: (same)
 
-from _data import epochs as _epochs, mnist  # epochal: shared data helpers
+from _data import epochs as _epochs, mnist  # epochal: offline data helpers
 
 # epochal: X_train, y_train, X_test, y_test and model are undefined in this section; the
 # seed's section 3 data and model (images kept as 28x28 for Flatten(input_shape=(28, 28))).

@@ -13,7 +13,7 @@ appear in the current directory; finally ``Test accuracy: 0.9...``.
 
 ``monitor='val_acc'`` with ``metrics=["accuracy"]``: Keras <= 2.2 logged ``val_acc``; Keras 3
 logs ``val_accuracy`` and raises in auto mode (EarlyStopping) — epochal resolves the old name
-with a warning (SPEC §14).
+with a warning.
 
 Adaptations: ``keras`` -> ``epochal``; other changes are marked ``# epochal:``.
 """
@@ -22,7 +22,7 @@ import numpy as np
 import epochal  # epochal: the seed calls keras.utils.to_categorical without `import keras`
 from epochal.datasets import mnist  # noqa: F401  (the seed's import; data comes from _data)
 
-from _data import epochs as _epochs, mnist as _mnist_split  # epochal: shared data helpers
+from _data import epochs as _epochs, mnist as _mnist_split  # epochal: offline data helpers
 
 (x_train, y_train), (x_test, y_test) = _mnist_split()  # epochal: was mnist.load_data()
 

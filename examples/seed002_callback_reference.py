@@ -22,7 +22,7 @@ import epochal
 from epochal.layers import Activation, Dense  # epochal: model of the seed's LossHistory example
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import epochs as _epochs, mnist_flat_onehot  # epochal: shared data helpers
+from _data import epochs as _epochs, mnist_flat_onehot  # epochal: offline data helpers
 
 X_train, Y_train, X_test, Y_test = mnist_flat_onehot()  # epochal: real data
 

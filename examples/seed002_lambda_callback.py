@@ -26,7 +26,7 @@ from epochal.callbacks import LambdaCallback  # epochal: the seed uses the bare 
 from epochal.layers import Activation, Dense  # epochal: the seed's model; fit(...) is a placeholder
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import epochs as _epochs, mnist_flat_onehot  # epochal: shared data helpers
+from _data import epochs as _epochs, mnist_flat_onehot  # epochal: offline data helpers
 
 
 def main():  # epochal: a main guard, so that multiprocessing can spawn children safely

@@ -15,7 +15,7 @@ import epochal
 from epochal.layers import Activation, Dense  # epochal: the seed uses the bare names
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import epochs as _epochs, mnist_flat_onehot  # epochal: shared data helpers
+from _data import epochs as _epochs, mnist_flat_onehot  # epochal: offline data helpers
 
 X_train, Y_train, _X_test, _Y_test = mnist_flat_onehot()  # epochal: X_train, Y_train undefined
 

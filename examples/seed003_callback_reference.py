@@ -18,7 +18,7 @@ import epochal
 from epochal.layers import Dense  # epochal: supplied model
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import digits, epochs as _epochs  # epochal: shared data helpers
+from _data import digits, epochs as _epochs  # epochal: offline data helpers
 
 reduce_lr = epochal.callbacks.ReduceLROnPlateau(  # epochal: `reduce_lr =` added
 monitor='val_loss', factor=0.1, patience=10, verbose=0,

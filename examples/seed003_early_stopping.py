@@ -17,7 +17,7 @@ import epochal
 from epochal.layers import Dense  # epochal: supplied model
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import digits, epochs as _epochs  # epochal: shared data helpers
+from _data import digits, epochs as _epochs  # epochal: offline data helpers
 
 early_stopping = epochal.callbacks.EarlyStopping(monitor='val_loss',  # epochal: `early_stopping =`
 min_delta = 0,

@@ -19,7 +19,7 @@ import epochal
 from epochal.layers import Dense  # epochal: supplied model
 from epochal.models import Sequential  # epochal: (same)
 
-from _data import digits  # epochal: shared data helpers
+from _data import digits  # epochal: offline data helpers
 
 x, y = digits()  # epochal: x, y undefined in the seed
 filePath = "checkpoint.weights.h5"  # epochal: undefined in the seed

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up .venv and runs the demo: the seed MLP on the embedded digits, with callbacks.
+# Sets up .venv and runs the demo: a small digit classifier trained with the standard callbacks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -32,7 +32,7 @@ from epochal.callbacks import Callback
 from epochal.layers import Dense, Dropout, Flatten
 from epochal.saving import state_file as _state_io
 
-MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+MNIST_DIR = epochal.datasets.mnist.bundled_path()
 BATCH_SIZE, EPOCHS, N_TRAIN, N_VALID = 64, 3, 2000, 500
 STEPS = -(-N_TRAIN // BATCH_SIZE)
 

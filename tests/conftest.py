@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny seeded models and data, a fake clock, the real MNIST path."""
+"""Shared fixtures: tiny seeded models and data, a fake clock, the real MNIST path (shipped)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import pytest
 import torch
 
 import epochal
+from epochal.datasets import mnist
 from epochal.layers import Dense
 
 REPO = Path(__file__).resolve().parents[1]
-MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+# The real MNIST test split ships inside the package: a bare clone has everything it needs.
+MNIST_DIR = mnist.bundled_path()
 
 
 # Tiny models: intra-op threads only add OpenMP spin-waiting on a shared 2-core machine.
@@ -77,6 +79,5 @@ def fake_clock():
 
 @pytest.fixture
 def mnist_dir():
-    if not MNIST_DIR.exists():
-        pytest.skip(f"real MNIST not found at {MNIST_DIR}")
+    assert MNIST_DIR.is_dir(), f"the bundled MNIST test split is missing from {MNIST_DIR}"
     return MNIST_DIR

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import MNIST_DIR, REPO
+from tests.conftest import REPO
 
 EXAMPLES = sorted(p for p in (REPO / "examples").glob("seed*.py"))
 
@@ -20,14 +20,11 @@ EXAMPLES = sorted(p for p in (REPO / "examples").glob("seed*.py"))
 @pytest.mark.slow
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs(script, tmp_path):
-    if not MNIST_DIR.exists():
-        pytest.skip("real MNIST not available")
     env = dict(
         os.environ,
         OMP_NUM_THREADS="1",
         MPLBACKEND="Agg",
         EPOCHAL_EXAMPLE_EPOCHS="2",
-        EPOCHAL_MNIST_PATH=str(MNIST_DIR),
         PYTHONPATH=os.pathsep.join([str(REPO / "examples"), str(REPO / "src")]),
     )
     result = subprocess.run(

@@ -10,10 +10,17 @@ from typing import Any
 
 __all__ = ["main", "run_demo"]
 
+_DESCRIPTION = (
+    "Keras' training loop and callbacks on PyTorch.\n\n"
+    "  epochal demo   train a small digit classifier with the standard callbacks\n"
+    "  epochal plot   draw training curves from a CSVLogger file"
+)
+
 
 def run_demo(run_dir: Path, epochs: int = 20, verbose: Any = 1) -> dict[str, Any]:
-    """Trains the seed 001 MLP on the embedded 8x8 digits with the standard callbacks and
-    writes the run's outputs into ``run_dir``. Returns the History's dict."""
+    """Trains a small MLP (Flatten, Dense 128, Dropout, Dense 10) on the 8x8 digits shipped
+    with epochal, with the standard callbacks, and writes the run's outputs into
+    ``run_dir``. Returns the History's dict."""
     import torch
 
     import epochal
@@ -93,7 +100,10 @@ def _write_history_csv(history: dict[str, Any], path: Path) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
-    print(f"epochal demo: training the seed MLP on the embedded digits; outputs in {run_dir}/")
+    print(
+        "epochal demo: training a digit classifier (8x8 images shipped with epochal); "
+        f"outputs in {run_dir}/"
+    )
     history = run_demo(run_dir, epochs=args.epochs, verbose=args.verbose)
     if not (run_dir / "history.csv").exists():
         _write_history_csv(history, run_dir / "history.csv")
@@ -123,17 +133,45 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="epochal", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train the seed MLP on the embedded digits")
-    demo.add_argument("--epochs", type=int, default=20)
+    parser = argparse.ArgumentParser(
+        prog="epochal",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,plot}")
+    demo = sub.add_parser(
+        "demo",
+        help="train a small digit classifier with the standard callbacks",
+        description=(
+            "Trains a small MLP on the 8x8 handwritten digits shipped with epochal (no "
+            "download) with EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CSVLogger and "
+            "TensorBoard, and writes the history, the best weights, the TensorBoard logs and "
+            "a plot of the curves into a run folder."
+        ),
+    )
+    demo.add_argument("--epochs", type=int, default=20, help="epochs to train (default 20)")
     demo.add_argument("--run-dir", default=None, help="output folder (default runs/demo-<time>)")
-    demo.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    demo.add_argument(
+        "--verbose",
+        type=int,
+        default=1,
+        choices=(0, 1, 2),
+        help="0 silent, 1 progress bar, 2 one line per epoch (default 1)",
+    )
     demo.set_defaults(func=_demo)
-    plot = sub.add_parser("plot", help="draw train/validation curves from a CSV log")
-    plot.add_argument("csv")
-    plot.add_argument("-o", "--output", default="curves.png")
-    plot.add_argument("--metrics", nargs="*", default=None)
+    plot = sub.add_parser(
+        "plot",
+        help="draw training curves from a CSVLogger file",
+        description="Draws train/validation curves, one panel per metric, from a CSV log "
+        "written by CSVLogger (or the demo's history.csv).",
+    )
+    plot.add_argument("csv", help="the CSV log (an epoch column, then one column per metric)")
+    plot.add_argument(
+        "-o", "--output", default="curves.png", help="image file (default curves.png)"
+    )
+    plot.add_argument(
+        "--metrics", nargs="*", default=None, help="metrics to draw (default: all of them)"
+    )
     plot.set_defaults(func=_plot)
     args = parser.parse_args(argv)
     return int(args.func(args))

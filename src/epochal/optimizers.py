@@ -5,7 +5,7 @@
 readable and assignable by callbacks and user code, ``iterations`` (updates applied so far),
 and the Keras 2 time-based ``decay`` argument the older tutorials use.
 
-Time-based decay (Keras 2, SPEC §14.1): each update uses ``lr0 / (1 + decay * iterations)``
+Time-based decay (Keras 2): each update uses ``lr0 / (1 + decay * iterations)``
 where ``iterations`` counts updates already applied — per batch, not per epoch, never
 compounded. ``learning_rate`` reads and writes ``lr0``, so LR callbacks keep working and the
 decay applies on top of what they set.

@@ -1,4 +1,4 @@
-"""LambdaCallback: every hook by keyword, Keras' call forms, unknown names rejected."""
+"""LambdaCallback: every hook by keyword, Keras' call forms, unknown names kept as attributes."""
 
 from __future__ import annotations
 
@@ -67,9 +67,29 @@ def test_only_given_hooks_are_implemented():
     assert not LambdaCallback().implements("on_train_batch_end")
 
 
-def test_unknown_hook_name_is_a_type_error():
-    with pytest.raises(TypeError, match=r"unknown hook name.*on_epoch_ends"):
-        LambdaCallback(on_epoch_ends=lambda e, logs: None)
+def test_unknown_keywords_become_attributes_as_in_keras(tiny_data):
+    def custom_method():
+        return "custom"
+
+    cb = LambdaCallback(on_epoch_end=lambda e, logs: None, custom_method=custom_method, limit=3)
+    assert cb.custom_method is custom_method and cb.limit == 3
+    assert [h for h in HOOKS if cb.implements(h)] == ["on_epoch_end"]
+    x, y = tiny_data
+    make_model().fit(x, y, epochs=1, verbose=0, callbacks=[cb])  # never called, never breaks
+
+
+def test_misspelt_hook_warns_once_naming_the_closest_hook():
+    seen = []
+    with pytest.warns(UserWarning, match=r"`on_epoch_ends` is not a hook.*`on_epoch_end`") as w:
+        cb = LambdaCallback(on_epoch_ends=lambda e, logs: seen.append(e))
+    assert len(w) == 1
+    assert callable(cb.on_epoch_ends) and not cb.implements("on_epoch_end")
+
+
+def test_keywords_that_would_replace_the_callback_itself_are_refused():
+    for name in ("set_model", "model", "implements", "_hooks", "params"):
+        with pytest.raises(TypeError, match=f"`{name}` would replace"):
+            LambdaCallback(**{name: 1})
 
 
 def test_non_callable_is_a_type_error():

@@ -169,24 +169,42 @@ def test_plain_verbose_message(tmp_path):
     assert lines[0] == f"\nEpoch 1: saving model to {tmp_path / 'm.keras'}"
 
 
-def test_missing_monitor_warns_once_and_never_saves(tmp_path):
-    cb, _ = _cb(tmp_path / "best.keras", save_best_only=True, monitor="val_loss")
+def test_missing_monitor_saves_every_epoch_and_warns_once_per_fit(tmp_path):
+    """Keras 3: save_best_only with the monitor absent (val_loss, no validation) saves every
+    time. epochal warns once per fit rather than every epoch."""
+    cb, lines = _cb(tmp_path / "best.keras", save_best_only=True, monitor="val_loss", verbose=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _epochs(cb, [None, None, None])
+        cb.on_train_begin()  # a second fit warns again, once
+        _epochs(cb, [None])
     messages = [str(w.message) for w in caught]
-    assert len(messages) == 1
-    assert "Can save best model only with val_loss available, skipping" in messages[0]
-    assert cb.model.saved == []
+    assert len(messages) == 2
+    assert "Can save best model only with val_loss available" in messages[0]
+    assert cb.model.saved == [str(tmp_path / "best.keras")] * 4
+    assert lines[0] == f"\nEpoch 1: saving model to {tmp_path / 'best.keras'}"
+    assert cb.best is None
 
 
-def test_batch_level_best_only_skips_without_validation(tmp_path):
-    cb, _ = _cb(tmp_path / "best.keras", save_best_only=True, save_freq=1)
+def test_batch_level_best_only_saves_without_validation(tmp_path):
+    cb, _ = _cb(tmp_path / "best-{batch}.keras", save_best_only=True, save_freq=1)
     cb.on_epoch_begin(0)
     with pytest.warns(UserWarning, match="Can save best model only"):
         cb.on_train_batch_end(0, {"loss": 1.0})
     cb.on_train_batch_end(1, {"loss": 1.0})
-    assert cb.model.saved == []
+    assert [os.path.basename(p) for p in cb.model.saved] == ["best-1.keras", "best-2.keras"]
+
+
+def test_keras_docstring_example_without_validation_writes_a_checkpoint(
+    tmp_path, tiny_data, compiled_model
+):
+    """Keras' own ModelCheckpoint example (save_best_only, default val_loss) with no
+    validation data still leaves a checkpoint."""
+    path = tmp_path / "ckpt" / "checkpoint.model.keras"
+    cb = ModelCheckpoint(str(path), monitor="val_loss", mode="min", save_best_only=True)
+    with pytest.warns(UserWarning, match="Can save best model only with val_loss"):
+        compiled_model().fit(*tiny_data, epochs=2, batch_size=20, verbose=0, callbacks=[cb])
+    assert load_model(path).metrics_names
 
 
 def test_batch_level_best_only_on_train_monitor_resolves_direction(tmp_path):
@@ -244,6 +262,90 @@ def test_state_dict_round_trip(tmp_path):
     assert other.state_dict() == cb.state_dict()
     with pytest.raises(ValueError, match="missing"):
         other.load_state_dict({"best": 1.0})
+
+
+# ---------------------------------------------------------------- deletion safety
+def _planted_state(tmp_path, entries):
+    return {
+        "best": None,
+        "direction": "min",
+        "kept": entries,
+        "batches_since_save": 0,
+        "epochs_since_save": 0,
+        "saves": 5,
+    }
+
+
+def test_planted_backup_cannot_make_max_to_keep_delete_other_files(tmp_path, monkeypatch):
+    """A tampered backup naming files outside the checkpoint folder, or not matching the
+    template, never gets them deleted: the entries are dropped with a warning."""
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    monkeypatch.chdir(folder)
+    up = tmp_path / "x"
+    up.write_text("precious")
+    other = folder / "notes.txt"
+    other.write_text("precious")
+    template = str(folder / "w-{epoch}.keras")
+    cb, _ = _cb(template, max_to_keep=1)
+    entries = [
+        [str(victim), -1.0, 1],  # outside, ranked best so a later save evicts the others
+        ["../x", -2.0, 2],
+        [str(folder / ".." / "victim"), -3.0, 3],
+        [str(other), -4.0, 4],
+        [str(folder / "w-1.keras"), "0.1", 1],  # not a number
+        [str(folder / "w-1.keras"), 0.1],  # not a triple
+        "w-1.keras",
+    ]
+    with pytest.warns(UserWarning, match="ignoring the restored kept-file entry") as caught:
+        cb.load_state_dict(_planted_state(tmp_path, entries))
+    assert len(caught) == len(entries)
+    assert str(victim) in str(caught[0].message)
+    assert cb.kept == []
+    _epochs(cb, [0.5, 0.4, 0.3])
+    assert victim.read_text() == up.read_text() == other.read_text() == "precious"
+    assert sorted(os.listdir(folder)) == ["notes.txt", "w-3.keras"]
+
+
+def test_delete_time_recheck_refuses_foreign_paths(tmp_path):
+    """Even a kept list corrupted in memory cannot make it remove a foreign file."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    cb, _ = _cb(tmp_path / "ckpt" / "w-{epoch}.keras", max_to_keep=1)
+    cb.kept = [(str(victim), 10.0, 0), ("../x", 11.0, 0)]
+    with pytest.warns(UserWarning, match="not deleting"):
+        _epochs(cb, [0.5])
+    assert victim.read_text() == "precious"
+    assert [os.path.basename(p) for p, _, _ in cb.kept] == ["w-1.keras"]
+
+
+def test_restored_state_is_type_and_range_checked(tmp_path):
+    cb, _ = _cb(tmp_path / "w-{epoch}.keras", max_to_keep=2)
+    good = _planted_state(tmp_path, [[str(tmp_path / "w-2.keras"), float("nan"), 2]])
+    cb.load_state_dict(good)
+    assert cb.kept[0][0] == str(tmp_path / "w-2.keras")
+    for key, bad in (
+        ("best", "0.5"),
+        ("direction", "sideways"),
+        ("batches_since_save", -1),
+        ("saves", 1.5),
+        ("kept", {"a": 1}),
+    ):
+        with pytest.raises(ValueError, match=key):
+            cb.load_state_dict({**good, key: bad})
+
+
+def test_owned_by_template_rules():
+    from epochal.callbacks._checkpoint_paths import owned_by_template
+
+    template = "/ck/w-{epoch:02d}-{val_loss:.2f}.keras"
+    assert owned_by_template("/ck/w-01-0.50.keras", template)
+    for path in ("/tmp/victim", "/ck/../victim", "/ck/sub/w-1-2.keras", "../x", "", None, 3):
+        assert not owned_by_template(path, template), path
+    assert owned_by_template("runs/a/w.keras", "runs/{name}/w.keras")
+    assert not owned_by_template("runs/../w.keras", "runs/{name}/w.keras")
 
 
 def test_non_main_process_does_not_write(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import FakeClock, make_model
 
 import epochal
@@ -184,6 +185,51 @@ def test_histograms_gradients_and_images(tmp_path, tiny_data):
         assert images[0].width * images[0].height == recorder.weights[0][name].size
 
 
+def test_huge_and_non_finite_weights_are_logged_with_one_warning_each(tmp_path, tiny_data):
+    """A diverged weight (1e30, inf, NaN) never kills fit ("The histogram is empty"): what can
+    be binned is logged, and each tensor is warned about once, by name."""
+    x, y = tiny_data
+
+    class Diverge(Callback):  # placed before TensorBoard: it sees the broken weights
+        def on_epoch_end(self, epoch, logs=None):
+            params = dict(self.model.module.named_parameters())
+            names = sorted(params)
+            with torch.no_grad():
+                params[names[0]].fill_(1e30)  # finite, far past the default bins
+                params[names[1]].view(-1)[0] = float("inf")
+                params[names[2]].fill_(float("nan"))
+            self.names = [n.replace(".", "/") for n in names]
+
+    diverge = Diverge()
+    tb = TensorBoard(tmp_path / "logs", histogram_freq=1, write_images=True, write_graph=False)
+    with pytest.warns(RuntimeWarning) as caught:
+        make_model().fit(x, y, epochs=2, batch_size=20, verbose=0, callbacks=[diverge, tb])
+    messages = [str(w.message) for w in caught if "histogram" in str(w.message)]
+    first, second, third = (f"{n}/histogram" for n in diverge.names[:3])
+    assert len([m for m in messages if f"`{second}`" in m]) == 1
+    assert len([m for m in messages if f"`{third}`" in m]) == 1
+    assert "inf or NaN" in " ".join(messages) and "skipped" in " ".join(messages)
+    acc = _read(tmp_path / "logs" / "train")
+    huge = acc.Histograms(first)
+    assert [e.step for e in huge] == [0, 1]
+    assert huge[0].histogram_value.num > 0 and huge[0].histogram_value.max == pytest.approx(1e30)
+    assert acc.Histograms(second)[0].histogram_value.num > 0  # the finite values of it
+    assert third not in acc.Tags()["histograms"] or not acc.Histograms(third)
+
+
+def test_histogram_input_rules():
+    from epochal.callbacks._tensorboard_utils import histogram_input, weight_image
+
+    values, bins, problem = histogram_input(np.array([1.0, 2.0]))
+    assert bins == "tensorflow" and problem is None
+    values, bins, problem = histogram_input(np.array([1e30, -1e30, np.nan], dtype=np.float32))
+    assert len(bins) == 31 and values.size == 2 and "1 of 3" in problem
+    assert len(histogram_input(np.full(3, 1e30))[1]) == 2
+    assert histogram_input(np.array([np.inf, np.nan]))[0] is None
+    image = weight_image(np.array([[1e38, -1e38], [np.inf, 0.0]], dtype=np.float32))
+    assert np.isfinite(image).all() and image.min() == 0.0 and image.max() == 1.0
+
+
 def test_graph_and_config(tmp_path, tiny_data):
     model, _, logs = _fit(tmp_path, tiny_data, epochs=1)
     acc = _read(logs / "train")
@@ -214,27 +260,40 @@ def test_profiler_trace(tmp_path, tiny_data):
     assert trace["traceEvents"]
 
 
-def test_embeddings_projector(tmp_path):
-    metadata = tmp_path / "labels.tsv"
-    metadata.write_text("".join(f"word{i}\n" for i in range(12)))
+def test_embeddings_projector(tmp_path, monkeypatch):
+    """Keras' layout: <log_dir>/projector_config.pbtxt records the metadata file name as
+    given, and the file is never opened (not even relative to the current folder)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "labels.tsv").write_text("planted: must not be read\n")
     model = epochal.Sequential([Embedding(12, 3, name="words"), Flatten(), Dense(2)], device="cpu")
     model.compile(optimizer="sgd", loss="mse")
     x = np.arange(24).reshape(12, 2) % 12
     tb = TensorBoard(
         log_dir=tmp_path / "logs",
         embeddings_freq=1,
-        embeddings_metadata={"words": str(metadata)},
+        embeddings_metadata={"words": "labels.tsv"},
         write_graph=False,
     )
+    opened = []
+    real_open = open
+    monkeypatch.setattr(
+        "builtins.open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k)
+    )
     model.fit(x, np.zeros((12, 2), "float32"), epochs=2, verbose=0, callbacks=[tb])
-    config = (tmp_path / "logs" / "train" / "projector_config.pbtxt").read_text()
-    assert config.count("tensor_name") == 2
-    assert "words" in config
-    saved = next((tmp_path / "logs" / "train").glob("*1/words/tensors.tsv"))
+    monkeypatch.undo()
+    assert not [f for f in opened if f.endswith("labels.tsv")]
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    config = text_format.Parse(
+        (tmp_path / "logs" / "projector_config.pbtxt").read_text(), ProjectorConfig()
+    )
+    assert [e.tensor_name for e in config.embeddings] == ["words:00000", "words:00001"]
+    assert {e.metadata_path for e in config.embeddings} == {"labels.tsv"}
+    saved = tmp_path / "logs" / config.embeddings[1].tensor_path
     rows = [[float(v) for v in line.split("\t")] for line in saved.read_text().splitlines()]
-    np.testing.assert_allclose(rows, model.module[0].embeddings.detach().numpy(), rtol=1e-5)
-    labels = next((tmp_path / "logs" / "train").glob("*1/words/metadata.tsv"))
-    assert labels.read_text().split() == [f"word{i}" for i in range(12)]
+    np.testing.assert_allclose(rows, model.module[0].embeddings.detach().numpy(), rtol=1e-6)
+    assert not list((tmp_path / "logs").rglob("metadata.tsv"))
     bad = TensorBoard(
         log_dir=tmp_path / "bad", embeddings_freq=1, embeddings_metadata={"dense": "x.tsv"}
     )
@@ -384,3 +443,100 @@ def test_batch_steps_continue_after_an_exact_resume(tmp_path, tiny_data):
     )
     steps = [step for step, _ in _scalars(_read(log_dir / "train"))["batch_loss"]]
     assert steps == list(range(1, 13))  # 4 batches x 3 epochs, each step once
+
+
+_KILL_SCRIPT = """
+import os, signal, sys
+import numpy as np, torch
+import epochal
+from epochal.callbacks import BackupAndRestore, Callback, TensorBoard
+from epochal.layers import Dense
+
+log_dir, backup_dir, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+torch.manual_seed(0)
+torch.set_num_threads(1)
+rng = np.random.default_rng(0)
+x = rng.normal(size=(32, 4)).astype("float32")
+y = (x[:, 0] > 0).astype("int64")
+model = epochal.Sequential(
+    [Dense(8, activation="relu", input_shape=(4,)), Dense(2, activation="softmax")], device="cpu"
+)
+model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+tb = TensorBoard(log_dir, update_freq=1)
+
+
+class Kill(Callback):
+    batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.batches == kill_at:
+            tb.flush()  # the worst case: everything logged so far reached the disk
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+callbacks = [tb, Kill()]
+if backup_dir != "-":
+    callbacks.append(BackupAndRestore(backup_dir, save_freq=5))
+model.fit(x, y, batch_size=8, epochs=4, validation_data=(x[:8], y[:8]), verbose=0,
+          callbacks=callbacks)
+"""
+
+
+def _all_points(run_dir):
+    points = {}
+    for purge in (True, False):  # whatever the reader, one point per step
+        acc = ea_module.EventAccumulator(
+            str(run_dir), size_guidance={"scalars": 0, "tensors": 0}, purge_orphaned_data=purge
+        )
+        acc.Reload()
+        found = {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}
+        if "keras/text_summary" in acc.Tags()["tensors"]:
+            found["keras"] = [(e.step, None) for e in acc.Tensors("keras/text_summary")]
+        found["graph"] = [(0, None)] * len(acc.Tags()["run_metadata"])
+        points[purge] = found
+    assert points[True] == points[False]
+    return points[True]
+
+
+@pytest.mark.slow
+def test_sigkill_and_resume_leave_exactly_one_point_per_step(tmp_path):
+    """SIGKILL after a backup (batch 10 of 16, mid-epoch 3) once the run has logged past it
+    (batches 11-13, epoch 2's scalars and evaluation): the resumed run leaves each step once
+    per tag, with the values of an uninterrupted run."""
+    script = tmp_path / "train.py"
+    script.write_text(_KILL_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
+
+    def run(log_dir, backup, kill_at):
+        return subprocess.run(
+            [sys.executable, str(script), str(log_dir), str(backup), str(kill_at)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    killed = run(tmp_path / "logs", tmp_path / "backup", 13)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    interrupted = _all_points(tmp_path / "logs" / "train")
+    assert [s for s, _ in interrupted["batch_loss"]] == list(range(1, 14))  # past the backup
+    resumed = run(tmp_path / "logs", tmp_path / "backup", 0)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    straight = run(tmp_path / "straight", "-", 0)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    for run_name in ("train", "validation"):
+        got = _all_points(tmp_path / "logs" / run_name)
+        want = _all_points(tmp_path / "straight" / run_name)
+        assert set(got) == set(want)
+        for tag, points in got.items():
+            steps = [s for s, _ in points]
+            assert len(steps) == len(set(steps)), (run_name, tag, steps)
+            assert steps == [s for s, _ in want[tag]], (run_name, tag)
+            if "steps_per_second" not in tag:
+                assert [v for _, v in points] == pytest.approx([v for _, v in want[tag]])
+    train = _all_points(tmp_path / "logs" / "train")
+    assert [s for s, _ in train["batch_loss"]] == list(range(1, 17))
+    assert [s for s, _ in train["epoch_loss"]] == [0, 1, 2, 3]
+    assert len(train["keras"]) == 1

@@ -232,3 +232,30 @@ def test_download_failure_explains_how_to_pass_a_path(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist.urllib.request, "urlretrieve", offline)
     with pytest.raises(OSError, match="path="):
         load_data()
+
+
+# ---------------------------------------------------------------- the bundled split
+def test_bundled_split_is_the_real_test_set():
+    """The test split ships inside the package: a bare clone or a wheel reads it offline."""
+    x, y = mnist.load_bundled()
+    assert x.shape == (10000, 28, 28) and x.dtype == np.uint8
+    assert np.bincount(y).tolist() == TEST_COUNTS
+    (x_train, _), (x_test, y_test) = load_data(path=mnist.bundled_path())
+    assert len(x_train) == 0
+    np.testing.assert_array_equal(x_test, x)
+    np.testing.assert_array_equal(y_test, y)
+
+
+def test_examples_and_tests_read_the_bundled_copy(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    from conftest import MNIST_DIR, REPO
+
+    assert mnist.bundled_path() == MNIST_DIR
+    assert REPO in MNIST_DIR.resolve().parents or "site-packages" in str(MNIST_DIR)
+    monkeypatch.delenv("EPOCHAL_MNIST_PATH", raising=False)
+    spec = importlib.util.spec_from_file_location("_data", REPO / "examples" / "_data.py")
+    data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(data)
+    assert Path(data.mnist_path()) == mnist.bundled_path()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import string
 import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["check_suffix", "check_writable", "format_filepath", "top_k"]
+__all__ = ["check_suffix", "check_writable", "format_filepath", "owned_by_template", "top_k"]
 
 _WEIGHTS_SUFFIXES = (".weights.h5", ".safetensors", ".pt", ".pth")
 _LEGACY_SUFFIXES = (".h5", ".hdf5")
@@ -100,6 +101,49 @@ def check_writable(template: str) -> None:
         raise PermissionError(
             f"ModelCheckpoint cannot write to {str(probe)!r} (for {template!r}): permission denied."
         )
+
+
+_SEPARATORS = re.compile("|".join(re.escape(s) for s in {os.sep, os.altsep or os.sep}))
+
+
+def _component_pattern(component: str) -> re.Pattern[str] | None:
+    """A regex matching what ``format_filepath`` can make of one path component of a
+    template, or None when the component has no placeholder (it must then match exactly)."""
+    parts, templated = [], False
+    for literal, field, _spec, _conversion in string.Formatter().parse(component):
+        parts.append(re.escape(literal))
+        if field is not None:
+            templated = True
+            parts.append(r"[^/\\]*")  # substituted values never hold a separator
+    return re.compile("".join(parts)) if templated else None
+
+
+def owned_by_template(path: Any, template: str) -> bool:
+    """Whether ``path`` is a file name that ``format_filepath(template, ...)`` can produce:
+    the same folders, component by component, each templated component matching its
+    pattern and never ``.`` or ``..``. Anything else (``/tmp/victim``, ``../x``) is not a
+    file of this callback, so it is never deleted.
+    """
+    if not isinstance(path, str) or not path or "\0" in path:
+        return False
+    try:
+        template_parts = _SEPARATORS.split(template)
+        path_parts = _SEPARATORS.split(path)
+    except (TypeError, ValueError):
+        return False
+    if len(template_parts) != len(path_parts):
+        return False
+    for want, got in zip(template_parts, path_parts, strict=True):
+        try:
+            pattern = _component_pattern(want)
+        except ValueError:  # a malformed template component: only itself matches
+            pattern = None
+        if pattern is None:
+            if want != got:
+                return False
+        elif got in (".", "..") or pattern.fullmatch(got) is None:
+            return False
+    return True
 
 
 Kept = tuple[str, "float | None", int]

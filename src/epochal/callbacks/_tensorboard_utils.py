@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import urllib.parse
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,11 +20,13 @@ __all__ = [
     "add_graph",
     "default_writer",
     "embedding_layers",
+    "histogram_input",
     "parse_profile_batch",
+    "purge_events",
     "queue_histograms",
-    "read_metadata",
     "start_profiler",
     "weight_image",
+    "write_embeddings",
 ]
 
 _PROFILE_ERROR = (
@@ -65,18 +69,78 @@ def default_writer(log_dir: str) -> Any:
     return SummaryWriter(log_dir=log_dir)
 
 
-def mark_restart(writer: Any, step: int) -> None:
-    """Tells TensorBoard that a run restarted at ``step``: events that the interrupted run
-    wrote at ``step`` or later are hidden (the mechanism behind SummaryWriter's
-    ``purge_step``). Writers without an event file (test doubles) are left alone."""
-    get_file_writer = getattr(writer, "_get_file_writer", None)
-    if get_file_writer is None:
-        return
-    from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+def purge_events(run_dir: str | os.PathLike[str], keep: Callable[[Any], bool]) -> int:
+    """Rewrites the event files of ``run_dir`` without the events ``keep(event)`` refuses.
 
-    file_writer = get_file_writer()
-    file_writer.add_event(Event(step=step, file_version="brain.Event:2"))
-    file_writer.add_event(Event(step=step, session_log=SessionLog(status=SessionLog.START)))
+    What ``SummaryWriter(purge_step=...)`` asks TensorBoard to hide at read time, done on
+    disk, so every reader sees one point per step; and unlike ``purge_step``, ``keep`` may
+    judge each tag by its own step unit (batches, epochs, optimizer updates). A record torn
+    by a killed writer ends the file. Each file is replaced atomically. Returns the number
+    of events removed.
+    """
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    removed = 0
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        return 0
+    for path in sorted(folder.glob("*tfevents*")):
+        if not path.is_file() or path.is_symlink() or path.name.endswith(".purge-tmp"):
+            continue
+        records, dropped = [], 0
+        for raw in RawEventFileLoader(str(path)).Load():
+            event = Event()
+            try:
+                event.ParseFromString(raw)
+            except Exception:  # a corrupt record: drop it
+                dropped += 1
+                continue
+            if keep(event):
+                records.append(raw)
+            else:
+                dropped += 1
+        size = sum(len(r) + 16 for r in records)  # 8 length + 4 + 4 CRC bytes per record
+        if not dropped and size == path.stat().st_size:
+            continue
+        tmp = path.with_name(path.name + ".purge-tmp")
+        with open(tmp, "wb") as handle:
+            writer = RecordWriter(handle)
+            for raw in records:
+                writer.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        removed += dropped
+    return removed
+
+
+def histogram_input(values: np.ndarray) -> tuple[np.ndarray | None, Any, str | None]:
+    """What can be binned of ``values``: ``(values, bins, problem)``.
+
+    Non-finite values (a diverged weight) are left out; values beyond the fixed range of
+    TensorBoard's default bins (about 1e12) get 30 even bins over their own range instead
+    of vanishing from the histogram. ``values`` is None when nothing can be binned;
+    ``problem`` says what was left out, for a warning.
+    """
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    finite = flat[np.isfinite(flat)]
+    problem = None
+    if finite.size < flat.size:
+        problem = f"{flat.size - finite.size} of {flat.size} values are inf or NaN"
+    if finite.size == 0:
+        return None, None, problem
+    low, high = float(finite.min()), float(finite.max())
+    if max(abs(low), abs(high)) <= 1e12:
+        return finite, "tensorflow", problem
+    if not np.isfinite(high - low):  # only near the float64 limit
+        return None, None, f"values span [{low:.3g}, {high:.3g}], too wide to bin"
+    edges = np.unique(np.linspace(low, high, 31))  # strictly increasing, even when huge
+    if edges.size < 2:  # one value: a single bin around it
+        delta = abs(low) * 1e-6
+        edges = np.array([low - delta, high + delta])
+    return finite, edges, problem
 
 
 def _sample(x: Any) -> Any:
@@ -107,14 +171,32 @@ def queue_histograms(
     *,
     images: bool,
     grads: bool,
+    warned: set[str] | None = None,
 ) -> None:
-    """Queues a histogram (and image, and gradient histogram) of every float weight."""
+    """Queues a histogram (and image, and gradient histogram) of every float weight.
+
+    A tensor with inf/NaN or huge values is logged as far as it can be; what is left out is
+    warned about once per tensor name (``warned`` holds the names already warned about).
+    """
+    warned = set() if warned is None else warned
+
+    def histogram(tag: str, values: np.ndarray) -> None:
+        data, bins, problem = histogram_input(values)
+        if problem is not None and tag not in warned:
+            warned.add(tag)
+            left = "skipped" if data is None else "logged without them"
+            warnings.warn(
+                f"TensorBoard: histogram `{tag}`: {problem}; {left}.", RuntimeWarning, stacklevel=4
+            )
+        if data is not None:
+            queue.submit(_add_histogram, writer, tag, data, epoch, bins)
+
     for name, tensor in module.state_dict(keep_vars=True).items():
         if not tensor.is_floating_point():
             continue
         tag = name.replace(".", "/")
         values = tensor.detach().cpu().numpy().copy()
-        queue.submit(writer.add_histogram, f"{tag}/histogram", values, epoch)
+        histogram(f"{tag}/histogram", values)
         image = weight_image(values) if images else None
         if image is not None:
             queue.submit(writer.add_image, f"{tag}/image", image, epoch)
@@ -122,12 +204,17 @@ def queue_histograms(
         # epoch's last training batch: no hook and no per-step cost.
         grad = getattr(tensor, "grad", None)
         if grads and grad is not None:
-            queue.submit(
-                writer.add_histogram,
-                f"{tag}_grad/histogram",
-                grad.detach().cpu().numpy().copy(),
-                epoch,
-            )
+            histogram(f"{tag}_grad/histogram", grad.detach().cpu().numpy().copy())
+
+
+def _add_histogram(writer: Any, tag: str, values: np.ndarray, step: int, bins: Any) -> None:
+    """On the writer thread: a histogram that cannot be encoded is dropped, never fatal."""
+    try:
+        writer.add_histogram(tag, values, step, bins=bins)
+    except (ValueError, FloatingPointError, OverflowError, MemoryError) as exc:
+        warnings.warn(
+            f"TensorBoard: histogram `{tag}` skipped: {exc}", RuntimeWarning, stacklevel=2
+        )
 
 
 def start_profiler(trace_dir: str) -> Any:
@@ -152,10 +239,20 @@ def weight_image(weight: np.ndarray) -> np.ndarray | None:
         image = weight.reshape(weight.shape[0], -1)
         if image.shape[0] > image.shape[1]:  # landscape, as Keras draws kernels
             image = image.T
-    image = image.astype(np.float32)
-    low, high = float(image.min()), float(image.max())
-    scaled = (image - low) / (high - low) if high > low else np.zeros_like(image)
-    return scaled[None]
+    image = image.astype(np.float64)
+    finite = np.isfinite(image)
+    if not finite.any():
+        return np.zeros((1, *image.shape), dtype=np.float32)
+    low, high = float(image[finite].min()), float(image[finite].max())
+    image = np.where(finite, image, low)  # inf/NaN drawn as the lowest value
+    span = high - low
+    if span > 0 and np.isfinite(span):
+        scaled = (image - low) / span
+    elif span > 0:  # the span overflows float64: scale in two halves
+        scaled = (image / 2 - low / 2) / (high / 2 - low / 2)
+    else:
+        scaled = np.zeros_like(image)
+    return scaled.astype(np.float32)[None]
 
 
 def embedding_layers(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -171,13 +268,40 @@ def embedding_layers(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return found
 
 
-def read_metadata(path: str | os.PathLike[str]) -> tuple[list[Any], list[str] | None]:
-    """Labels of a projector metadata file: one per line, or tab-separated with a header."""
-    with open(path, encoding="utf-8") as handle:
-        lines = [line.rstrip("\n") for line in handle if line.strip()]
-    if lines and "\t" in lines[0]:
-        return [line.split("\t") for line in lines[1:]], lines[0].split("\t")
-    return lines, None
+def write_embeddings(
+    log_dir: str,
+    entries: list[tuple[str, str, str | None]],
+    matrices: Iterable[tuple[str, np.ndarray]],
+) -> None:
+    """Writes projector tensors and ``<log_dir>/projector_config.pbtxt``.
+
+    ``matrices`` are ``(path relative to log_dir, 2-D array)`` to write as ``tensors.tsv``;
+    ``entries`` the ``(tensor name, tensor path, metadata path)`` of every embedding so far.
+    The metadata path is recorded as given and never opened (as Keras): TensorBoard reads
+    it, relative to ``log_dir``.
+    """
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    for relative, matrix in matrices:
+        target = Path(log_dir, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows = np.asarray(matrix, dtype=np.float64).reshape(len(matrix), -1)
+        target.write_text("".join("\t".join(repr(float(v)) for v in row) + "\n" for row in rows))
+    config = ProjectorConfig()
+    for name, tensor_path, metadata_path in entries:
+        embedding = config.embeddings.add()
+        embedding.tensor_name = name
+        embedding.tensor_path = tensor_path
+        if metadata_path:
+            embedding.metadata_path = metadata_path
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    Path(log_dir, "projector_config.pbtxt").write_text(text_format.MessageToString(config))
+
+
+def embedding_path(step: int, tag: str) -> str:
+    """Where the tensors of embedding ``tag`` at ``step`` go, relative to the log folder."""
+    return f"train/{step:05d}/{urllib.parse.quote(tag, safe='')}/tensors.tsv"
 
 
 class WriteQueue:

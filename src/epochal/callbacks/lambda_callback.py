@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +25,11 @@ class LambdaCallback(Callback):
     ``f(logs)``, batch hooks ``f(batch, logs=logs)`` (so the second parameter must be named
     ``logs``). Hooks not given cost nothing: the loop skips them.
 
-    A keyword that is not a hook name (``on_epoch_ends=``) raises ``TypeError`` — an epochal
-    extension, where Keras stores it and never calls it.
+    A keyword that is not a hook name becomes a plain attribute of the callback, as in Keras
+    (``LambdaCallback(custom_method=f).custom_method is f``); the loop never calls it. One
+    that looks like a misspelt hook (``on_epoch_ends=``) warns, naming the closest hook. A
+    name that would replace a method or attribute the loop relies on (``set_model=``,
+    ``model=``) is refused.
 
     Args:
         on_epoch_begin: ``f(epoch, logs)``. Defaults to `None`.
@@ -34,10 +39,11 @@ class LambdaCallback(Callback):
         on_train_batch_begin: ``f(batch, logs)``. Defaults to `None`.
         on_train_batch_end: ``f(batch, logs)``. Defaults to `None`.
         **kwargs: any other hook name (``on_test_begin``, ``on_predict_batch_end``,
-            ``on_batch_end``...), each a function.
+            ``on_batch_end``...), each a function; other names are stored as attributes.
 
     Raises:
-        TypeError: for a keyword that is not a hook name, or a value that is not callable.
+        TypeError: for a hook whose value is not callable, or a keyword that would replace
+            an attribute of the callback itself.
 
     Example:
         >>> from epochal.callbacks import LambdaCallback
@@ -60,12 +66,23 @@ class LambdaCallback(Callback):
         **kwargs: Callable[..., Any] | None,
     ) -> None:
         super().__init__()
-        unknown = sorted(set(kwargs) - set(HOOKS) - set(_LEGACY))
-        if unknown:
-            raise TypeError(
-                f"LambdaCallback got unknown hook name(s): {', '.join(unknown)}. "
-                f"Accepted: {', '.join((*HOOKS, *_LEGACY))}."
-            )
+        hook_names = (*HOOKS, *_LEGACY)
+        extras = {name: kwargs.pop(name) for name in sorted(set(kwargs) - set(hook_names))}
+        for name, value in extras.items():
+            if name.startswith("_") or hasattr(self, name):
+                raise TypeError(
+                    f"LambdaCallback: `{name}` would replace an attribute of the callback "
+                    "itself; pass it under another name."
+                )
+            close = difflib.get_close_matches(name, hook_names, n=1, cutoff=0.8)
+            if close:
+                warnings.warn(
+                    f"LambdaCallback: `{name}` is not a hook name, so it is kept as an "
+                    f"attribute and never called. Did you mean `{close[0]}`?",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            setattr(self, name, value)  # Keras keeps unknown keywords as attributes
         given = {
             "on_epoch_begin": on_epoch_begin,
             "on_epoch_end": on_epoch_end,

@@ -13,6 +13,7 @@ from epochal.callbacks._checkpoint_paths import (
     check_suffix,
     check_writable,
     format_filepath,
+    owned_by_template,
     top_k,
 )
 from epochal.callbacks.monitor_callback import Mode, MonitorCallback
@@ -29,9 +30,15 @@ class ModelCheckpoint(MonitorCallback):
     inside substituted values become ``_``, so no stray folders appear; folders in the
     template itself are created. Every file is written atomically (temporary file, fsync,
     rename): a crash leaves the previous file or the new one, never a torn one. With
-    ``save_best_only`` the best value persists across ``fit`` calls (as in Keras); unlike
-    Keras, a missing monitored value warns once and skips the save rather than overwrite
-    the best checkpoint with an unvalidated model.
+    ``save_best_only`` the best value persists across ``fit`` calls (as in Keras); when the
+    monitored value is missing from the logs (the default ``val_loss`` without validation
+    data), the model is saved every time, as Keras 3 does, with one warning per ``fit``.
+
+    With ``max_to_keep``, only files this callback may own are ever deleted: paths that
+    match its own filepath template inside its own folder. A restored state
+    (:meth:`load_state_dict`, e.g. from a backup) is validated entry by entry; an entry
+    naming any other file is dropped with a warning, and every path is checked again just
+    before it is removed.
 
     Args:
         filepath: Path or template. Whole models end in ``.keras`` or ``.h5`` (``.hdf5`` is
@@ -63,7 +70,7 @@ class ModelCheckpoint(MonitorCallback):
     """
 
     missing_message = (
-        "Can save best model only with {monitor} available, skipping. "
+        "Can save best model only with {monitor} available; saving the model anyway. "
         "Available metrics are: {available}."
     )
 
@@ -125,7 +132,7 @@ class ModelCheckpoint(MonitorCallback):
         self.period = period or 1
         self.max_to_keep = max_to_keep
         self.print_fn = print_fn or print
-        # Keras sets `best` once: it survives between fit calls (SPEC §6.1).
+        # Keras sets `best` once: it survives between fit calls.
         self.best: float | None = initial_value_threshold
         self.kept: list[tuple[str, float | None, int]] = []  # (path, monitored value, save #)
         self._current_epoch = 0
@@ -177,9 +184,11 @@ class ModelCheckpoint(MonitorCallback):
             current = (
                 self.get_monitor_value(logs) if self.save_best_only else logs.get(self.monitor)
             )
-        if self.save_best_only:
-            if current is None:
-                return  # warned once; never overwrite the best with an unvalidated model
+        if self.save_best_only and current is None:
+            # Keras 3: nothing to compare, so save every time (warned once per fit).
+            path = self.format_path(epoch, logs, batch)
+            self._say(f"\nEpoch {epoch + 1}: saving model to {path}")
+        elif self.save_best_only:
             self.resolve_direction(logs)
             previous = "None" if self.best is None else f"{self.best:.5f}"
             if not self.is_improvement(current, self.best):
@@ -221,6 +230,14 @@ class ModelCheckpoint(MonitorCallback):
         self.kept, stale = top_k(entries, self.direction, self.max_to_keep)
         if getattr(self.model, "is_main_process", True):
             for old in stale:
+                if not owned_by_template(old, self.filepath):  # never trust a path blindly
+                    warnings.warn(
+                        f"ModelCheckpoint: not deleting {old!r}: it does not match "
+                        f"{self.filepath!r} in its folder.",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+                    continue
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(old)
 
@@ -243,9 +260,61 @@ class ModelCheckpoint(MonitorCallback):
         missing = {"best", "kept", "batches_since_save", "epochs_since_save"} - set(state)
         if missing:
             raise ValueError(f"ModelCheckpoint state is missing {sorted(missing)}.")
-        self.best = None if state["best"] is None else float(state["best"])
-        self.direction = state.get("direction", self.direction)
-        self.kept = [(str(p), None if v is None else float(v), int(n)) for p, v, n in state["kept"]]
-        self._batches_since_save = int(state["batches_since_save"])
-        self._epochs_since_save = int(state["epochs_since_save"])
-        self._saves = int(state.get("saves", len(self.kept)))
+        best = state["best"]
+        if best is not None and not _is_real(best):
+            raise ValueError(f"ModelCheckpoint state: `best` must be a number. Received: {best!r}")
+        direction = state.get("direction", self.direction)
+        if direction not in (None, "min", "max"):
+            raise ValueError(
+                f"ModelCheckpoint state: `direction` must be 'min', 'max' or None. "
+                f"Received: {direction!r}"
+            )
+        counters = {}
+        for key in ("batches_since_save", "epochs_since_save", "saves"):
+            value = state.get(key, 0)
+            if not _is_count(value):
+                raise ValueError(
+                    f"ModelCheckpoint state: `{key}` must be a non-negative integer. "
+                    f"Received: {value!r}"
+                )
+            counters[key] = int(value)
+        kept = state["kept"]
+        if not isinstance(kept, list | tuple):
+            raise ValueError(f"ModelCheckpoint state: `kept` must be a list. Received: {kept!r}")
+        self.best = None if best is None else float(best)
+        self.direction = direction
+        self.kept = [entry for entry in map(self._checked_entry, kept) if entry is not None]
+        self._batches_since_save = counters["batches_since_save"]
+        self._epochs_since_save = counters["epochs_since_save"]
+        self._saves = counters["saves"] if "saves" in state else len(self.kept)
+
+    def _checked_entry(self, entry: Any) -> tuple[str, float | None, int] | None:
+        """A restored ``[path, value, save #]`` entry, or None (warned) when it is malformed
+        or names a file this callback does not own (the path may then never be deleted)."""
+        ok = (
+            isinstance(entry, list | tuple)
+            and len(entry) == 3
+            and isinstance(entry[0], str)
+            and (entry[1] is None or _is_real(entry[1]))
+            and _is_count(entry[2])
+            and owned_by_template(entry[0], self.filepath)
+        )
+        if not ok:
+            warnings.warn(
+                f"ModelCheckpoint: ignoring the restored kept-file entry {entry!r}: it is not "
+                f"a [path, value, save number] of a file matching {self.filepath!r}.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        path, value, number = entry
+        return path, None if value is None else float(value), int(number)
+
+
+def _is_real(value: Any) -> bool:
+    """A float or int (not bool): finite, infinite or NaN (NaN and inf rank last/first)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -28,6 +28,13 @@ class TensorBoard(Callback):
     the training thread and everything else (binning, encoding, file I/O) runs on a
     background thread, so logging never blocks a step. Only the main process writes.
 
+    A weight with inf/NaN (a diverged run) or huge values is histogrammed as far as it can
+    be, with one warning per tensor; it never stops ``fit``. With ``BackupAndRestore``,
+    everything logged up to a backup is flushed to disk when the backup is taken, and a
+    resumed run first removes from the event files what the interrupted run logged past
+    the backup (each tag by its own step: batches, epochs or optimizer updates), so every
+    step appears exactly once.
+
     Args:
         log_dir: Folder of the runs. Defaults to `"logs"`.
         histogram_freq: Write weight histograms every N epochs (0: never). Defaults to `0`.
@@ -42,8 +49,10 @@ class TensorBoard(Callback):
             Defaults to `0` (off).
         embeddings_freq: Write Embedding weights for the projector every N epochs. Defaults
             to `0`.
-        embeddings_metadata: A labels file for every Embedding layer, or a dict layer name
-            -> file. Defaults to `None`.
+        embeddings_metadata: A labels file name for every Embedding layer, or a dict layer
+            name -> file name. It is recorded in ``<log_dir>/projector_config.pbtxt`` and
+            never opened (TensorBoard reads it, a relative name from ``log_dir``), as in
+            Keras. Defaults to `None`.
         batch_size: Keras 2 argument, ignored (warning). Defaults to `None`.
         write_grads: Keras 2 argument (warning): also histogram gradients. Defaults to `None`.
         embeddings_layer_names: Keras 2, ignored (warning). Defaults to `None`.
@@ -138,7 +147,8 @@ class TensorBoard(Callback):
         self._queue = tbu.WriteQueue()
         self._epoch_start = self._batch_start = 0.0
         self._epoch_iterations = self._global_batch = 0
-        self._restart_step: int | None = None
+        self._warned_histograms: set[str] = set()
+        self._embeddings: list[tuple[str, str, str | None]] = []
         self._profiler: Any = None
         self._active = True
 
@@ -151,18 +161,75 @@ class TensorBoard(Callback):
 
     # ------------------------------------------------------------------ writing
     def state_dict(self) -> dict[str, Any]:
-        """The global batch counter, so batch-level steps continue after a resume."""
+        """The global batch counter, so batch-level steps continue after a resume.
+
+        Called when a backup is taken: everything logged so far is written out first, so
+        that what the backup covers is on disk before the backup counts as done.
+        """
+        self.flush()
         return {"global_batch": self._global_batch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._global_batch = int(state["global_batch"])
+        value = state.get("global_batch") if isinstance(state, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(
+                f"TensorBoard state: `global_batch` must be a non-negative int. Received: {value!r}"
+            )
+        self._global_batch = value
+
+    def flush(self) -> None:
+        """Waits for every queued write and flushes the event files to disk."""
+        self._queue.drain()
+        for writer in self._writers.values():
+            flush = getattr(writer, "flush", None)
+            if callable(flush):
+                flush()
 
     def _writer(self, run: str) -> Any:
         if run not in self._writers:
             self._writers[run] = self.writer_factory(os.path.join(self.log_dir, run))
-            if run == "train" and self._restart_step is not None:
-                tbu.mark_restart(self._writers[run], self._restart_step)
         return self._writers[run]
+
+    def _purge_past_backup(self) -> None:
+        """Removes what the interrupted run logged after the backup this run resumes from.
+
+        Batch tags count batches (kept up to the restored counter), ``evaluation_*`` tags
+        optimizer updates (kept up to the restored count), every other tag epochs (kept for
+        the epochs the backup had finished). The graph and config are written again.
+        """
+        batches, updates = self._global_batch, self._iterations()
+        epochs = int(getattr(self.model.train_state, "epoch", 0))
+        rewrite_graph = self.write_graph
+
+        def keep(event: Any) -> bool:
+            if event.HasField("file_version"):
+                return True
+            if event.HasField("session_log"):
+                return False  # restart markers of earlier versions
+            if any(
+                event.HasField(f) for f in ("graph_def", "meta_graph_def", "tagged_run_metadata")
+            ):
+                return not rewrite_graph
+            if not event.HasField("summary") or not event.summary.value:
+                return True
+            tag = event.summary.value[0].tag
+            if tag in ("keras", "keras/text_summary"):
+                return not rewrite_graph
+            if tag.startswith("batch_"):
+                return event.step <= batches
+            if tag.startswith("evaluation_") and tag.endswith("_vs_iterations"):
+                return event.step <= updates
+            return event.step < epochs
+
+        for run in ("train", "validation"):
+            try:
+                tbu.purge_events(os.path.join(self.log_dir, run), keep)
+            except (OSError, ImportError) as exc:
+                warnings.warn(
+                    f"TensorBoard could not remove the events logged past the backup in "
+                    f"{os.path.join(self.log_dir, run)!r}: {exc}",
+                    stacklevel=3,
+                )
 
     def _scalar(self, run: str, tag: str, value: Any, step: int) -> None:
         self._queue.submit(self._writer(run).add_scalar, tag, float(value), step)
@@ -176,11 +243,12 @@ class TensorBoard(Callback):
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._active = getattr(self.model, "is_main_process", True)
-        # Batch numbers restart with each run (Keras), but a resumed run continues them;
-        # TensorBoard itself hides events a crashed run wrote past the restored step.
-        self._restart_step = self._global_batch + 1 if self.resuming else None
+        # Batch numbers restart with each run (Keras), but a resumed run continues them,
+        # after removing what the interrupted run logged past its backup.
         if not self.resuming:
             self._global_batch = 0
+        elif self._active:
+            self._purge_past_backup()
         if self._active and self.write_graph:
             self._write_graph()
         if self._active and self.embeddings_freq and isinstance(self.embeddings_metadata, Mapping):
@@ -266,23 +334,21 @@ class TensorBoard(Callback):
             epoch,
             images=self.write_images,
             grads=self.write_grads,
+            warned=self._warned_histograms,
         )
 
     def _write_embeddings(self, epoch: int) -> None:
-        writer = self._writer("train")
+        matrices = []
         for name, weight in tbu.embedding_layers(self.model.module).items():
-            path = self.embeddings_metadata
-            if isinstance(path, Mapping):
-                path = path.get(name)
-            labels, header = tbu.read_metadata(path) if path else (None, None)
-            self._queue.submit(
-                writer.add_embedding,
-                weight.detach().cpu().clone(),
-                metadata=labels,
-                metadata_header=header,
-                global_step=epoch,
-                tag=name,
+            metadata = self.embeddings_metadata
+            if isinstance(metadata, Mapping):
+                metadata = metadata.get(name)
+            tensor_path = tbu.embedding_path(epoch, name)
+            self._embeddings.append(
+                (f"{name}:{epoch:05d}", tensor_path, os.fspath(metadata) if metadata else None)
             )
+            matrices.append((tensor_path, weight.detach().cpu().numpy().copy()))
+        self._queue.submit(tbu.write_embeddings, self.log_dir, list(self._embeddings), matrices)
 
     def _start_profiler(self) -> None:
         self._profiler = tbu.start_profiler(os.path.join(self.log_dir, "plugins", "profile"))

@@ -9,7 +9,7 @@ Two sources cover them all:
 
 :class:`EpochIterator` owns the position of a run in its data: which pass over the data, how
 many batches of it were consumed, and the seed of the shuffle. The order of pass ``p`` is a
-function of ``(seed, p)`` alone (DESIGN §2), so resuming at ``(pass, batch)`` recomputes the
+function of ``(seed, p)`` alone, so resuming at ``(pass, batch)`` recomputes the
 permutation and starts at ``batch * batch_size`` — no replay of the batches already seen.
 """
 

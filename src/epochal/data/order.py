@@ -1,4 +1,4 @@
-"""Data order as a function of ``(seed, pass)`` (DESIGN §2), and its shards per rank."""
+"""Data order as a function of ``(seed, pass)``, and its shards per rank."""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""MNIST from the standard IDX files (gzipped or not) or Keras' ``mnist.npz``."""
+"""MNIST from the standard IDX files (gzipped or not) or Keras' ``mnist.npz``.
+
+The real 10,000-image MNIST *test* split ships inside the package (1.6 MB of IDX ``.gz``
+files), so examples and tests run offline: :func:`bundled_path` is its folder and
+:func:`load_bundled` reads it. ``load_data()`` keeps Keras' meaning (the full 60,000 / 10,000
+dataset, downloaded when no ``path`` is given).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,12 @@ import hashlib
 import os
 import struct
 import urllib.request
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_data", "read_idx"]
+__all__ = ["bundled_path", "load_bundled", "load_data", "read_idx"]
 
 MNIST_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -127,3 +134,29 @@ def load_data(path: str | os.PathLike[str] | None = None) -> tuple[Split, Split]
             "t10k-images-idx3-ubyte[.gz] with their label files)."
         )
     return train or _empty(), test or _empty()
+
+
+def bundled_path() -> Path:
+    """Folder of the MNIST test split shipped with epochal (``t10k-*-ubyte.gz``).
+
+    Pass it to :func:`load_data` (``load_data(path=bundled_path())`` gives empty training
+    arrays and the 10,000 test images) or read it with :func:`load_bundled`.
+    """
+    return Path(str(resources.files("epochal.datasets").joinpath("data", "mnist")))
+
+
+def load_bundled() -> Split:
+    """The shipped MNIST test split: ``(x, y)``, 10,000 uint8 images ``(28, 28)``, int64 labels.
+
+    It is the real MNIST test set (Y. LeCun, C. Cortes, C. J. C. Burges), read offline;
+    split it yourself for training and validation.
+
+    Example:
+        >>> x, y = load_bundled()
+        >>> x.shape, x.dtype, y[:5].tolist()
+        ((10000, 28, 28), dtype('uint8'), [7, 2, 1, 0, 4])
+    """
+    split = _load_split(bundled_path(), "test")
+    if split is None:  # a broken install
+        raise FileNotFoundError(f"The bundled MNIST test split is missing from {bundled_path()}.")
+    return split
