@@ -138,9 +138,9 @@ def test_learning_rate_accepts_numpy_and_tensor_values():
 
 def test_lr_is_an_alias_of_learning_rate():
     opt, _ = built(SGD(learning_rate=0.2))
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="`lr` is deprecated"):
         assert opt.lr == opt.learning_rate == f32(0.2)
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="`lr` is deprecated"):
         opt.lr = 0.05
     assert opt.learning_rate == f32(0.05)
     assert opt.torch_optimizer.param_groups[0]["lr"] == f32(0.05)
