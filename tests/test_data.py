@@ -135,3 +135,93 @@ def test_dtypes_follow_keras_rules():
         np.zeros((2, 2), dtype="uint8"), None, batch_size=2, shuffle=False, device=CPU
     )
     assert images.batch(None, 0)[0].dtype == torch.float32
+
+
+# ---------------------------------------------------------------- one-shot iterators
+
+
+def _xy_batches(count=4, size=2):
+    return [
+        (torch.full((size, 3), float(i)), torch.full((size, 1), float(i))) for i in range(count)
+    ]
+
+
+def test_one_shot_iterator_hands_out_the_peeked_batch_again():
+    source = IterableSource(iter(_xy_batches()), CPU)
+    data = EpochIterator(source)
+    first = data.first_batch()
+    assert data.first_batch()[0][0, 0].item() == 0.0  # peeking twice takes nothing more
+    seen = [batch[0][0, 0].item() for _, batch in data.epoch()]
+    assert seen == [0.0, 1.0, 2.0, 3.0]
+    assert torch.equal(first[0], torch.zeros(2, 3))
+
+
+def test_re_iterable_inputs_are_not_consumed_by_first_batch():
+    batches = _xy_batches()
+    data = EpochIterator(IterableSource(batches, CPU))
+    data.first_batch()
+    assert len(list(data.epoch())) == 4
+    assert len(list(data.epoch())) == 4
+
+
+def test_an_input_without_batches_is_refused_clearly():
+    with pytest.raises(ValueError, match="no batch"):
+        EpochIterator(IterableSource(iter([]), CPU)).first_batch()
+
+
+class _CountingLinear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 1)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.linear(x)
+
+
+def _counting_model():
+    import epochal
+
+    net = _CountingLinear()
+    model = epochal.Model(net, device="cpu")
+    model.compile(optimizer="sgd", loss="mse")
+    return model, net
+
+
+@pytest.mark.parametrize("make_input", ["iter", "generator"])
+def test_fit_on_a_one_shot_iterator_trains_on_every_batch(make_input):
+    model, net = _counting_model()
+    batches = _xy_batches()
+    data = iter(batches) if make_input == "iter" else (b for b in batches)
+    history = model.fit(data, epochs=1, verbose=0)
+    assert model.optimizer.iterations == 4
+    # 4 training forwards; the module has no lazy weights, so building runs nothing.
+    assert net.calls == 4
+    assert len(history.history["loss"]) == 1
+
+
+def test_fit_on_re_iterable_inputs_trains_every_batch_every_epoch():
+    model, _ = _counting_model()
+    model.fit(_xy_batches(), epochs=2, verbose=0)
+    assert model.optimizer.iterations == 8
+    dataset = torch.utils.data.TensorDataset(torch.zeros(8, 3), torch.zeros(8, 1))
+    model.fit(torch.utils.data.DataLoader(dataset, batch_size=2), epochs=2, verbose=0)
+    assert model.optimizer.iterations == 16
+
+
+def test_a_one_shot_iterator_runs_out_after_its_first_epoch():
+    model, _ = _counting_model()
+    model.fit(iter(_xy_batches()), epochs=2, verbose=0)
+    assert model.optimizer.iterations == 4  # every batch once; the second epoch finds none
+
+
+def test_evaluate_and_predict_on_one_shot_iterators_see_every_batch():
+    model, _ = _counting_model()
+    batches = _xy_batches()
+    expected = model.predict(torch.cat([x for x, _ in batches]), verbose=0)
+    outputs = model.predict(iter([x for x, _ in batches]), verbose=0)
+    assert outputs.shape == (8, 1)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-6)
+    loss = model.evaluate(iter(batches), verbose=0)
+    assert loss == pytest.approx(model.evaluate(batches, verbose=0))

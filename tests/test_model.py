@@ -118,8 +118,10 @@ def test_learning_rate_settable_the_keras_way():
     model = make_model(optimizer=epochal.optimizers.SGD(learning_rate=0.1))
     assert model.optimizer.learning_rate == pytest.approx(0.1)
     model.optimizer.learning_rate = 0.05
-    assert model.optimizer.lr == pytest.approx(0.05)
-    model.optimizer.lr = 0.02
+    with pytest.warns(DeprecationWarning, match="`lr` is deprecated"):
+        assert model.optimizer.lr == pytest.approx(0.05)
+    with pytest.warns(DeprecationWarning, match="`lr` is deprecated"):
+        model.optimizer.lr = 0.02
     assert all(g["lr"] == pytest.approx(0.02) for g in model.optimizer.param_groups)
 
 

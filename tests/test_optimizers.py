@@ -140,10 +140,27 @@ def test_learning_rate_accepts_numpy_and_tensor_values():
 
 def test_lr_is_an_alias_of_learning_rate():
     opt, _ = built(SGD(learning_rate=0.2))
-    assert opt.lr == opt.learning_rate == f32(0.2)
-    opt.lr = 0.05
+    with pytest.warns(DeprecationWarning, match="`lr` is deprecated"):
+        assert opt.lr == opt.learning_rate == f32(0.2)
+    with pytest.warns(DeprecationWarning, match="`lr` is deprecated"):
+        opt.lr = 0.05
     assert opt.learning_rate == f32(0.05)
     assert opt.torch_optimizer.param_groups[0]["lr"] == f32(0.05)
+
+
+def test_reading_and_assigning_lr_warn_as_the_readme_says():
+    opt = Adam(learning_rate=0.2)
+    with pytest.warns(DeprecationWarning, match=r"`lr` is deprecated.*use `learning_rate`") as read:
+        value = opt.lr
+    assert value == f32(0.2)
+    assert read[0].filename == __file__  # attributed to the caller's line
+    with pytest.warns(DeprecationWarning, match=r"`lr` is deprecated.*use `learning_rate`"):
+        opt.lr = 0.1
+    assert opt.learning_rate == f32(0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.learning_rate = 0.3  # the current spelling stays silent
+        assert opt.learning_rate == f32(0.3)
 
 
 def test_assigning_before_build_applies_at_build():

@@ -46,6 +46,16 @@ __all__ = [
 ]
 
 
+def _warn_lr_attribute(class_name: str) -> None:
+    import warnings
+
+    warnings.warn(
+        f"`lr` is deprecated in {class_name}; use `learning_rate` instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 def _float32(value: float) -> float:
     return float(np.float32(value))
 
@@ -394,8 +404,17 @@ class Optimizer:
         self._learning_rate = _float32(value)
         self._apply_lr()
 
-    # Keras 2 spelling, used by the seed tutorials.
-    lr = learning_rate
+    # Keras 2 spelling, used by the seed tutorials: works, with a DeprecationWarning (README).
+    @property
+    def lr(self) -> float:
+        """Deprecated alias of :attr:`learning_rate` (warns)."""
+        _warn_lr_attribute(type(self).__name__)
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        _warn_lr_attribute(type(self).__name__)
+        self.learning_rate = value
 
     def current_learning_rate(self) -> float:
         """The rate the next update will use (``learning_rate`` with ``decay`` applied)."""

@@ -128,5 +128,6 @@ class EpochIterator:
         self._iterator = None
 
     def first_batch(self) -> Batch:
-        """A batch to build the model from, without moving the iterator."""
-        return next(iter(self.source.iterate(self.seed, 0, 0)))
+        """A batch to build the model from, without moving the iterator (a one-shot input
+        hands the same batch out again as its first)."""
+        return self.source.first_batch(self.seed)

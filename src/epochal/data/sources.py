@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -103,6 +104,10 @@ class ArraySource:
             return tree_map(lambda t: t.to(self.device, non_blocking=True), batch)
         return batch
 
+    def first_batch(self, seed: int) -> Batch:
+        """The first batch of the first pass, to build the model from."""
+        return self.batch(self.order(seed, 0), 0)
+
     def iterate(self, seed: int, pass_index: int, start: int) -> Iterator[Batch]:
         order = self.order(seed, pass_index)
         for index in range(start, self.num_batches):
@@ -126,7 +131,12 @@ def unpack_batch(batch: Any) -> Batch:
 
 
 class IterableSource:
-    """A DataLoader or any iterable of batches; re-iterated once per pass."""
+    """A DataLoader or any iterable of batches; re-iterated once per pass.
+
+    A one-shot iterator (a generator, ``iter(batches)``) cannot be re-iterated: the batch
+    :meth:`first_batch` takes from it to build the model is kept and handed out again as
+    the first batch of the next pass, so no batch is lost.
+    """
 
     def __init__(self, iterable: Iterable[Any], device: torch.device) -> None:
         self.iterable = iterable
@@ -135,6 +145,8 @@ class IterableSource:
         self.seekable = self.sampler is not None
         self.batch_size = getattr(iterable, "batch_size", None)
         self._warned_replay = False
+        self._one_shot = isinstance(iterable, Iterator)
+        self._peeked: list[Any] = []  # the raw batch first_batch took from a one-shot input
 
     @property
     def num_batches(self) -> int | None:
@@ -164,11 +176,35 @@ class IterableSource:
             if callable(set_epoch):
                 set_epoch(pass_index)
         iterator = iter(self.iterable)
+        if self._peeked:  # put back the batch first_batch took from a one-shot iterator
+            iterator = itertools.chain([self._peeked.pop()], iterator)
         for _ in range(start):  # only for loaders whose order we do not control
             next(iterator, None)
         for raw in iterator:
-            x, y, sample_weight = unpack_batch(raw)
-            yield self._to_device(x), self._to_device(y), self._to_device(sample_weight)
+            yield self._device_batch(raw)
+
+    def first_batch(self, seed: int) -> Batch:
+        """The first batch, to build the model from; a one-shot input keeps it for the loop.
+
+        Raises:
+            ValueError: when the input yields no batch at all.
+        """
+        if self._one_shot and not self._peeked:
+            self._peeked.extend(itertools.islice(self.iterable, 1))
+        if self._one_shot:
+            raw = self._peeked[0] if self._peeked else None
+            batch = None if raw is None else self._device_batch(raw)
+        else:
+            batch = next(self.iterate(seed, 0, 0), None)
+        if batch is None:
+            raise ValueError(
+                "The input yielded no batch: there is nothing to train or evaluate on."
+            )
+        return batch
+
+    def _device_batch(self, raw: Any) -> Batch:
+        x, y, sample_weight = unpack_batch(raw)
+        return self._to_device(x), self._to_device(y), self._to_device(sample_weight)
 
 
 def shard_source(
