@@ -20,7 +20,9 @@ PACKAGE = SRC / "epochal"
 LAYERS: list[tuple[str, ...]] = [
     ("epochal._io", "epochal._naming", "epochal._modes", "epochal._rng", "epochal._validation",
      "epochal._version", "epochal.logs"),
-    ("epochal.layers", "epochal.losses", "epochal.metrics", "epochal.optimizers",
+    ("epochal.activations", "epochal.initializers", "epochal.regularizers",
+     "epochal.constraints", "epochal.layers", "epochal.losses", "epochal.metrics",
+     "epochal.optimizers",
      "epochal.utils", "epochal.datasets", "epochal.plotting"),
     ("epochal.data",),
     ("epochal.distributed",),
