@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from epochal.callbacks.host import CallbackHost
 
-__all__ = ["HOOKS", "Callback"]
+__all__ = ["HOOKS", "LEGACY_BATCH_HOOKS", "Callback", "canonical_hook", "legacy_hook"]
 
 HOOKS = (
     "on_train_begin",
@@ -26,8 +28,22 @@ HOOKS = (
     "on_predict_batch_end",
 )
 
-# A training-batch hook also counts as implemented when only its legacy alias is.
-_LEGACY_ALIAS = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+#: Keras 2's batch hooks and the training-batch hooks they stand for: the one table of them
+#: (a training-batch hook counts as implemented when only its legacy name is).
+LEGACY_BATCH_HOOKS: Mapping[str, str] = MappingProxyType(
+    {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
+)
+_LEGACY_NAME = {hook: legacy for legacy, hook in LEGACY_BATCH_HOOKS.items()}
+
+
+def canonical_hook(name: str) -> str:
+    """The hook ``name`` stands for: ``"on_batch_end"`` -> ``"on_train_batch_end"``."""
+    return LEGACY_BATCH_HOOKS.get(name, name)
+
+
+def legacy_hook(hook: str) -> str | None:
+    """The Keras 2 name of a training-batch ``hook`` (``"on_batch_end"``), else None."""
+    return _LEGACY_NAME.get(hook)
 
 
 class Callback:
@@ -102,7 +118,7 @@ class Callback:
         cls = type(self)
         if getattr(cls, hook) is not getattr(Callback, hook):
             return True
-        alias = _LEGACY_ALIAS.get(hook)
+        alias = legacy_hook(hook)
         return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)
 
     # ------------------------------------------------------------------ state protocol
