@@ -13,8 +13,9 @@ an ``int`` to Python, not a batch count to a user.
 
 from __future__ import annotations
 
+import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -82,6 +83,16 @@ def check_int(
     allow_none: bool,
     where: str = ...,
 ) -> int | None: ...
+@overload
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    minimum: int | None = ...,
+    allow_none: bool = ...,
+    where: str = ...,
+    also: Sequence[Any],
+) -> Any: ...
 def check_int(
     name: str,
     value: Any,
@@ -89,7 +100,8 @@ def check_int(
     minimum: int | None = None,
     allow_none: bool = False,
     where: str = "",
-) -> int | None:
+    also: Sequence[Any] = (),
+) -> Any:
     """``value`` as an ``int`` when it is an integer ``>= minimum`` (or ``None`` when allowed).
 
     Args:
@@ -98,6 +110,7 @@ def check_int(
         minimum: The smallest accepted value. Defaults to `None` (any integer).
         allow_none: Whether ``None`` is accepted (and returned). Defaults to `False`.
         where: A prefix naming the owner, e.g. ``"CSVLogger state: "``. Defaults to `""`.
+        also: Other accepted values, returned unchanged (``("epoch",)``). Defaults to `()`.
 
     Raises:
         ArgumentTypeError: ``value`` is not an integer (a bool is not one).
@@ -113,7 +126,11 @@ def check_int(
     """
     if value is None and allow_none:
         return None
-    accepted = _int_words(minimum) + (" or None" if allow_none else "")
+    if any(_same(value, option) for option in also):
+        return value
+    accepted = _alternatives(
+        [_int_words(minimum), *map(repr, also), *(["None"] if allow_none else [])]
+    )
     if not is_int(value):
         _fail(name, value, accepted, where, ArgumentTypeError)
     if minimum is not None and value < minimum:
@@ -128,6 +145,7 @@ def check_number(
     *,
     minimum: float | None = ...,
     positive: bool = ...,
+    finite: bool = ...,
     allow_none: Literal[False] = ...,
     where: str = ...,
     unit: str = ...,
@@ -139,6 +157,7 @@ def check_number(
     *,
     minimum: float | None = ...,
     positive: bool = ...,
+    finite: bool = ...,
     allow_none: bool,
     where: str = ...,
     unit: str = ...,
@@ -149,6 +168,7 @@ def check_number(
     *,
     minimum: float | None = None,
     positive: bool = False,
+    finite: bool = False,
     allow_none: bool = False,
     where: str = "",
     unit: str = "",
@@ -161,6 +181,7 @@ def check_number(
         value: What was passed.
         minimum: The smallest accepted value. Defaults to `None`.
         positive: Accept only values ``> 0``. Defaults to `False`.
+        finite: Refuse ``inf`` and ``NaN``. Defaults to `False`.
         allow_none: Whether ``None`` is accepted (and returned). Defaults to `False`.
         where: A prefix naming the owner. Defaults to `""`.
         unit: What the number counts, for the message (``"seconds"``). Defaults to `""`.
@@ -177,7 +198,8 @@ def check_number(
     """
     if value is None and allow_none:
         return None
-    words = "a positive number" if positive else "a number"
+    words = "a positive" if positive else "a"
+    words += " finite number" if finite else " number"
     if unit:
         words += f" of {unit}"
     if minimum is not None:
@@ -186,7 +208,12 @@ def check_number(
     if not is_number(value):
         _fail(name, value, accepted, where, ArgumentTypeError)
     number = float(value)
-    if (positive and not number > 0) or (minimum is not None and not number >= minimum):
+    out_of_range = (
+        (positive and not number > 0)
+        or (minimum is not None and not number >= minimum)
+        or (finite and not math.isfinite(number))
+    )
+    if out_of_range:
         _fail(name, value, accepted, where)
     return number
 
@@ -216,10 +243,13 @@ def check_choice(name: str, value: Any, choices: Iterable[Any], *, where: str = 
     """
     options = list(choices)
     if not any(_same(value, option) for option in options):
-        listed = [repr(o) for o in options]
-        words = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
-        _fail(name, value, f"one of {words}", where)
+        _fail(name, value, f"one of {_alternatives([repr(o) for o in options])}", where)
     return value
+
+
+def _alternatives(words: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b or c"``."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _same(value: Any, option: Any) -> bool:

@@ -10,6 +10,7 @@ from typing import IO, Any
 import numpy as np
 
 from epochal._io import open_for_append
+from epochal._validation import check_int
 from epochal.callbacks.callback import Callback
 
 __all__ = ["CSVLogger"]
@@ -166,10 +167,7 @@ class CSVLogger(Callback):
             raise ValueError(
                 f"CSVLogger state: `keys` must be a list of str or None. Received: {keys!r}"
             )
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValueError(
-                f"CSVLogger state: `offset` must be a non-negative int. Received: {offset!r}"
-            )
+        offset = check_int("offset", offset, minimum=0, where="CSVLogger state: ")
         state = {
             "keys": None if keys is None else list(keys),
             "offset": offset,

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from epochal._validation import check_int
 from epochal.callbacks import _tensorboard_utils as tbu
 from epochal.callbacks.callback import Callback
 
@@ -95,21 +96,11 @@ class TensorBoard(Callback):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("histogram_freq", histogram_freq),
-            ("embeddings_freq", embeddings_freq),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"`{name}` must be a non-negative int. Received: {name}={value!r}")
+        check_int("histogram_freq", histogram_freq, minimum=0)
+        check_int("embeddings_freq", embeddings_freq, minimum=0)
+        update_freq = check_int("update_freq", update_freq, minimum=1, also=("epoch", "batch"))
         if update_freq == "batch":
             update_freq = 1
-        if update_freq != "epoch" and (
-            isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq <= 0
-        ):
-            raise ValueError(
-                "`update_freq` must be 'epoch', 'batch' or a positive int. "
-                f"Received: update_freq={update_freq!r}"
-            )
         legacy = {
             "batch_size": batch_size,
             "embeddings_layer_names": embeddings_layer_names,
@@ -171,11 +162,9 @@ class TensorBoard(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         value = state.get("global_batch") if isinstance(state, dict) else None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(
-                f"TensorBoard state: `global_batch` must be a non-negative int. Received: {value!r}"
-            )
-        self._global_batch = value
+        self._global_batch = check_int(
+            "global_batch", value, minimum=0, where="TensorBoard state: "
+        )
 
     def flush(self) -> None:
         """Waits for every queued write and flushes the event files to disk."""
