@@ -59,6 +59,7 @@ def accuracy_alias(key: str) -> str | None:
     other = ACCURACY_ALIASES.get(key[len(prefix) :])
     return prefix + other if other else None
 
+
 Direction = Literal["up", "down"] | None
 
 

@@ -60,8 +60,12 @@ class Callback:
 
     In a distributed run every rank runs every callback, with identical epoch logs. A
     callback that only writes (files, network) sets the class attribute
-    ``main_process_only = True``: it then runs on rank 0 alone. One that must also act on
-    other ranks checks ``self.model.is_main_process`` around its writes.
+    ``main_process_only = True``: it then runs on rank 0 alone. That check is made once,
+    by :class:`~epochal.callbacks.CallbackList` (its hooks never reach such a callback on
+    another rank), so the callback itself never checks the rank again. One that must also
+    act on other ranks (``ModelCheckpoint`` keeps the same books on every rank,
+    ``BackupAndRestore`` gathers every rank's state) checks ``self.model.is_main_process``
+    once, around the writes themselves; the saving functions never check it.
 
     Callbacks whose state should survive an interrupted run (see ``BackupAndRestore``)
     implement :meth:`state_dict` and :meth:`load_state_dict`. When ``fit`` resumes a run,

@@ -85,13 +85,8 @@ class CSVLogger(Callback):
         self._offset = 0
         self._truncate_to: int | None = None
         self._pending_restore: dict[str, Any] | None = None
-        self._disabled = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        # In a distributed run only the main process owns the file.
-        self._disabled = self.model is not None and not getattr(self.model, "is_main_process", True)
-        if self._disabled:
-            return
         # A file left open by an earlier run that raised is closed before reopening.
         self._close()
         restore, self._pending_restore = self._pending_restore, None
@@ -113,8 +108,6 @@ class CSVLogger(Callback):
         self._offset = self._truncate_to if self._truncate_to is not None else self.csv_file.tell()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._disabled:
-            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)

@@ -190,43 +190,48 @@ class ModelCheckpoint(MonitorCallback):
         else:
             path = self.format_path(epoch, logs, batch)
             self._say(f"\nEpoch {epoch + 1}: saving model to {path}")
-        self._write(path)
-        self._say(f"\nEpoch {epoch + 1}: finished saving model to {path}")
-        self._keep(path, None if current is None else float(current))
-
-    def _write(self, path: str) -> None:
-        if Path(path).is_dir():
+        if Path(path).is_dir():  # raised on every rank alike
             raise OSError(
                 "Please specify a non-directory filepath for ModelCheckpoint. "
                 f"Filepath used is an existing directory: {path}"
             )
-        if not getattr(self.model, "is_main_process", True):
-            return  # one writer in a distributed run
+        # Every rank keeps the same books (best, kept files) ...
+        stale = self._keep(path, None if current is None else float(current))
+        # ... and this is the one rank check: rank 0 alone writes and deletes files.
+        if self.model.is_main_process:
+            self._write(path)
+            self._remove(stale)
+        self._say(f"\nEpoch {epoch + 1}: finished saving model to {path}")
+
+    def _write(self, path: str) -> None:
         if self.save_weights_only:
             self.model.save_weights(path, overwrite=True)
         else:
             self.model.save(path, overwrite=True)
 
-    def _keep(self, path: str, value: float | None) -> None:
+    def _keep(self, path: str, value: float | None) -> list[str]:
+        """Records a save of ``path``; returns the files ``max_to_keep`` drops."""
         if self.max_to_keep is None:
-            return
+            return []
         if self.direction is None:
             self.resolve_direction()
         self._saves += 1
         entries = [k for k in self.kept if k[0] != path] + [(path, value, self._saves)]
         self.kept, stale = top_k(entries, self.direction, self.max_to_keep)
-        if getattr(self.model, "is_main_process", True):
-            for old in stale:
-                if not owned_by_template(old, self.filepath):  # never trust a path blindly
-                    warnings.warn(
-                        f"ModelCheckpoint: not deleting {old!r}: it does not match "
-                        f"{self.filepath!r} in its folder.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(old)
+        return stale
+
+    def _remove(self, stale: list[str]) -> None:
+        for old in stale:
+            if not owned_by_template(old, self.filepath):  # never trust a path blindly
+                warnings.warn(
+                    f"ModelCheckpoint: not deleting {old!r}: it does not match "
+                    f"{self.filepath!r} in its folder.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(old)
 
     def _say(self, message: str) -> None:
         if self.verbose > 0:

@@ -133,8 +133,6 @@ class RemoteMonitor(Callback):
         return body, headers
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.model is not None and not getattr(self.model, "is_main_process", True):
-            return
         body, headers = self.payload(epoch, logs)
         try:
             self.sender(self.root + self.path, body, headers, self.timeout)

@@ -141,7 +141,6 @@ class TensorBoard(Callback):
         self._warned_histograms: set[str] = set()
         self._embeddings: list[tuple[str, str, str | None]] = []
         self._profiler: Any = None
-        self._active = True
 
     def implements(self, hook: str) -> bool:
         # Batch hooks only when batch scalars or profiling need them: a run logging per
@@ -231,16 +230,15 @@ class TensorBoard(Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._active = getattr(self.model, "is_main_process", True)
         # Batch numbers restart with each run (Keras), but a resumed run continues them,
         # after removing what the interrupted run logged past its backup.
         if not self.resuming:
             self._global_batch = 0
-        elif self._active:
+        else:
             self._purge_past_backup()
-        if self._active and self.write_graph:
+        if self.write_graph:
             self._write_graph()
-        if self._active and self.embeddings_freq and isinstance(self.embeddings_metadata, Mapping):
+        if self.embeddings_freq and isinstance(self.embeddings_metadata, Mapping):
             unknown = set(self.embeddings_metadata) - set(tbu.embedding_layers(self.model.module))
             if unknown:
                 raise ValueError(
@@ -255,12 +253,12 @@ class TensorBoard(Callback):
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._global_batch += 1
         self._batch_start = self.clock()
-        if self._active and self._global_batch == self._start_batch and self._profiler is None:
+        if self._global_batch == self._start_batch and self._profiler is None:
             self._start_profiler()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         step = self._global_batch
-        if self._active and self.update_freq != "epoch" and step % self.update_freq == 0:
+        if self.update_freq != "epoch" and step % self.update_freq == 0:
             if self.write_steps_per_second:
                 elapsed = max(self.clock() - self._batch_start, 1e-9)
                 self._scalar("train", "batch_steps_per_second", 1.0 / elapsed, step)
@@ -270,8 +268,6 @@ class TensorBoard(Callback):
             self._stop_profiler()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if not self._active:
-            return
         logs = logs or {}
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         train["learning_rate"] = self.model.optimizer.learning_rate
@@ -289,8 +285,6 @@ class TensorBoard(Callback):
             self._write_embeddings(epoch)
 
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
-        if not getattr(self.model, "is_main_process", True):
-            return
         step = self._iterations()
         for name, value in (logs or {}).items():
             self._scalar("validation", f"evaluation_{name}_vs_iterations", value, step)
