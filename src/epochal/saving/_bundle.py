@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Bundle", "CheckpointError", "digest", "from_numpy", "to_numpy"]
+__all__ = ["Bundle", "CheckpointError", "Refused", "digest", "from_numpy", "to_numpy"]
 
 
 class CheckpointError(ValueError):
@@ -26,6 +26,11 @@ class CheckpointError(ValueError):
         self.reason = reason
         where = f"Cannot load {self.path!r}: " if self.path is not None else ""
         super().__init__(f"{where}{reason}")
+
+
+class Refused(ValueError):
+    """Raised by a reader that knows no file name: the content is refused for the reason
+    given (``read_bundle`` turns it into a :class:`CheckpointError` naming the file)."""
 
 
 @dataclass
