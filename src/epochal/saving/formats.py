@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ def write_bundle(path: str | os.PathLike[str], bundle: Bundle) -> Path:
     """Writes ``bundle`` atomically in the format ``path``'s suffix names."""
     suffix = suffix_of(path)
     if suffix in (".h5", ".hdf5", ".weights.h5"):
-        return atomic_write(path, lambda tmp: write_h5(tmp, bundle))
+        return atomic_write(path, lambda tmp: _write_h5_file(tmp, bundle))
     if suffix == ".keras":
         return atomic_write(path, lambda tmp: _write_keras(tmp, bundle))
     if suffix == ".safetensors":
@@ -83,6 +84,16 @@ def write_bundle(path: str | os.PathLike[str], bundle: Bundle) -> Path:
     if suffix in (".pt", ".pth"):
         return atomic_write(path, lambda tmp: torch.save(dict(bundle.weights), tmp))
     raise ValueError(f"Unsupported file suffix {suffix!r} for {os.fspath(path)!r}.")
+
+
+def _write_h5_file(tmp: Path, bundle: Bundle) -> None:
+    # HDF5 is built in memory and written with plain file I/O: a full disk then raises
+    # OSError here instead of failing inside the HDF5 library, where it can crash the
+    # interpreter (seen as a segfault when the disk filled mid-write).
+    buffer = io.BytesIO()
+    write_h5(buffer, bundle)
+    with open(tmp, "wb") as handle:
+        handle.write(buffer.getbuffer())
 
 
 def _write_keras(tmp: Path, bundle: Bundle) -> None:
@@ -111,7 +122,13 @@ def _write_safetensors(tmp: Path, bundle: Bundle) -> None:
     }
     if bundle.config.get("build_config"):
         metadata["build_config"] = json.dumps(bundle.config["build_config"])
-    save_file(tensors, str(tmp), metadata=metadata)
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+    except Exception as exc:  # safetensors reports I/O failures as its own error type
+        code = re.search(r"\(os error (\d+)\)", str(exc))
+        if code is None:
+            raise
+        raise OSError(int(code.group(1)), f"Cannot write {tmp}: {exc}") from exc
 
 
 def read_bundle(path: str | os.PathLike[str]) -> Bundle:
