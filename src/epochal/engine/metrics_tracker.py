@@ -134,6 +134,7 @@ def check_targets(loss: losses_module.Loss, y: Any) -> None:
         return
     name = loss.name
     if name == "sparse_categorical_crossentropy":
+        _check_class_indices(y)
         if y.dim() >= 2 and y.shape[-1] > 1:
             raise ValueError(
                 f"loss='sparse_categorical_crossentropy' expects integer class indices of shape "
@@ -146,4 +147,28 @@ def check_targets(loss: losses_module.Loss, y: Any) -> None:
             f"but the targets have shape {tuple(y.shape)}. Use "
             "loss='sparse_categorical_crossentropy' for integer labels, or convert them with "
             "epochal.utils.to_categorical."
+        )
+
+
+def _check_class_indices(y: torch.Tensor) -> None:
+    """Sparse labels must be whole, finite, non-negative: a float label would be truncated
+    and a NaN would index far out of the table."""
+    if y.is_floating_point():
+        finite = torch.isfinite(y)
+        if not bool(finite.all()):
+            raise ValueError(
+                "loss='sparse_categorical_crossentropy' expects integer class indices, but the "
+                f"targets contain {y[~finite].flatten()[0].item()} (NaN or infinite)."
+            )
+        fractional = y != y.round()
+        if bool(fractional.any()):
+            raise ValueError(
+                "loss='sparse_categorical_crossentropy' expects integer class indices, but the "
+                f"targets contain {y[fractional].flatten()[0].item()}; it would be truncated. "
+                "Pass integer labels (e.g. y.astype('int64'))."
+            )
+    if y.numel() and bool((y < 0).any()):
+        raise ValueError(
+            "loss='sparse_categorical_crossentropy' expects class indices >= 0, but the "
+            f"targets contain {y.min().item()}."
         )
