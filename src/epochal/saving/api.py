@@ -55,7 +55,15 @@ def _check_target(
 
 
 def _weights(model: Saveable) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.module.state_dict().items()}
+    """The module's tensors on the CPU, uncopied unless two share memory (tied weights:
+    safetensors refuses shared storage, and each name is written on its own)."""
+    weights, seen = {}, set()
+    for name, tensor in model.module.state_dict().items():
+        tensor = tensor.detach().cpu()
+        key = tensor.untyped_storage().data_ptr()
+        weights[name] = tensor.clone() if key in seen or tensor.numel() == 0 else tensor
+        seen.add(key)
+    return weights
 
 
 def _build_config(model: Saveable) -> dict[str, Any] | None:

@@ -114,7 +114,7 @@ def _write_keras(tmp: Path, bundle: Bundle) -> None:
 def _write_safetensors(tmp: Path, bundle: Bundle) -> None:
     from safetensors.torch import save_file
 
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in bundle.weights.items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in bundle.weights.items()}
     metadata = {
         "format": "epochal",
         "weight_names": json.dumps(list(tensors)),
