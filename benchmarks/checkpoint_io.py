@@ -3,9 +3,10 @@
 The model is the issue's 96 MiB MLP (six 2048x2048 Dense layers, Adam). For every format
 epochal writes, each round times one epochal save and one raw
 ``safetensors.torch.save_file`` + fsync of the same tensors, then one epochal load and one
-raw ``load_file`` + ``load_state_dict`` (a lazy mmap alone reads nothing); the ratio is raw time / epochal time (1.0 = as fast as raw, higher is
-faster), the median over rounds. ``.keras`` also holds the optimizer state (twice the bytes):
-its row is reported per byte written.
+raw ``load_file`` + ``load_state_dict`` (a lazy mmap alone reads nothing); the ratio is raw
+time / epochal time (1.0 = as fast as raw, higher is faster), the median over rounds.
+``.keras`` also holds the optimizer state (three times the bytes): its row is also reported
+per byte written.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python benchmarks/checkpoint_io.py
     ... --quick            (a 16 MiB model, 3 rounds: a smoke run)
@@ -71,15 +72,15 @@ def main() -> None:
         for _ in range(rounds):
             raw_write = _timed(lambda: _raw_save(tensors, raw))
             if suffix == ".keras":
-                ours_write = _timed(lambda: model.save(target, overwrite=True))
+                ours_write = _timed(lambda t=target: model.save(t, overwrite=True))
             else:
-                ours_write = _timed(lambda: model.save_weights(target, overwrite=True))
+                ours_write = _timed(lambda t=target: model.save_weights(t, overwrite=True))
             sizes.append(target.stat().st_size / raw.stat().st_size)
             raw_read = _timed(lambda: model.module.load_state_dict(load_file(str(raw))))
             if suffix == ".keras":
-                ours_read = _timed(lambda: epochal.load_model(target))
+                ours_read = _timed(lambda t=target: epochal.load_model(t))
             else:
-                ours_read = _timed(lambda: model.load_weights(target))
+                ours_read = _timed(lambda t=target: model.load_weights(t))
             writes.append(raw_write / ours_write)
             reads.append(raw_read / ours_read)
         per_byte = statistics.median(sizes)
