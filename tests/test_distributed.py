@@ -160,6 +160,24 @@ def test_callback_list_skips_main_process_only_callbacks_on_other_ranks():
     assert epochal.callbacks.ProgbarLogger.main_process_only
 
 
+def test_the_rank_check_is_made_once_by_the_callback_list_and_kept():
+    """A main_process_only callback does not check the rank itself: the list's one check
+    must hold after the list changes (History appended after set_model, say)."""
+    writer = _Writer()
+    callbacks = CallbackList([writer], model=_Rank1())
+    callbacks.ensure_history()
+    callbacks.on_epoch_begin(0)
+    callbacks.on_epoch_end(0, {"loss": 1.0})
+    assert writer.calls == 0
+    # The writers that used to check again themselves now rely on the list.
+    for cls in (
+        epochal.callbacks.CSVLogger,
+        epochal.callbacks.TensorBoard,
+        epochal.callbacks.RemoteMonitor,
+    ):
+        assert cls.main_process_only
+
+
 # ---------------------------------------------------------------------- real torchrun jobs
 def _torchrun(scenario: str, out: Path, *extra: str, check: bool = True) -> str:
     """Runs the worker under ``torchrun --nproc_per_node=2`` and fails fast on a hang."""

@@ -442,3 +442,41 @@ def test_model_metric_direction_handles_val_prefix(compiled_model):
     assert model.metric_direction("loss") == "down"
     assert model.metric_direction("val_loss") == "down"
     assert model.metric_direction("accuracy") is None
+
+
+@pytest.mark.parametrize("compiled", ["acc", "accuracy"])
+@pytest.mark.parametrize("referenced", ["acc", "accuracy"])
+def test_accuracy_alias_table_gives_the_same_log_names_everywhere(
+    compiled, referenced, compiled_model, tiny_data, tmp_path
+):
+    """One table (metrics.ACCURACY_ALIASES): the compiled spelling is the logs key, and a
+    monitor or a filepath template may name either spelling, with or without `val_`."""
+    import warnings
+
+    from epochal.callbacks import EarlyStopping, ModelCheckpoint
+    from epochal.metrics import ACCURACY_ALIASES, accuracy_alias
+
+    assert set(ACCURACY_ALIASES) == {"acc", "accuracy"}
+    assert metrics.get(compiled).name == compiled
+    x, y = tiny_data
+    stopper = EarlyStopping(monitor=f"val_{referenced}", patience=100)
+    template = tmp_path / f"m-{{epoch}}-{{val_{referenced}:.3f}}.weights.h5"
+    saver = ModelCheckpoint(str(template), save_weights_only=True)
+    model = compiled_model(metrics=[compiled])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the "Keras 2 spelling" note when they differ
+        history = model.fit(
+            x,
+            y,
+            epochs=2,
+            batch_size=20,
+            validation_split=0.25,
+            verbose=0,
+            callbacks=[stopper, saver],
+        )
+    assert set(history.history) == {"loss", compiled, "val_loss", f"val_{compiled}"}
+    last = history.history[f"val_{compiled}"][-1]
+    assert stopper.direction == "max"  # accuracy, whichever spelling
+    assert stopper.best == max(history.history[f"val_{compiled}"])
+    assert (tmp_path / f"m-2-{last:.3f}.weights.h5").is_file()
+    assert {f"val_{compiled}", accuracy_alias(f"val_{compiled}")} == {"val_acc", "val_accuracy"}

@@ -11,7 +11,8 @@ Each metric declares whether higher is better (``direction = "up"``), lower is b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import torch
@@ -39,6 +40,25 @@ __all__ = [
     "mean_squared_error",
     "sparse_categorical_accuracy",
 ]
+
+#: Keras <= 2.2 logged ``metrics=["accuracy"]`` as ``acc``, and code of both eras mixes the
+#: spellings (``monitor="val_acc"``, ``"w-{val_accuracy:.2f}.keras"``). The one table of
+#: them: each spelling and the other. A metric keeps the spelling it was given as its logs
+#: key; whoever reads logs by name accepts either, through :func:`accuracy_alias`.
+ACCURACY_ALIASES: Mapping[str, str] = MappingProxyType({"acc": "accuracy", "accuracy": "acc"})
+
+
+def accuracy_alias(key: str) -> str | None:
+    """The other spelling of an accuracy logs key, ``val_`` prefix kept, else None.
+
+    Example:
+        >>> accuracy_alias("val_acc"), accuracy_alias("accuracy"), accuracy_alias("loss")
+        ('val_accuracy', 'acc', None)
+    """
+    prefix = "val_" if key.startswith("val_") else ""
+    other = ACCURACY_ALIASES.get(key[len(prefix) :])
+    return prefix + other if other else None
+
 
 Direction = Literal["up", "down"] | None
 
@@ -430,7 +450,7 @@ def get(identifier: Any, loss_name: str | None = None) -> Metric:
         return identifier
     if isinstance(identifier, str):
         key = identifier.lower()
-        if key in ("accuracy", "acc"):
+        if key in ACCURACY_ALIASES:
             return Accuracy(name=identifier, loss_name=loss_name)
         if key in _BY_NAME:
             fn, direction = _BY_NAME[key]
@@ -439,7 +459,7 @@ def get(identifier: Any, loss_name: str | None = None) -> Metric:
             metric = _CLASSES[key]()
             metric.name = identifier
             return metric
-        known = sorted({"accuracy", "acc", *_BY_NAME, *_CLASSES})
+        known = sorted({*ACCURACY_ALIASES, *_BY_NAME, *_CLASSES})
         raise ValueError(f"Unknown metric {identifier!r}. Known names: {', '.join(known)}.")
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()

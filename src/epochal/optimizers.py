@@ -24,7 +24,6 @@ optimizers underneath run without their own (coupled, L2) ``weight_decay``.
 from __future__ import annotations
 
 import inspect
-import math
 import operator
 import re
 from collections.abc import Callable, Iterable
@@ -32,6 +31,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from epochal._validation import check_number
 
 __all__ = [
     "SGD",
@@ -582,10 +583,7 @@ def _check_hyperparameters(owner: str, torch_kwargs: dict[str, Any]) -> None:
 
 
 def _check_number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise TypeError(f"`{name}` must be a number. Received: {name}={value!r}")
-    if not math.isfinite(float(value)) or float(value) < 0:
-        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
+    check_number(name, value, minimum=0, finite=True)
 
 
 class SGD(Optimizer):

@@ -9,17 +9,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from epochal.metrics import accuracy_alias
+
 __all__ = ["check_suffix", "check_writable", "format_filepath", "owned_by_template", "top_k"]
 
 _WEIGHTS_SUFFIXES = (".weights.h5", ".safetensors", ".pt", ".pth")
 _LEGACY_SUFFIXES = (".h5", ".hdf5")
-# Keras <= 2.2 logged metrics=["accuracy"] as `acc`; templates of that era name `{val_acc}`.
-_ALIASES = {
-    "acc": "accuracy",
-    "accuracy": "acc",
-    "val_acc": "val_accuracy",
-    "val_accuracy": "val_acc",
-}
 
 
 class _PathFormatter(string.Formatter):
@@ -74,9 +69,10 @@ def format_filepath(template: str, epoch: int, logs: dict[str, Any], batch: int 
         TypeError: when ``logs`` itself has an ``epoch`` key (as Keras).
     """
     values = dict(logs)
-    for key, alias in _ALIASES.items():
-        if key not in values and alias in values:
-            values[key] = values[alias]
+    for key in list(values):  # templates of the Keras 2 era name `{val_acc}`
+        alias = accuracy_alias(key)
+        if alias is not None and alias not in values:
+            values[alias] = values[key]
     if batch is not None and "batch" not in values:
         values["batch"] = batch + 1
     values = dict(epoch=epoch + 1, **values)

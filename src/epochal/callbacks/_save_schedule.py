@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any
 
 __all__ = ["SaveSchedule"]
+
+_INVALID = (
+    "Invalid value for argument `{argument}`. Received: {argument}={value!r}. "
+    "Expected either 'epoch' or an integer value."
+)
 
 
 class SaveSchedule:
@@ -18,6 +24,9 @@ class SaveSchedule:
     Args:
         save_freq: ``"epoch"`` or a number of batches. Defaults to `"epoch"`.
         argument: The argument's name, for error messages. Defaults to `"save_freq"`.
+        message: The error for a value that is neither, formatted with ``argument`` and
+            ``value`` (each Keras callback words it its own way). Defaults to Keras'
+            ``BackupAndRestore`` wording.
 
     Raises:
         ValueError: when ``save_freq`` is neither ``"epoch"`` nor an integer.
@@ -28,12 +37,15 @@ class SaveSchedule:
         [False, True, False, True, False]
     """
 
-    def __init__(self, save_freq: str | int = "epoch", argument: str = "save_freq") -> None:
-        if save_freq != "epoch" and not isinstance(save_freq, int):
-            raise ValueError(
-                f"Invalid value for argument `{argument}`. Received: {argument}={save_freq!r}. "
-                "Expected either 'epoch' or an integer value."
-            )
+    def __init__(
+        self,
+        save_freq: str | int = "epoch",
+        argument: str = "save_freq",
+        *,
+        message: str = _INVALID,
+    ) -> None:
+        if save_freq != "epoch" and not isinstance(save_freq, numbers.Integral):
+            raise ValueError(message.format(argument=argument, value=save_freq))
         if save_freq != "epoch" and (isinstance(save_freq, bool) or save_freq <= 0):
             warnings.warn(
                 f"`{argument}={save_freq!r}` is not a positive number of batches; it is "

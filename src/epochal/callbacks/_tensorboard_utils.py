@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from epochal._modes import evaluating
+from epochal._validation import is_int
 
 __all__ = [
     "WriteQueue",
@@ -48,14 +49,14 @@ def parse_profile_batch(profile_batch: Any) -> tuple[int, int]:
             value = tuple(int(part) for part in value.split(","))
         except ValueError:
             raise ValueError(_PROFILE_ERROR.format(profile_batch)) from None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_int(value):
         if value < 0:
             raise ValueError(_PROFILE_ERROR.format(profile_batch))
         return value, value
     if (
         isinstance(value, list | tuple)
         and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and all(is_int(v) for v in value)
         and 0 < value[0] <= value[1]
     ):
         return int(value[0]), int(value[1])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from epochal.callbacks.host import CallbackHost
 
-__all__ = ["HOOKS", "Callback"]
+__all__ = ["HOOKS", "LEGACY_BATCH_HOOKS", "Callback", "canonical_hook", "legacy_hook"]
 
 HOOKS = (
     "on_train_begin",
@@ -26,8 +28,22 @@ HOOKS = (
     "on_predict_batch_end",
 )
 
-# A training-batch hook also counts as implemented when only its legacy alias is.
-_LEGACY_ALIAS = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+#: Keras 2's batch hooks and the training-batch hooks they stand for: the one table of them
+#: (a training-batch hook counts as implemented when only its legacy name is).
+LEGACY_BATCH_HOOKS: Mapping[str, str] = MappingProxyType(
+    {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
+)
+_LEGACY_NAME = {hook: legacy for legacy, hook in LEGACY_BATCH_HOOKS.items()}
+
+
+def canonical_hook(name: str) -> str:
+    """The hook ``name`` stands for: ``"on_batch_end"`` -> ``"on_train_batch_end"``."""
+    return LEGACY_BATCH_HOOKS.get(name, name)
+
+
+def legacy_hook(hook: str) -> str | None:
+    """The Keras 2 name of a training-batch ``hook`` (``"on_batch_end"``), else None."""
+    return _LEGACY_NAME.get(hook)
 
 
 class Callback:
@@ -44,8 +60,12 @@ class Callback:
 
     In a distributed run every rank runs every callback, with identical epoch logs. A
     callback that only writes (files, network) sets the class attribute
-    ``main_process_only = True``: it then runs on rank 0 alone. One that must also act on
-    other ranks checks ``self.model.is_main_process`` around its writes.
+    ``main_process_only = True``: it then runs on rank 0 alone. That check is made once,
+    by :class:`~epochal.callbacks.CallbackList` (its hooks never reach such a callback on
+    another rank), so the callback itself never checks the rank again. One that must also
+    act on other ranks (``ModelCheckpoint`` keeps the same books on every rank,
+    ``BackupAndRestore`` gathers every rank's state) checks ``self.model.is_main_process``
+    once, around the writes themselves; the saving functions never check it.
 
     Callbacks whose state should survive an interrupted run (see ``BackupAndRestore``)
     implement :meth:`state_dict` and :meth:`load_state_dict`. When ``fit`` resumes a run,
@@ -102,7 +122,7 @@ class Callback:
         cls = type(self)
         if getattr(cls, hook) is not getattr(Callback, hook):
             return True
-        alias = _LEGACY_ALIAS.get(hook)
+        alias = legacy_hook(hook)
         return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)
 
     # ------------------------------------------------------------------ state protocol

@@ -64,7 +64,8 @@ class CallbackList(Callback):
             self.callbacks.append(History())
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in items):
             self.callbacks.append(ProgbarLogger())
-        self._dispatch = self._build_dispatch(main_process=True)
+        self._main_process = True
+        self._dispatch = self._build_dispatch()
         self._open: set[str] = set()
         if model is not None:
             self.set_model(model)
@@ -77,24 +78,25 @@ class CallbackList(Callback):
 
         if not any(isinstance(c, History) for c in self.callbacks):
             self.callbacks.append(History())
-            self._dispatch = self._build_dispatch(main_process=True)
+            self._dispatch = self._build_dispatch()
 
     def set_model(self, model: CallbackHost) -> None:
         from epochal.callbacks.history import History
 
         super().set_model(model)
-        # Callbacks marked main_process_only are skipped on every rank but 0.
-        self._dispatch = self._build_dispatch(main_process=getattr(model, "is_main_process", True))
+        # The one rank check of main_process_only callbacks: skipped on every rank but 0.
+        self._main_process = bool(getattr(model, "is_main_process", True))
+        self._dispatch = self._build_dispatch()
         for callback in self.callbacks:
             callback.set_model(model)
             if isinstance(callback, History):
                 model.history = callback
 
-    def _build_dispatch(self, *, main_process: bool) -> dict[str, list[Callback]]:
+    def _build_dispatch(self) -> dict[str, list[Callback]]:
         # List order, except that `run_last` callbacks come last (stable sort); callbacks
         # marked main_process_only are left out on every rank but 0.
         ordered = sorted(self.callbacks, key=lambda c: bool(c.run_last))
-        active = [c for c in ordered if main_process or not c.main_process_only]
+        active = [c for c in ordered if self._main_process or not c.main_process_only]
         self._restorers = [c for c in active if type(c).restore_run is not Callback.restore_run]
         self._interrupters = [
             c for c in active if type(c).interrupt_run is not Callback.interrupt_run

@@ -10,6 +10,7 @@ from typing import IO, Any
 import numpy as np
 
 from epochal._io import open_for_append
+from epochal._validation import check_int
 from epochal.callbacks.callback import Callback
 
 __all__ = ["CSVLogger"]
@@ -84,13 +85,8 @@ class CSVLogger(Callback):
         self._offset = 0
         self._truncate_to: int | None = None
         self._pending_restore: dict[str, Any] | None = None
-        self._disabled = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        # In a distributed run only the main process owns the file.
-        self._disabled = self.model is not None and not getattr(self.model, "is_main_process", True)
-        if self._disabled:
-            return
         # A file left open by an earlier run that raised is closed before reopening.
         self._close()
         restore, self._pending_restore = self._pending_restore, None
@@ -112,8 +108,6 @@ class CSVLogger(Callback):
         self._offset = self._truncate_to if self._truncate_to is not None else self.csv_file.tell()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._disabled:
-            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
@@ -166,10 +160,7 @@ class CSVLogger(Callback):
             raise ValueError(
                 f"CSVLogger state: `keys` must be a list of str or None. Received: {keys!r}"
             )
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValueError(
-                f"CSVLogger state: `offset` must be a non-negative int. Received: {offset!r}"
-            )
+        offset = check_int("offset", offset, minimum=0, where="CSVLogger state: ")
         state = {
             "keys": None if keys is None else list(keys),
             "offset": offset,

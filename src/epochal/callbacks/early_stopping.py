@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from epochal._validation import check_number
 from epochal.callbacks.monitor_callback import Mode, MonitorCallback
 
 __all__ = ["EarlyStopping"]
-
-
-def _check_real(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number. Received: {name}={value!r}")
 
 
 class EarlyStopping(MonitorCallback):
@@ -81,11 +76,11 @@ class EarlyStopping(MonitorCallback):
         *,
         print_fn: Callable[[str], None] = print,
     ) -> None:
-        _check_real("min_delta", min_delta)
-        _check_real("patience", patience)
-        _check_real("start_from_epoch", start_from_epoch)
+        check_number("min_delta", min_delta)
+        check_number("patience", patience)
+        check_number("start_from_epoch", start_from_epoch)
         if baseline is not None:
-            _check_real("baseline", baseline)
+            check_number("baseline", baseline)
         super().__init__(monitor=monitor, mode=mode, baseline=baseline, min_delta=min_delta)
         self.patience = patience
         self.verbose = verbose

@@ -7,13 +7,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from epochal.callbacks.callback import HOOKS, Callback
+from epochal.callbacks.callback import HOOKS, LEGACY_BATCH_HOOKS, Callback, legacy_hook
 
 __all__ = ["LambdaCallback"]
-
-# Keras 2 names: they receive training batches, through the default train-batch hooks.
-_LEGACY = ("on_batch_begin", "on_batch_end")
-_ALIAS_OF = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
 
 class LambdaCallback(Callback):
@@ -66,7 +62,8 @@ class LambdaCallback(Callback):
         **kwargs: Callable[..., Any] | None,
     ) -> None:
         super().__init__()
-        hook_names = (*HOOKS, *_LEGACY)
+        # Keras 2 names receive training batches, through the default train-batch hooks.
+        hook_names = (*HOOKS, *LEGACY_BATCH_HOOKS)
         extras = {name: kwargs.pop(name) for name in sorted(set(kwargs) - set(hook_names))}
         for name, value in extras.items():
             if name.startswith("_") or hasattr(self, name):
@@ -103,5 +100,4 @@ class LambdaCallback(Callback):
             self._hooks.add(name)
 
     def implements(self, hook: str) -> bool:
-        alias = _ALIAS_OF.get(hook)
-        return hook in self._hooks or (alias is not None and alias in self._hooks)
+        return hook in self._hooks or legacy_hook(hook) in self._hooks

@@ -110,12 +110,8 @@ class MLflowLogger(Callback):
         self.run_id: str | None = None
         self._resume_run_id: str | None = None
         self._logged_mtimes: dict[str, float] = {}
-        self._active = True
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._active = getattr(self.model, "is_main_process", True)
-        if not self._active:
-            return
         if self._resume_run_id is not None:
             self.run_id, self._resume_run_id = self._resume_run_id, None
             self.client.update_run(self.run_id, status="RUNNING")
@@ -159,7 +155,7 @@ class MLflowLogger(Callback):
         return values
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if not self._active or self.run_id is None:
+        if self.run_id is None:
             return
         from mlflow.entities import Metric
 
@@ -177,7 +173,7 @@ class MLflowLogger(Callback):
                 self._logged_mtimes[path] = os.path.getmtime(path)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self._active and self.run_id is not None:
+        if self.run_id is not None:
             self.client.set_terminated(self.run_id, "FINISHED")
 
     def state_dict(self) -> dict[str, Any]:
@@ -186,7 +182,7 @@ class MLflowLogger(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continues the MLflow run of an interrupted ``fit``."""
         run_id = state.get("run_id")
-        if run_id is None or not self._active:
+        if run_id is None:
             return
         if self.run_id is None:
             self._resume_run_id = run_id  # used by the next on_train_begin

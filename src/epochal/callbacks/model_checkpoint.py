@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from epochal._validation import check_choice, check_int, check_number, is_int, is_number
 from epochal.callbacks._checkpoint_paths import (
     check_suffix,
     check_writable,
@@ -16,9 +17,15 @@ from epochal.callbacks._checkpoint_paths import (
     owned_by_template,
     top_k,
 )
+from epochal.callbacks._save_schedule import SaveSchedule
+from epochal.callbacks.callback import canonical_hook
 from epochal.callbacks.monitor_callback import Mode, MonitorCallback
 
 __all__ = ["ModelCheckpoint"]
+
+_UNRECOGNIZED_SAVE_FREQ = (
+    "Unrecognized save_freq: {value!r}. Expected 'epoch' or an integer number of batches."
+)
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -94,36 +101,21 @@ class ModelCheckpoint(MonitorCallback):
             raise TypeError(f"`filepath` must be a str or os.PathLike. Received: {filepath!r}")
         self.filepath = os.fspath(filepath)
         check_suffix(self.filepath, bool(save_weights_only))
-        if save_freq != "epoch" and (isinstance(save_freq, str) or not isinstance(save_freq, int)):
-            raise ValueError(
-                f"Unrecognized save_freq: {save_freq!r}. Expected 'epoch' or an "
-                "integer number of batches."
-            )
-        if save_freq != "epoch" and (save_freq is True or save_freq <= 0):
-            warnings.warn(
-                f"save_freq={save_freq!r} saves after every batch.", UserWarning, stacklevel=2
-            )
+        # The "epoch" / every-N-batches rule is BackupAndRestore's too: one SaveSchedule.
+        self._schedule = SaveSchedule(save_freq, message=_UNRECOGNIZED_SAVE_FREQ)
+        check_int("period", period, minimum=1, allow_none=True)
         if period is not None:
-            if isinstance(period, bool) or not isinstance(period, int) or period < 1:
-                raise ValueError(
-                    f"`period` must be a positive integer. Received: period={period!r}"
-                )
             warnings.warn(
                 "`period` is deprecated; use `save_freq` (epochs between saves = period).",
                 DeprecationWarning,
                 stacklevel=2,
             )
-        if max_to_keep is not None:
-            if isinstance(max_to_keep, bool) or not isinstance(max_to_keep, int) or max_to_keep < 1:
-                raise ValueError(
-                    f"`max_to_keep` must be a positive integer or None. "
-                    f"Received: max_to_keep={max_to_keep!r}"
-                )
-            if "{" not in self.filepath:
-                raise ValueError(
-                    "`max_to_keep` needs a templated filepath (one file name per "
-                    f"save, e.g. 'w-{{epoch:02d}}.keras'). Received: {self.filepath!r}"
-                )
+        check_int("max_to_keep", max_to_keep, minimum=1, allow_none=True)
+        if max_to_keep is not None and "{" not in self.filepath:
+            raise ValueError(
+                "`max_to_keep` needs a templated filepath (one file name per "
+                f"save, e.g. 'w-{{epoch:02d}}.keras'). Received: {self.filepath!r}"
+            )
         check_writable(self.filepath)
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
@@ -136,7 +128,6 @@ class ModelCheckpoint(MonitorCallback):
         self.best: float | None = initial_value_threshold
         self.kept: list[tuple[str, float | None, int]] = []  # (path, monitored value, save #)
         self._current_epoch = 0
-        self._batches_since_save = 0
         self._epochs_since_save = 0
         self._saves = 0
 
@@ -148,21 +139,17 @@ class ModelCheckpoint(MonitorCallback):
         self._current_epoch = epoch
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.save_freq == "epoch":
-            return
-        self._batches_since_save += 1
-        if self._batches_since_save >= self.save_freq:
-            self._batches_since_save = 0
+        if self._schedule.batch_done():
             self._save(self._current_epoch, batch, logs or {})
 
     def implements(self, hook: str) -> bool:
-        if hook in ("on_train_batch_end", "on_batch_end"):
-            return self.save_freq != "epoch"
+        if canonical_hook(hook) == "on_train_batch_end":
+            return not self._schedule.by_epoch
         return super().implements(hook)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.resolve_direction(logs)
-        if self.save_freq != "epoch":
+        if not self._schedule.by_epoch:
             return
         self._epochs_since_save += 1
         if self._epochs_since_save >= self.period:
@@ -203,43 +190,48 @@ class ModelCheckpoint(MonitorCallback):
         else:
             path = self.format_path(epoch, logs, batch)
             self._say(f"\nEpoch {epoch + 1}: saving model to {path}")
-        self._write(path)
-        self._say(f"\nEpoch {epoch + 1}: finished saving model to {path}")
-        self._keep(path, None if current is None else float(current))
-
-    def _write(self, path: str) -> None:
-        if Path(path).is_dir():
+        if Path(path).is_dir():  # raised on every rank alike
             raise OSError(
                 "Please specify a non-directory filepath for ModelCheckpoint. "
                 f"Filepath used is an existing directory: {path}"
             )
-        if not getattr(self.model, "is_main_process", True):
-            return  # one writer in a distributed run
+        # Every rank keeps the same books (best, kept files) ...
+        stale = self._keep(path, None if current is None else float(current))
+        # ... and this is the one rank check: rank 0 alone writes and deletes files.
+        if self.model.is_main_process:
+            self._write(path)
+            self._remove(stale)
+        self._say(f"\nEpoch {epoch + 1}: finished saving model to {path}")
+
+    def _write(self, path: str) -> None:
         if self.save_weights_only:
             self.model.save_weights(path, overwrite=True)
         else:
             self.model.save(path, overwrite=True)
 
-    def _keep(self, path: str, value: float | None) -> None:
+    def _keep(self, path: str, value: float | None) -> list[str]:
+        """Records a save of ``path``; returns the files ``max_to_keep`` drops."""
         if self.max_to_keep is None:
-            return
+            return []
         if self.direction is None:
             self.resolve_direction()
         self._saves += 1
         entries = [k for k in self.kept if k[0] != path] + [(path, value, self._saves)]
         self.kept, stale = top_k(entries, self.direction, self.max_to_keep)
-        if getattr(self.model, "is_main_process", True):
-            for old in stale:
-                if not owned_by_template(old, self.filepath):  # never trust a path blindly
-                    warnings.warn(
-                        f"ModelCheckpoint: not deleting {old!r}: it does not match "
-                        f"{self.filepath!r} in its folder.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(old)
+        return stale
+
+    def _remove(self, stale: list[str]) -> None:
+        for old in stale:
+            if not owned_by_template(old, self.filepath):  # never trust a path blindly
+                warnings.warn(
+                    f"ModelCheckpoint: not deleting {old!r}: it does not match "
+                    f"{self.filepath!r} in its folder.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(old)
 
     def _say(self, message: str) -> None:
         if self.verbose > 0:
@@ -251,7 +243,7 @@ class ModelCheckpoint(MonitorCallback):
             "best": self.best,
             "direction": self.direction,
             "kept": [list(k) for k in self.kept],
-            "batches_since_save": self._batches_since_save,
+            "batches_since_save": self._schedule.since_save,
             "epochs_since_save": self._epochs_since_save,
             "saves": self._saves,
         }
@@ -260,31 +252,23 @@ class ModelCheckpoint(MonitorCallback):
         missing = {"best", "kept", "batches_since_save", "epochs_since_save"} - set(state)
         if missing:
             raise ValueError(f"ModelCheckpoint state is missing {sorted(missing)}.")
-        best = state["best"]
-        if best is not None and not _is_real(best):
-            raise ValueError(f"ModelCheckpoint state: `best` must be a number. Received: {best!r}")
-        direction = state.get("direction", self.direction)
-        if direction not in (None, "min", "max"):
-            raise ValueError(
-                f"ModelCheckpoint state: `direction` must be 'min', 'max' or None. "
-                f"Received: {direction!r}"
-            )
-        counters = {}
-        for key in ("batches_since_save", "epochs_since_save", "saves"):
-            value = state.get(key, 0)
-            if not _is_count(value):
-                raise ValueError(
-                    f"ModelCheckpoint state: `{key}` must be a non-negative integer. "
-                    f"Received: {value!r}"
-                )
-            counters[key] = int(value)
+        where = "ModelCheckpoint state: "
+        # NaN and inf are numbers here: they rank last/first among the kept files.
+        best = check_number("best", state["best"], allow_none=True, where=where)
+        direction = check_choice(
+            "direction", state.get("direction", self.direction), ("min", "max", None), where=where
+        )
+        counters = {
+            key: check_int(key, state.get(key, 0), minimum=0, where=where)
+            for key in ("batches_since_save", "epochs_since_save", "saves")
+        }
         kept = state["kept"]
         if not isinstance(kept, list | tuple):
             raise ValueError(f"ModelCheckpoint state: `kept` must be a list. Received: {kept!r}")
-        self.best = None if best is None else float(best)
+        self.best = best
         self.direction = direction
         self.kept = [entry for entry in map(self._checked_entry, kept) if entry is not None]
-        self._batches_since_save = counters["batches_since_save"]
+        self._schedule.since_save = counters["batches_since_save"]
         self._epochs_since_save = counters["epochs_since_save"]
         self._saves = counters["saves"] if "saves" in state else len(self.kept)
 
@@ -295,8 +279,9 @@ class ModelCheckpoint(MonitorCallback):
             isinstance(entry, list | tuple)
             and len(entry) == 3
             and isinstance(entry[0], str)
-            and (entry[1] is None or _is_real(entry[1]))
-            and _is_count(entry[2])
+            and (entry[1] is None or is_number(entry[1]))
+            and is_int(entry[2])
+            and entry[2] >= 0
             and owned_by_template(entry[0], self.filepath)
         )
         if not ok:
@@ -309,12 +294,3 @@ class ModelCheckpoint(MonitorCallback):
             return None
         path, value, number = entry
         return path, None if value is None else float(value), int(number)
-
-
-def _is_real(value: Any) -> bool:
-    """A float or int (not bool): finite, infinite or NaN (NaN and inf rank last/first)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from epochal.callbacks.callback import Callback
+from epochal.metrics import accuracy_alias
 
 __all__ = ["MonitorCallback"]
 
@@ -69,14 +70,6 @@ _MIN_NAMES = frozenset(
     }
 )
 _AT_METRIC = re.compile(r"^\w+_at_\w+$")  # precision_at_recall, sensitivity_at_specificity...
-# Keras <= 2.2 logged `metrics=["accuracy"]` as `acc`; the seed tutorials mix both spellings.
-_ALIASES = {"acc": "accuracy", "accuracy": "acc"}
-
-
-def _alias(name: str) -> str | None:
-    prefix = "val_" if name.startswith("val_") else ""
-    other = _ALIASES.get(name[len(prefix) :])
-    return prefix + other if other else None
 
 
 def _direction_by_name(name: str) -> str | None:
@@ -160,7 +153,7 @@ class MonitorCallback(Callback):
         if self.mode in ("min", "max"):
             self.direction = self.mode
             return
-        for key in (self.monitor, _alias(self.monitor)):
+        for key in (self.monitor, accuracy_alias(self.monitor)):
             if key is None:
                 continue
             name = key[4:] if key.startswith("val_") else key
@@ -201,7 +194,7 @@ class MonitorCallback(Callback):
         logs = logs or {}
         if self.monitor in logs:
             return logs[self.monitor]
-        alias = _alias(self.monitor)
+        alias = accuracy_alias(self.monitor)
         if alias is not None and alias in logs:
             self._warn_once(
                 "alias",

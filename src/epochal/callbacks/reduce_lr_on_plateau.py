@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from epochal._validation import check_number
 from epochal.callbacks.monitor_callback import Mode, MonitorCallback
 
 __all__ = ["ReduceLROnPlateau"]
@@ -91,8 +91,7 @@ class ReduceLROnPlateau(MonitorCallback):
             ("cooldown", cooldown),
             ("min_lr", min_lr),
         ):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"`{name}` must be a number. Received: {name}={value!r}")
+            check_number(name, value)
         if factor >= 1.0:
             raise ValueError(
                 f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import numbers
 import urllib.parse
 import urllib.request
 import warnings
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from epochal._validation import check_number
 from epochal.callbacks.callback import Callback
 
 __all__ = ["RemoteMonitor", "json_safe", "urllib_sender"]
@@ -103,10 +103,7 @@ class RemoteMonitor(Callback):
                 raise TypeError(f"`{name}` must be a str. Received: {name}={value!r}")
         if headers is not None and not isinstance(headers, Mapping):
             raise TypeError(f"`headers` must be a dict or None. Received: headers={headers!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
-            raise ValueError(
-                f"`timeout` must be a positive number of seconds. Received: timeout={timeout!r}"
-            )
+        check_number("timeout", timeout, positive=True, unit="seconds")
         self.root = root
         self.path = path
         self.field = field
@@ -136,8 +133,6 @@ class RemoteMonitor(Callback):
         return body, headers
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.model is not None and not getattr(self.model, "is_main_process", True):
-            return
         body, headers = self.payload(epoch, logs)
         try:
             self.sender(self.root + self.path, body, headers, self.timeout)

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from epochal._validation import check_int
 from epochal.callbacks import _tensorboard_utils as tbu
 from epochal.callbacks.callback import Callback
 
@@ -95,21 +96,11 @@ class TensorBoard(Callback):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("histogram_freq", histogram_freq),
-            ("embeddings_freq", embeddings_freq),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"`{name}` must be a non-negative int. Received: {name}={value!r}")
+        check_int("histogram_freq", histogram_freq, minimum=0)
+        check_int("embeddings_freq", embeddings_freq, minimum=0)
+        update_freq = check_int("update_freq", update_freq, minimum=1, also=("epoch", "batch"))
         if update_freq == "batch":
             update_freq = 1
-        if update_freq != "epoch" and (
-            isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq <= 0
-        ):
-            raise ValueError(
-                "`update_freq` must be 'epoch', 'batch' or a positive int. "
-                f"Received: update_freq={update_freq!r}"
-            )
         legacy = {
             "batch_size": batch_size,
             "embeddings_layer_names": embeddings_layer_names,
@@ -150,7 +141,6 @@ class TensorBoard(Callback):
         self._warned_histograms: set[str] = set()
         self._embeddings: list[tuple[str, str, str | None]] = []
         self._profiler: Any = None
-        self._active = True
 
     def implements(self, hook: str) -> bool:
         # Batch hooks only when batch scalars or profiling need them: a run logging per
@@ -171,11 +161,9 @@ class TensorBoard(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         value = state.get("global_batch") if isinstance(state, dict) else None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(
-                f"TensorBoard state: `global_batch` must be a non-negative int. Received: {value!r}"
-            )
-        self._global_batch = value
+        self._global_batch = check_int(
+            "global_batch", value, minimum=0, where="TensorBoard state: "
+        )
 
     def flush(self) -> None:
         """Waits for every queued write and flushes the event files to disk."""
@@ -242,16 +230,15 @@ class TensorBoard(Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._active = getattr(self.model, "is_main_process", True)
         # Batch numbers restart with each run (Keras), but a resumed run continues them,
         # after removing what the interrupted run logged past its backup.
         if not self.resuming:
             self._global_batch = 0
-        elif self._active:
+        else:
             self._purge_past_backup()
-        if self._active and self.write_graph:
+        if self.write_graph:
             self._write_graph()
-        if self._active and self.embeddings_freq and isinstance(self.embeddings_metadata, Mapping):
+        if self.embeddings_freq and isinstance(self.embeddings_metadata, Mapping):
             unknown = set(self.embeddings_metadata) - set(tbu.embedding_layers(self.model.module))
             if unknown:
                 raise ValueError(
@@ -266,12 +253,12 @@ class TensorBoard(Callback):
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._global_batch += 1
         self._batch_start = self.clock()
-        if self._active and self._global_batch == self._start_batch and self._profiler is None:
+        if self._global_batch == self._start_batch and self._profiler is None:
             self._start_profiler()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         step = self._global_batch
-        if self._active and self.update_freq != "epoch" and step % self.update_freq == 0:
+        if self.update_freq != "epoch" and step % self.update_freq == 0:
             if self.write_steps_per_second:
                 elapsed = max(self.clock() - self._batch_start, 1e-9)
                 self._scalar("train", "batch_steps_per_second", 1.0 / elapsed, step)
@@ -281,8 +268,6 @@ class TensorBoard(Callback):
             self._stop_profiler()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if not self._active:
-            return
         logs = logs or {}
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         train["learning_rate"] = self.model.optimizer.learning_rate
@@ -300,8 +285,6 @@ class TensorBoard(Callback):
             self._write_embeddings(epoch)
 
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
-        if not getattr(self.model, "is_main_process", True):
-            return
         step = self._iterations()
         for name, value in (logs or {}).items():
             self._scalar("validation", f"evaluation_{name}_vs_iterations", value, step)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from epochal._validation import check_bool
 from epochal.callbacks.callback import Callback
 
 __all__ = ["TerminateOnNaN"]
@@ -38,9 +39,7 @@ class TerminateOnNaN(Callback):
         self, raise_error: bool = False, *, print_fn: Callable[[str], None] = print
     ) -> None:
         super().__init__()
-        if not isinstance(raise_error, bool):
-            raise TypeError(f"`raise_error` must be True or False. Received: {raise_error!r}")
-        self.raise_error = raise_error
+        self.raise_error = check_bool("raise_error", raise_error)
         self.print_fn = print_fn
 
     def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 
+from epochal._validation import check_int
 from epochal.data.arrays import Batch
 from epochal.data.sources import ArraySource, IterableSource
 
@@ -26,17 +27,10 @@ class EpochIterator:
         steps_per_epoch: int | None = None,
         seed: int = 0,
     ) -> None:
-        if steps_per_epoch is not None and (
-            isinstance(steps_per_epoch, bool)
-            or not isinstance(steps_per_epoch, int)
-            or steps_per_epoch <= 0
-        ):
-            raise ValueError(
-                "`steps_per_epoch` must be a positive integer or None. "
-                f"Received: steps_per_epoch={steps_per_epoch!r}"
-            )
         self.source = source
-        self.steps_per_epoch = steps_per_epoch
+        self.steps_per_epoch = check_int(
+            "steps_per_epoch", steps_per_epoch, minimum=1, allow_none=True
+        )
         self.seed = int(seed)
         self.pass_index = 0
         self.cursor = 0

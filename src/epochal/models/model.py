@@ -24,6 +24,7 @@ from epochal import saving
 from epochal._devices import resolve_device
 from epochal._modes import evaluating
 from epochal._naming import snake_case
+from epochal._validation import check_bool, check_choice, check_int
 from epochal.callbacks.callback import Callback
 from epochal.callbacks.callback_list import CallbackList
 from epochal.callbacks.history import History
@@ -64,15 +65,11 @@ def default_device() -> torch.device:
 
 
 def _positive_int_or_none(name: str, value: Any) -> None:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0
-    ):
-        raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={value!r}")
+    check_int(name, value, minimum=1, allow_none=True)
 
 
 def _check_verbose(value: Any) -> None:
-    if value not in _VERBOSE or isinstance(value, bool):
-        raise ValueError(f"`verbose` must be one of 0, 1, 2 or 'auto'. Received: verbose={value!r}")
+    check_choice("verbose", value, _VERBOSE)
 
 
 @register_model_class
@@ -331,20 +328,9 @@ class Model:
         _positive_int_or_none("batch_size", batch_size)
         _positive_int_or_none("validation_batch_size", validation_batch_size)
         _positive_int_or_none("validation_steps", validation_steps)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ValueError(
-                f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}"
-            )
-        if (
-            isinstance(initial_epoch, bool)
-            or not isinstance(initial_epoch, numbers.Integral)
-            or initial_epoch < 0
-        ):
-            raise ValueError(
-                f"`initial_epoch` must be a non-negative integer. Received: {initial_epoch!r}"
-            )
-        if not isinstance(shuffle, bool):
-            raise ValueError(f"`shuffle` must be True or False. Received: shuffle={shuffle!r}")
+        check_int("epochs", epochs, minimum=0)
+        check_int("initial_epoch", initial_epoch, minimum=0)
+        check_bool("shuffle", shuffle)
         if not isinstance(validation_split, numbers.Real) or not 0.0 <= validation_split < 1.0:
             raise ValueError(
                 f"`validation_split` must be a float in [0, 1). Received: {validation_split!r}"
