@@ -24,6 +24,7 @@ optimizers underneath run without their own (coupled, L2) ``weight_decay``.
 from __future__ import annotations
 
 import inspect
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable
