@@ -194,7 +194,8 @@ def test_fit_on_a_one_shot_iterator_trains_on_every_batch(make_input):
     model, net = _counting_model()
     batches = _xy_batches()
     data = iter(batches) if make_input == "iter" else (b for b in batches)
-    history = model.fit(data, epochs=1, verbose=0)
+    with pytest.warns(UserWarning, match="steps_per_epoch"):
+        history = model.fit(data, epochs=1, verbose=0)
     assert model.optimizer.iterations == 4
     # 4 training forwards; the module has no lazy weights, so building runs nothing.
     assert net.calls == 4
@@ -212,7 +213,8 @@ def test_fit_on_re_iterable_inputs_trains_every_batch_every_epoch():
 
 def test_a_one_shot_iterator_runs_out_after_its_first_epoch():
     model, _ = _counting_model()
-    model.fit(iter(_xy_batches()), epochs=2, verbose=0)
+    with pytest.warns(UserWarning, match="steps_per_epoch"):
+        model.fit(iter(_xy_batches()), epochs=2, verbose=0)
     assert model.optimizer.iterations == 4  # every batch once; the second epoch finds none
 
 

@@ -18,8 +18,8 @@ PACKAGE = SRC / "epochal"
 
 # Lowest first. A module belongs to the first entry that is its name or a prefix of it.
 LAYERS: list[tuple[str, ...]] = [
-    ("epochal._io", "epochal._naming", "epochal._modes", "epochal._rng", "epochal._validation",
-     "epochal._version", "epochal.logs"),
+    ("epochal._devices", "epochal._io", "epochal._naming", "epochal._modes", "epochal._rng",
+     "epochal._validation", "epochal._version", "epochal.logs"),
     ("epochal.activations", "epochal.initializers", "epochal.regularizers",
      "epochal.constraints", "epochal.layers", "epochal.losses", "epochal.metrics",
      "epochal.optimizers",

@@ -107,6 +107,18 @@ def sparse_categorical_crossentropy(
     return F.nll_loss(p.clamp(EPSILON, 1.0 - EPSILON).log(), y_true, reduction="none")
 
 
+def _label_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> ValueError:
+    classes = int(y_pred.shape[-1])
+    labels = y_true.reshape(-1)
+    bad = labels[(labels < 0) | (labels >= classes) | ~torch.isfinite(labels.double())]
+    shown = bad[0].item() if bad.numel() else "out of range"
+    return ValueError(
+        f"sparse_categorical_crossentropy: label {shown} is not a class index of a model "
+        f"with {classes} outputs (valid labels: 0 to {classes - 1}). Check the labels, or "
+        "give the last layer one unit per class."
+    )
+
+
 class Loss:
     """A Keras loss: per-sample ``fn(y_true, y_pred)`` reduced to the weighted batch mean."""
 
@@ -117,6 +129,16 @@ class Loss:
 
     def __call__(
         self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        try:
+            return self._weighted_mean(y_true, y_pred, sample_weight)
+        except IndexError as exc:
+            if self.fn is not sparse_categorical_crossentropy:
+                raise
+            raise _label_error(y_true, y_pred) from exc
+
+    def _weighted_mean(
+        self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None
     ) -> torch.Tensor:
         if (
             sample_weight is None

@@ -24,6 +24,7 @@ optimizers underneath run without their own (coupled, L2) ``weight_decay``.
 from __future__ import annotations
 
 import inspect
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable
@@ -304,6 +305,7 @@ class Optimizer:
                 "global_clipnorm, name, "
                 f"{', '.join(sorted(accepted))}."
             )
+        _check_hyperparameters(type(self).__name__, torch_kwargs)
 
     @property
     def built(self) -> bool:
@@ -540,6 +542,36 @@ def _fast_kwargs(
     ):
         return kwargs
     return {**kwargs, "fused": True}
+
+
+# Keras name, lowest, highest, whether the highest is allowed: by torch keyword.
+_RANGES: dict[str, tuple[str, float, float, bool]] = {
+    "momentum": ("momentum", 0.0, 1.0, True),
+    "alpha": ("rho", 0.0, 1.0, False),
+    "eps": ("epsilon", 0.0, math.inf, False),
+    "initial_accumulator_value": ("initial_accumulator_value", 0.0, math.inf, False),
+}
+
+
+def _check_hyperparameters(owner: str, torch_kwargs: dict[str, Any]) -> None:
+    """Refuses hyperparameters outside the range their update rule is defined on."""
+    checks = [
+        (name, torch_kwargs[key], *_RANGES[key][1:])
+        for key in _RANGES
+        if key in torch_kwargs
+        for name in (_RANGES[key][0],)
+    ]
+    if "betas" in torch_kwargs:
+        beta_1, beta_2 = torch_kwargs["betas"]
+        checks += [("beta_1", beta_1, 0.0, 1.0, False), ("beta_2", beta_2, 0.0, 1.0, False)]
+    for name, value, low, high, high_ok in checks:
+        _check_number(name, value)
+        if float(value) > high or (float(value) == high and not high_ok):
+            bound = "]" if high_ok else ")"
+            raise ValueError(
+                f"{owner}: `{name}` must be in [{low:g}, {high:g}{bound}. "
+                f"Received: {name}={value!r}"
+            )
 
 
 def _check_number(name: str, value: Any) -> None:

@@ -57,6 +57,8 @@ def test_args_validation(tmp_path):
         ModelCheckpoint(str(tmp_path / "m.keras"), save_weights_only=True)
     with pytest.raises(ValueError, match=r"must end in `\.keras`"):
         ModelCheckpoint(str(tmp_path / "m.weights.txt"))
+    with pytest.raises(ValueError, match=r"save_weights_only=True.*`\.keras`"):
+        ModelCheckpoint(str(tmp_path / "m.weights.h5"))  # refused now, not at the first save
     with pytest.raises(TypeError, match="filepath"):
         ModelCheckpoint(3)
     with pytest.warns(UserWarning, match="ModelCheckpoint mode 'best' is unknown, fallback"):

@@ -31,6 +31,14 @@ def check_suffix(filepath: str, weights_only: bool) -> None:
         ValueError: with Keras' phrases, for a suffix that cannot hold what is saved.
     """
     name = filepath.lower()
+    if not weights_only and name.endswith(".weights.h5"):
+        # Keras writes a whole legacy HDF5 model under this weights name; epochal refuses
+        # the ambiguous name up front rather than at the first save, epochs into the run.
+        raise ValueError(
+            f"ModelCheckpoint: filepath={filepath!r} names a weights file (`.weights.h5`) but "
+            "save_weights_only=False saves the whole model. Pass save_weights_only=True to "
+            "save weights, or end the filepath in `.keras` (or `.h5`) to save the model."
+        )
     if name.endswith(_WEIGHTS_SUFFIXES if weights_only else (".keras", ".h5")):
         return
     if name.endswith(_LEGACY_SUFFIXES):

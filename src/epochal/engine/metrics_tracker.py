@@ -86,9 +86,11 @@ class CompiledMetrics:
         They are this process's own values: a cross-process reduction here would wait for
         ranks that never read their batch logs.
         """
-        # Called every batch when a batch hook exists: snapshot only the attribute dicts
-        # (accumulators are replaced, never mutated) and rebuild metric objects on read.
-        snapshot = [(type(m), m.__dict__.copy()) for m in self._all]
+        # Called every batch when a batch hook exists: snapshot the attribute dicts and
+        # rebuild metric objects on read. epochal's metrics replace their accumulators, so a
+        # shallow copy is a snapshot; a user metric may update a tensor in place
+        # (``self.total += x``), so its tensors are copied on the device (no host sync).
+        snapshot = [(type(m), _state_snapshot(m)) for m in self._all]
         return Logs.lazy(self.keys, lambda: _read_snapshot(snapshot))
 
     def state_dict(self) -> dict[str, Any]:
@@ -98,6 +100,18 @@ class CompiledMetrics:
         for metric in self._all:
             if metric.name in state:
                 metric.load_state_dict(state[metric.name])
+
+
+def _state_snapshot(metric: Metric) -> dict[str, Any]:
+    attributes = metric.__dict__.copy()
+    if type(metric).__module__.startswith("epochal."):
+        return attributes
+    for key, value in attributes.items():
+        if isinstance(value, torch.Tensor):
+            attributes[key] = value.detach().clone()
+        elif isinstance(value, (list, dict, set)):
+            attributes[key] = copy.copy(value)
+    return attributes
 
 
 def _read_snapshot(snapshot: list[tuple[type, dict[str, Any]]]) -> dict[str, float]:
@@ -120,6 +134,7 @@ def check_targets(loss: losses_module.Loss, y: Any) -> None:
         return
     name = loss.name
     if name == "sparse_categorical_crossentropy":
+        _check_class_indices(y)
         if y.dim() >= 2 and y.shape[-1] > 1:
             raise ValueError(
                 f"loss='sparse_categorical_crossentropy' expects integer class indices of shape "
@@ -132,4 +147,28 @@ def check_targets(loss: losses_module.Loss, y: Any) -> None:
             f"but the targets have shape {tuple(y.shape)}. Use "
             "loss='sparse_categorical_crossentropy' for integer labels, or convert them with "
             "epochal.utils.to_categorical."
+        )
+
+
+def _check_class_indices(y: torch.Tensor) -> None:
+    """Sparse labels must be whole, finite, non-negative: a float label would be truncated
+    and a NaN would index far out of the table."""
+    if y.is_floating_point():
+        finite = torch.isfinite(y)
+        if not bool(finite.all()):
+            raise ValueError(
+                "loss='sparse_categorical_crossentropy' expects integer class indices, but the "
+                f"targets contain {y[~finite].flatten()[0].item()} (NaN or infinite)."
+            )
+        fractional = y != y.round()
+        if bool(fractional.any()):
+            raise ValueError(
+                "loss='sparse_categorical_crossentropy' expects integer class indices, but the "
+                f"targets contain {y[fractional].flatten()[0].item()}; it would be truncated. "
+                "Pass integer labels (e.g. y.astype('int64'))."
+            )
+    if y.numel() and bool((y < 0).any()):
+        raise ValueError(
+            "loss='sparse_categorical_crossentropy' expects class indices >= 0, but the "
+            f"targets contain {y.min().item()}."
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from torch import nn
 from epochal import losses as losses_module
 from epochal import optimizers as optimizers_module
 from epochal import saving
+from epochal._devices import resolve_device
 from epochal._modes import evaluating
 from epochal._naming import snake_case
 from epochal._validation import check_bool, check_choice, check_int
@@ -112,7 +114,7 @@ class Model:
             )
         self._module = module
         self.name = name or snake_case(type(self).__name__)
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = resolve_device(device) if device is not None else default_device()
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss_fn: losses_module.Loss | None = None
         self.compiled_metrics = CompiledMetrics([], None)
@@ -196,7 +198,7 @@ class Model:
         return self.module.parameters()
 
     def to(self, device: str | torch.device) -> Model:
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.module.to(self.device)
         return self
 
@@ -364,7 +366,20 @@ class Model:
         if validation is not None:
             should_validate(0, validation_freq)  # reject a bad validation_freq now
         class_weights = _class_weight_table(class_weight)
+        if self.loss_fn is not None and y is not None and is_array_like(y):
+            check_targets(self.loss_fn, to_tensor(y))  # every label, not just the first batch
+        if steps_per_epoch is None and isinstance(x, Iterator):
+            warnings.warn(
+                "fit() got a generator or iterator without a length and no steps_per_epoch: "
+                "the first epoch runs until it is exhausted (an endless generator never ends "
+                "it) and later epochs find it empty. Pass steps_per_epoch=N to set the length "
+                "of an epoch.",
+                UserWarning,
+                stacklevel=2,
+            )
         first = self._prepare(train)
+        if validation is not None:
+            _check_validation_fits(self.module, first, validation)
         callback_list = self._callback_list(
             callbacks, add_history=True, verbose=verbose, epochs=epochs, steps=train.steps
         )
@@ -699,6 +714,39 @@ class Model:
         saving.load_weights(self, filepath)
 
 
+def _sample_shapes(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return tuple(x.shape[1:])
+    if isinstance(x, dict):
+        return {k: _sample_shapes(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_sample_shapes(v) for v in x]
+    return None
+
+
+def _check_validation_fits(module: nn.Module, train_x: Any, validation: EpochIterator) -> None:
+    """Refuses validation inputs the model cannot take before the first epoch, not after it.
+
+    Inputs shaped like the training inputs fit; others (variable-length sequences, say) get
+    one forward pass of their first batch, without gradients or training-mode effects.
+    """
+    val_x = validation.first_batch()[0]
+    if _sample_shapes(val_x) == _sample_shapes(train_x):
+        return
+    try:
+        with evaluating(module):
+            forward(module, val_x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ValueError(
+            "`validation_data` does not fit the model: the training inputs have per-sample "
+            f"shape {_sample_shapes(train_x)}, the validation inputs {_sample_shapes(val_x)}, "
+            f"and the model refused them ({type(exc).__name__}: {exc})."
+        ) from exc
+
+
+_MAX_CLASSES = 1 << 22  # a 16 MiB weight table; beyond it a key is a label value
+
+
 def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tensor | None:
     if class_weight is None:
         return None
@@ -706,7 +754,19 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tenso
         raise ValueError(
             f"`class_weight` must be a non-empty dict {{class: weight}}. Received: {class_weight!r}"
         )
+    for key in class_weight:
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral) or key < 0:
+            raise ValueError(
+                "`class_weight` keys must be class indices (integers >= 0). "
+                f"Received key {key!r} in class_weight={class_weight!r}"
+            )
     size = max(int(k) for k in class_weight) + 1
+    if size > _MAX_CLASSES:
+        raise ValueError(
+            f"`class_weight` names class {size - 1}, but epochal weights at most "
+            f"{_MAX_CLASSES} classes (indices 0 to {_MAX_CLASSES - 1}): the key looks like a "
+            "label value, not a class index. Map labels to 0..num_classes-1 first."
+        )
     table = torch.ones(size)
     for key, value in class_weight.items():
         if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):

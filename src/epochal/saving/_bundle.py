@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Bundle", "CheckpointError", "digest", "from_numpy", "to_numpy"]
+__all__ = ["Bundle", "CheckpointError", "Refused", "digest", "from_numpy", "to_numpy"]
 
 
 class CheckpointError(ValueError):
@@ -26,6 +26,11 @@ class CheckpointError(ValueError):
         self.reason = reason
         where = f"Cannot load {self.path!r}: " if self.path is not None else ""
         super().__init__(f"{where}{reason}")
+
+
+class Refused(ValueError):
+    """Raised by a reader that knows no file name: the content is refused for the reason
+    given (``read_bundle`` turns it into a :class:`CheckpointError` naming the file)."""
 
 
 @dataclass
@@ -66,12 +71,23 @@ def from_numpy(array: np.ndarray, torch_dtype: str | None) -> torch.Tensor:
     return tensor
 
 
+def _raw_view(tensor: torch.Tensor) -> tuple[np.ndarray, str | None]:
+    """The tensor's bytes as a numpy array sharing its memory (no copy when it is already a
+    contiguous CPU tensor)."""
+    tensor = tensor.detach().cpu().contiguous()
+    if tensor.dtype in _RAW_VIEWS:
+        return tensor.view(_RAW_VIEWS[tensor.dtype]).numpy(), str(tensor.dtype)
+    return tensor.numpy(), None
+
+
 def digest(tensors: Iterable[tuple[str, torch.Tensor]]) -> str:
     """SHA-256 over names, dtypes, shapes and bytes: HDF5 and safetensors do not checksum
-    tensor data, so a flipped bit would otherwise load silently."""
+    tensor data, so a flipped bit would otherwise load silently. The bytes are hashed where
+    they lie (no copy); files of every earlier version carry the same digest."""
     h = hashlib.sha256()
     for name, tensor in tensors:
-        array, raw = to_numpy(tensor)
+        array, raw = _raw_view(tensor)
         h.update(f"{name}|{raw or array.dtype.str}|{array.shape}|".encode())
-        h.update(array.tobytes())
+        if array.size:
+            h.update(memoryview(np.ascontiguousarray(array)).cast("B"))
     return h.hexdigest()

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from epochal.saving import _tree
-from epochal.saving._bundle import Bundle, digest, from_numpy, to_numpy
+from epochal.saving._bundle import Bundle, Refused, digest, from_numpy, to_numpy
 
 __all__ = ["FORMAT_NAME", "read_h5", "write_h5"]
 
@@ -70,11 +70,23 @@ def write_h5(target: Any, bundle: Bundle) -> None:
 
 
 def _read_tensor(group: h5py.Group, path: str, name: str) -> torch.Tensor:
+    link = group.get(path, getlink=True)
+    if link is not None and not isinstance(link, h5py.HardLink):
+        # A soft or external link would read another object or another file.
+        raise Refused(f"the tensor {name!r} is a {type(link).__name__}, not stored data")
     dataset = group.get(path)
     if not isinstance(dataset, h5py.Dataset):
-        raise ValueError(f"the tensor {name!r} is missing")
-    if dataset.dtype.kind not in "biufc":
-        raise ValueError(f"the tensor {name!r} has a non-numeric dtype {dataset.dtype}")
+        raise Refused(f"the tensor {name!r} is missing")
+    if dataset.is_virtual or dataset.external:
+        raise Refused(
+            f"the tensor {name!r} is a virtual or external dataset (its data lives in other "
+            "files); epochal reads only data stored in the file itself"
+        )
+    if dataset.dtype.kind not in "biuf":
+        raise Refused(
+            f"the tensor {name!r} has dtype {dataset.dtype}; accepted: bool, integer and "
+            "floating-point tensors"
+        )
     raw = dataset.attrs.get("torch_dtype")
     return from_numpy(np.asarray(dataset[()]), None if raw is None else str(raw))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from epochal._modes import evaluating
 from epochal.saving._bundle import Bundle, CheckpointError
 from epochal.saving.formats import (
     MODEL_SUFFIXES,
@@ -54,7 +55,15 @@ def _check_target(
 
 
 def _weights(model: Saveable) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.module.state_dict().items()}
+    """The module's tensors on the CPU, uncopied unless two share memory (tied weights:
+    safetensors refuses shared storage, and each name is written on its own)."""
+    weights, seen = {}, set()
+    for name, tensor in model.module.state_dict().items():
+        tensor = tensor.detach().cpu()
+        key = tensor.untyped_storage().data_ptr()
+        weights[name] = tensor.clone() if key in seen or tensor.numel() == 0 else tensor
+        seen.add(key)
+    return weights
 
 
 def _build_config(model: Saveable) -> dict[str, Any] | None:
@@ -118,6 +127,41 @@ def _build(model: Saveable, bundle: Bundle, path: Any) -> None:
     model.build_from_batch(
         torch.zeros((1, *build["input_shape"]), dtype=dtype, device=model.device)
     )
+
+
+def _check_declared_shapes(
+    bundle: Bundle, custom_objects: Mapping[str, Any] | None, path: Any
+) -> None:
+    """Builds the saved architecture on the meta device (no memory) and compares every
+    tensor it declares with what the file stores, before anything real is allocated: a
+    crafted config asking for a huge layer is refused here, not by the allocator.
+    """
+    try:
+        with torch.device("meta"):
+            probe = model_from_config(bundle.config["model_config"], custom_objects)
+            build = bundle.config.get("build_config")
+            declared = probe.declared_input_shape()
+            shape = list(declared) if declared is not None else (build or {}).get("input_shape")
+            if shape is not None and not probe.built:
+                with evaluating(probe.module):
+                    probe.module(torch.zeros((1, *shape)))
+            tensors = probe.module.state_dict()
+    except (ValueError, TypeError, KeyError):
+        raise  # a config error: reported by the real build with the same message
+    except Exception:
+        return  # a module that cannot run on the meta device: checked after building
+    stored = list(bundle.weights.items())
+    for index, (name, tensor) in enumerate(tensors.items()):
+        saved = bundle.weights.get(name)
+        if saved is None and index < len(stored) and len(stored) == len(tensors):
+            saved = stored[index][1]
+        if saved is None or tuple(saved.shape) != tuple(tensor.shape):
+            found = "no such tensor" if saved is None else f"{tuple(saved.shape)}"
+            raise CheckpointError(
+                path,
+                f"the architecture declares tensor {name!r} of shape {tuple(tensor.shape)} "
+                f"but the file stores {found}; refusing to build it",
+            )
 
 
 def _match_weights(
@@ -210,6 +254,7 @@ def load_model(
             "it holds weights only (no architecture); build the model "
             "in code and call model.load_weights() instead",
         )
+    _check_declared_shapes(bundle, custom_objects, filepath)
     model = model_from_config(bundle.config["model_config"], custom_objects)
     settings = bundle.config.get("compile_config")
     if compile and settings:

@@ -19,14 +19,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from epochal._io import atomic_write
 from epochal._version import __version__
-from epochal.saving._bundle import Bundle, CheckpointError, digest
+from epochal.saving._bundle import Bundle, CheckpointError, Refused, digest
 from epochal.saving._h5 import read_h5, write_h5
 
 __all__ = [
@@ -42,6 +44,12 @@ MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".safetensors", ".pt", ".pth")
 _KERAS_MEMBERS = ("metadata.json", "config.json", "model.weights.h5")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# A member may inflate at most _BOMB_RATIO times its compressed size once past _BOMB_FLOOR.
+_BOMB_FLOOR = 64 << 20
+_BOMB_RATIO = 200
+_MEMBER_LIMIT = 1 << 40
+# Deeper JSON than any architecture needs is refused before code walks it recursively.
+_MAX_CONFIG_DEPTH = 64
 # torch.load(weights_only=True) has known bypasses before 2.10 (CVE-2025-32434, CVE-2026-24747).
 _SAFE_TORCH_LOAD = (2, 10)
 
@@ -68,7 +76,7 @@ def write_bundle(path: str | os.PathLike[str], bundle: Bundle) -> Path:
     """Writes ``bundle`` atomically in the format ``path``'s suffix names."""
     suffix = suffix_of(path)
     if suffix in (".h5", ".hdf5", ".weights.h5"):
-        return atomic_write(path, lambda tmp: write_h5(tmp, bundle))
+        return atomic_write(path, lambda tmp: _write_h5_file(tmp, bundle))
     if suffix == ".keras":
         return atomic_write(path, lambda tmp: _write_keras(tmp, bundle))
     if suffix == ".safetensors":
@@ -76,6 +84,16 @@ def write_bundle(path: str | os.PathLike[str], bundle: Bundle) -> Path:
     if suffix in (".pt", ".pth"):
         return atomic_write(path, lambda tmp: torch.save(dict(bundle.weights), tmp))
     raise ValueError(f"Unsupported file suffix {suffix!r} for {os.fspath(path)!r}.")
+
+
+def _write_h5_file(tmp: Path, bundle: Bundle) -> None:
+    # HDF5 is built in memory and written with plain file I/O: a full disk then raises
+    # OSError here instead of failing inside the HDF5 library, where it can crash the
+    # interpreter (seen as a segfault when the disk filled mid-write).
+    buffer = io.BytesIO()
+    write_h5(buffer, bundle)
+    with open(tmp, "wb") as handle:
+        handle.write(buffer.getbuffer())
 
 
 def _write_keras(tmp: Path, bundle: Bundle) -> None:
@@ -96,7 +114,7 @@ def _write_keras(tmp: Path, bundle: Bundle) -> None:
 def _write_safetensors(tmp: Path, bundle: Bundle) -> None:
     from safetensors.torch import save_file
 
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in bundle.weights.items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in bundle.weights.items()}
     metadata = {
         "format": "epochal",
         "weight_names": json.dumps(list(tensors)),
@@ -104,7 +122,13 @@ def _write_safetensors(tmp: Path, bundle: Bundle) -> None:
     }
     if bundle.config.get("build_config"):
         metadata["build_config"] = json.dumps(bundle.config["build_config"])
-    save_file(tensors, str(tmp), metadata=metadata)
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+    except Exception as exc:  # safetensors reports I/O failures as its own error type
+        code = re.search(r"\(os error (\d+)\)", str(exc))
+        if code is None:
+            raise
+        raise OSError(int(code.group(1)), f"Cannot write {tmp}: {exc}") from exc
 
 
 def read_bundle(path: str | os.PathLike[str]) -> Bundle:
@@ -124,15 +148,21 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     suffix = suffix_of(target)
     try:
         if head == _HDF5_MAGIC:
-            return read_h5(target)
+            return _validated(read_h5(target), path)
         if suffix == ".keras" or (suffix not in (".pt", ".pth") and head.startswith(b"PK")):
-            return _read_keras(target)
+            return _validated(_read_keras(target), path)
         if suffix == ".safetensors":
-            return _read_safetensors(target)
+            return _validated(_read_safetensors(target), path)
         if suffix in (".pt", ".pth"):
-            return _read_torch(target)
+            return _validated(_read_torch(target), path)
     except CheckpointError:
         raise
+    except Refused as exc:
+        raise CheckpointError(path, str(exc)) from exc
+    except RecursionError as exc:
+        raise CheckpointError(
+            path, "its JSON is nested too deeply to be a checkpoint config; refusing it"
+        ) from exc
     except Exception as exc:
         raise CheckpointError(
             path,
@@ -143,6 +173,56 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
         f"unrecognised content for a {suffix or 'suffix-less'} file "
         "(not HDF5, a .keras zip, safetensors or a torch state dict)",
     )
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def _validated(bundle: Bundle, path: str | os.PathLike[str]) -> Bundle:
+    """Refuses what no loader should act on: complex tensors, absurdly deep configs."""
+    for name, tensor in bundle.weights.items():
+        if tensor.is_complex():
+            raise CheckpointError(
+                path,
+                f"the tensor {name!r} has dtype {tensor.dtype}; accepted: bool, integer "
+                "and floating-point tensors",
+            )
+    for key, value in bundle.config.items():
+        if _depth(value) > _MAX_CONFIG_DEPTH:
+            raise CheckpointError(
+                path,
+                f"its {key} is nested more than {_MAX_CONFIG_DEPTH} levels deep; refusing it",
+            )
+    return bundle
+
+
+def _member(zf: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    """One archive member, refused when it would inflate far past what the archive holds."""
+    info = zf.getinfo(name)
+    inflated = info.file_size > _BOMB_FLOOR and info.file_size > _BOMB_RATIO * max(
+        info.compress_size, 1
+    )
+    if inflated or info.file_size > _MEMBER_LIMIT:
+        raise CheckpointError(
+            path,
+            f"the member {name!r} inflates to {info.file_size} bytes from "
+            f"{info.compress_size} (a zip bomb?); refusing it",
+        )
+    with zf.open(info) as handle:
+        data = handle.read(info.file_size + 1)
+    if len(data) > info.file_size:
+        raise CheckpointError(path, f"the member {name!r} is larger than its header says")
+    return data
 
 
 def _read_keras(path: Path) -> Bundle:
@@ -158,8 +238,8 @@ def _read_keras(path: Path) -> Bundle:
             )
         if "model.weights.h5" not in names or "config.json" not in names:
             raise CheckpointError(path, "the .keras archive lacks config.json or model.weights.h5")
-        config = json.loads(zf.read("config.json").decode("utf-8"))
-        bundle = read_h5(io.BytesIO(zf.read("model.weights.h5")))
+        config = json.loads(_member(zf, "config.json", path).decode("utf-8"))
+        bundle = read_h5(io.BytesIO(_member(zf, "model.weights.h5", path)))
     if not isinstance(config, dict):
         raise CheckpointError(path, "config.json is not a JSON object")
     bundle.config = {k: v for k, v in config.items() if v is not None}
