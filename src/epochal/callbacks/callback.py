@@ -87,6 +87,9 @@ class Callback:
     #: Callbacks that snapshot the run (``BackupAndRestore``) set this: every hook reaches
     #: them after all other callbacks, so a snapshot includes what the others just did.
     run_last: ClassVar[bool] = False
+    #: Callbacks that add keys to the logs (``SystemMonitor``) set this: every hook reaches
+    #: them before all other callbacks, so the others see those keys.
+    run_first: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}

@@ -93,9 +93,9 @@ class CallbackList(Callback):
                 model.history = callback
 
     def _build_dispatch(self) -> dict[str, list[Callback]]:
-        # List order, except that `run_last` callbacks come last (stable sort); callbacks
-        # marked main_process_only are left out on every rank but 0.
-        ordered = sorted(self.callbacks, key=lambda c: bool(c.run_last))
+        # List order, except that `run_first` callbacks come first and `run_last` ones last
+        # (stable sort); callbacks marked main_process_only are left out on every rank but 0.
+        ordered = sorted(self.callbacks, key=lambda c: int(c.run_last) - int(c.run_first))
         active = [c for c in ordered if self._main_process or not c.main_process_only]
         self._restorers = [c for c in active if type(c).restore_run is not Callback.restore_run]
         self._interrupters = [
