@@ -155,10 +155,10 @@ class LearningRate:
             return bool(op(self.value.to(other.device), other))
         return bool(op(self.numpy(), other))
 
-    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+    def __eq__(self, other: object) -> bool:
         return self._compare(other, operator.eq)
 
-    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+    def __ne__(self, other: object) -> bool:
         return self._compare(other, operator.ne)
 
     def __lt__(self, other: Any) -> bool:
@@ -327,10 +327,11 @@ class Optimizer:
                 name, entry = entry
                 names[id(entry)] = str(name).rsplit(".", 1)[-1]
             plain.append(entry)
-        kwargs = _fast_kwargs(self.torch_class, plain, self.torch_kwargs)
+        kwargs = dict(_fast_kwargs(self.torch_class, plain, self.torch_kwargs))
         if "weight_decay" in inspect.signature(self.torch_class).parameters:
             kwargs["weight_decay"] = 0.0  # decoupled, applied by step() (Keras 3)
-        self.torch_optimizer = self.torch_class(plain, lr=self._learning_rate, **kwargs)
+        kwargs["lr"] = self._learning_rate
+        self.torch_optimizer = self.torch_class(plain, **kwargs)
         self._group_scales = [1.0 for _ in self.torch_optimizer.param_groups]
         self._decayed = [p for p in plain if self._use_weight_decay(p, names.get(id(p)))]
         self._constrained = [
@@ -400,7 +401,7 @@ class Optimizer:
 
     # Keras 2 spelling, used by the seed tutorials: works, with a DeprecationWarning (README).
     @property
-    def lr(self) -> float:
+    def lr(self) -> LearningRate:
         """Deprecated alias of :attr:`learning_rate` (warns)."""
         _warn_lr_attribute(type(self).__name__)
         return self.learning_rate
@@ -452,7 +453,8 @@ class Optimizer:
         params = [p for p in self._decayed if p.grad is not None]
         if params:
             with torch.no_grad():
-                torch._foreach_mul_(params, 1.0 - self.current_learning_rate() * self.weight_decay)
+                decay = self.weight_decay or 0.0
+                torch._foreach_mul_(params, 1.0 - self.current_learning_rate() * decay)
 
     def _apply_constraints(self) -> None:
         with torch.no_grad():

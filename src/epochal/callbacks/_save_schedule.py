@@ -46,7 +46,7 @@ class SaveSchedule:
     ) -> None:
         if save_freq != "epoch" and not isinstance(save_freq, numbers.Integral):
             raise ValueError(message.format(argument=argument, value=save_freq))
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or save_freq <= 0):
+        if not isinstance(save_freq, str) and (isinstance(save_freq, bool) or save_freq <= 0):
             warnings.warn(
                 f"`{argument}={save_freq!r}` is not a positive number of batches; it is "
                 "accepted as in Keras and means: save after every batch.",

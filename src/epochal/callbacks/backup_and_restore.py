@@ -126,7 +126,7 @@ class BackupAndRestore(Callback):
         self._schedule.reset()
         self._pending_signal = self._interrupted_by = None
         self._interrupted = False
-        self._written_at: tuple[int, int] | None = None
+        self._written_at = None
         model, strategy = self.model, self.model.strategy
         # Rank 0 alone reads and hands the backup to every rank: all restore the same state
         # (or raise the same error), with or without a file system shared between machines.

@@ -176,6 +176,7 @@ class ModelCheckpoint(MonitorCallback):
             path = self.format_path(epoch, logs, batch)
             self._say(f"\nEpoch {epoch + 1}: saving model to {path}")
         elif self.save_best_only:
+            assert current is not None
             self.resolve_direction(logs)
             previous = "None" if self.best is None else f"{self.best:.5f}"
             if not self.is_improvement(current, self.best):

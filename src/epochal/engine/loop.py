@@ -16,6 +16,7 @@ once, as floats, and every callback sees the same numbers.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +185,10 @@ def _concatenate(chunks: list[Any]) -> Any:
     return np.asarray(chunks)
 
 
+def _outputs_log(out: Any) -> dict[str, Any]:
+    return {"outputs": to_numpy(out)}
+
+
 def run_predict(run: Run, data: EpochIterator) -> Any:
     """Runs the model over ``data``; returns numpy outputs concatenated in input order."""
     callbacks = run.callbacks
@@ -200,7 +205,7 @@ def run_predict(run: Run, data: EpochIterator) -> Any:
             outputs.append(out)
             if end_hook:
                 callbacks.on_predict_batch_end(
-                    step, Logs.lazy(["outputs"], lambda out=out: {"outputs": to_numpy(out)})
+                    step, Logs.lazy(["outputs"], functools.partial(_outputs_log, out))
                 )
             if run.host.stop_predicting:
                 break
