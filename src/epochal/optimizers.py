@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from epochal._validation import check_number
+from epochal._validation import check_bool, check_number, check_str
 
 __all__ = [
     "SGD",
@@ -259,6 +259,15 @@ class Optimizer:
         _check_number("decay", decay)
         if weight_decay is not None:
             _check_number("weight_decay", weight_decay)
+        for clip_name, clip in (
+            ("clipnorm", clipnorm),
+            ("clipvalue", clipvalue),
+            ("global_clipnorm", global_clipnorm),
+        ):
+            if clip is not None:
+                _check_number(clip_name, clip)
+        if name is not None:
+            check_str("name", name, where=f"{type(self).__name__}: ")
         if decay:
             import warnings
 
@@ -555,6 +564,10 @@ _RANGES: dict[str, tuple[str, float, float, bool]] = {
 }
 
 
+# torch's boolean options: True or False only (``nesterov=1`` is refused, not guessed).
+_FLAGS = {"amsgrad", "nesterov", "centered", "maximize", "foreach", "fused", "capturable"}
+
+
 def _check_hyperparameters(owner: str, torch_kwargs: dict[str, Any]) -> None:
     """Refuses hyperparameters outside the range their update rule is defined on."""
     checks = [
@@ -566,6 +579,8 @@ def _check_hyperparameters(owner: str, torch_kwargs: dict[str, Any]) -> None:
     if "betas" in torch_kwargs:
         beta_1, beta_2 = torch_kwargs["betas"]
         checks += [("beta_1", beta_1, 0.0, 1.0, False), ("beta_2", beta_2, 0.0, 1.0, False)]
+    for key in _FLAGS & set(torch_kwargs):
+        check_bool(key, torch_kwargs[key], where=f"{owner}: ")
     for name, value, low, high, high_ok in checks:
         _check_number(name, value)
         if float(value) > high or (float(value) == high and not high_ok):
@@ -629,6 +644,11 @@ class AdamW(Optimizer):
         amsgrad: bool = False,
         **kwargs: Any,
     ) -> None:
+        if weight_decay is None:
+            raise ValueError(
+                "AdamW: `weight_decay` must be a float (use Adam for none). "
+                "Received: weight_decay=None"
+            )
         super().__init__(
             learning_rate,
             betas=(beta_1, beta_2),

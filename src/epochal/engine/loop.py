@@ -55,6 +55,12 @@ def should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:
             )
         return (epoch + 1) % validation_freq == 0
     if isinstance(validation_freq, list | tuple | set):
+        for entry in validation_freq:
+            if isinstance(entry, bool) or not isinstance(entry, int) or entry < 1:
+                raise ValidationFreqError(
+                    "`validation_freq` as a list holds 1-based epoch numbers (positive "
+                    f"integers). Received: validation_freq={validation_freq!r}"
+                )
         return epoch + 1 in validation_freq
     raise ValueError(
         f"Expected `validation_freq` to be a list or int. Received: {validation_freq!r}"
