@@ -19,6 +19,7 @@ from epochal.callbacks.remote_monitor import RemoteMonitor
 from epochal.callbacks.system_monitor import SystemMonitor
 from epochal.callbacks.tensorboard import TensorBoard
 from epochal.callbacks.terminate_on_nan import TerminateOnNaN
+from epochal.callbacks.wandb_logger import WandbLogger
 
 __all__ = [
     "BackupAndRestore",
@@ -42,4 +43,5 @@ __all__ = [
     "TensorBoard",
     "TerminateOnNaN",
     "TrainStateView",
+    "WandbLogger",
 ]
