@@ -190,7 +190,7 @@ class WandbLogger(Callback):
 
     def _learning_rate(self) -> float | None:
         optimizer = getattr(self.model, "optimizer", None)
-        value = getattr(optimizer, "learning_rate", None)
+        value: Any = getattr(optimizer, "learning_rate", None)
         try:
             return _number(float(value))  # a LearningRate (float32 variable) or a float
         except (TypeError, ValueError):
@@ -212,7 +212,9 @@ class WandbLogger(Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batch_step += 1
-        if self.run is None or self.log_freq == "epoch" or self._batch_step % self.log_freq:
+        if self.run is None or not isinstance(self.log_freq, int):
+            return
+        if self._batch_step % self.log_freq:
             return
         row = {f"batch/{k}": v for k, v in (logs or {}).items() if _number(v) is not None}
         learning_rate = self._learning_rate()
