@@ -10,6 +10,7 @@ from epochal.callbacks.history import History
 from epochal.callbacks.host import CallbackHost, Stateful, TrainStateView
 from epochal.callbacks.lambda_callback import LambdaCallback
 from epochal.callbacks.learning_rate_scheduler import LearningRateScheduler
+from epochal.callbacks.live_plot import LivePlot
 from epochal.callbacks.mlflow_logger import MLflowLogger
 from epochal.callbacks.model_checkpoint import ModelCheckpoint
 from epochal.callbacks.monitor_callback import MonitorCallback
@@ -32,6 +33,7 @@ __all__ = [
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "LivePlot",
     "MLflowLogger",
     "ModelCheckpoint",
     "MonitorCallback",
