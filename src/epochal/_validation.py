@@ -138,30 +138,6 @@ def check_int(
     return int(value)
 
 
-@overload
-def check_number(
-    name: str,
-    value: Any,
-    *,
-    minimum: float | None = ...,
-    positive: bool = ...,
-    finite: bool = ...,
-    allow_none: Literal[False] = ...,
-    where: str = ...,
-    unit: str = ...,
-) -> float: ...
-@overload
-def check_number(
-    name: str,
-    value: Any,
-    *,
-    minimum: float | None = ...,
-    positive: bool = ...,
-    finite: bool = ...,
-    allow_none: bool,
-    where: str = ...,
-    unit: str = ...,
-) -> float | None: ...
 def check_number(
     name: str,
     value: Any,

@@ -73,6 +73,20 @@ def _as_float32(value: Any) -> Any:
     return value
 
 
+def _operator_pair(
+    op: Callable[[Any, Any], Any],
+) -> tuple[Callable[[LearningRate, Any], Any], Callable[[LearningRate, Any], Any]]:
+    """``LearningRate``'s ``__op__`` and ``__rop__`` for the binary operator ``op``."""
+
+    def forward(self: LearningRate, other: Any) -> Any:
+        return self._binary(other, op, False)
+
+    def reflected(self: LearningRate, other: Any) -> Any:
+        return self._binary(other, op, True)
+
+    return forward, reflected
+
+
 class LearningRate:
     """An optimizer's learning rate, with the surface of Keras' float32 scalar variable.
 
@@ -172,35 +186,12 @@ class LearningRate:
             mine = self.numpy()
         return op(other, mine) if reflected else op(mine, other)
 
-    def __add__(self, other: Any) -> Any:
-        return self._binary(other, operator.add, False)
-
-    def __radd__(self, other: Any) -> Any:
-        return self._binary(other, operator.add, True)
-
-    def __sub__(self, other: Any) -> Any:
-        return self._binary(other, operator.sub, False)
-
-    def __rsub__(self, other: Any) -> Any:
-        return self._binary(other, operator.sub, True)
-
-    def __mul__(self, other: Any) -> Any:
-        return self._binary(other, operator.mul, False)
-
-    def __rmul__(self, other: Any) -> Any:
-        return self._binary(other, operator.mul, True)
-
-    def __truediv__(self, other: Any) -> Any:
-        return self._binary(other, operator.truediv, False)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return self._binary(other, operator.truediv, True)
-
-    def __pow__(self, other: Any) -> Any:
-        return self._binary(other, operator.pow, False)
-
-    def __rpow__(self, other: Any) -> Any:
-        return self._binary(other, operator.pow, True)
+    # a + lr, lr - b, lr ** 2 ...: each operator and its reflection, through _binary.
+    __add__, __radd__ = _operator_pair(operator.add)
+    __sub__, __rsub__ = _operator_pair(operator.sub)
+    __mul__, __rmul__ = _operator_pair(operator.mul)
+    __truediv__, __rtruediv__ = _operator_pair(operator.truediv)
+    __pow__, __rpow__ = _operator_pair(operator.pow)
 
     def __neg__(self) -> torch.Tensor:
         return -self.value
