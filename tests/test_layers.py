@@ -392,6 +392,18 @@ _EXAMPLES = {
     "InputLayer": lambda **kw: InputLayer(shape=(4,), **kw),
     "MaxPooling2D": lambda **kw: MaxPooling2D(3, strides=2, padding="same", **kw),
     "Reshape": lambda **kw: Reshape((2, 2), **kw),
+    "Masking": lambda **kw: layers.Masking(mask_value=-1.0, **kw),
+    "SimpleRNN": lambda **kw: layers.SimpleRNN(
+        3, activation="relu", return_sequences=True, go_backwards=True, **kw
+    ),
+    "LSTM": lambda **kw: layers.LSTM(
+        2, recurrent_activation="hard_sigmoid", unit_forget_bias=False, dropout=0.1, **kw
+    ),
+    "GRU": lambda **kw: layers.GRU(2, reset_after=False, return_state=True, seed=3, **kw),
+    "Bidirectional": lambda **kw: layers.Bidirectional(
+        layers.LSTM(2, return_sequences=True), merge_mode="ave", **kw
+    ),
+    "TimeDistributed": lambda **kw: layers.TimeDistributed(Dense(2), **kw),
 }
 
 

@@ -34,15 +34,19 @@ from epochal.layers.base import (
     weights_of,
 )
 from epochal.layers.convolutional import Conv2D
-from epochal.layers.core import Activation, Dense, Embedding
+from epochal.layers.core import Activation, Dense, Embedding, Masking
 from epochal.layers.normalization import BatchNormalization
 from epochal.layers.pooling import MaxPooling2D
+from epochal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from epochal.layers.regularization import Dropout
 from epochal.layers.reshaping import Flatten, Reshape
 
 __all__ = [
+    "GRU",
+    "LSTM",
     "Activation",
     "BatchNormalization",
+    "Bidirectional",
     "Constant",
     "Conv2D",
     "Dense",
@@ -59,11 +63,14 @@ __all__ = [
     "Layer",
     "LecunNormal",
     "LecunUniform",
+    "Masking",
     "MaxPooling2D",
     "Ones",
     "RandomNormal",
     "RandomUniform",
     "Reshape",
+    "SimpleRNN",
+    "TimeDistributed",
     "Zeros",
     "collect_losses",
     "get_activation",

@@ -57,9 +57,7 @@ def check_units(name: str, value: Any, *, allow_none: bool = False) -> Any:
 
 def check_rate(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(
-            f"`{name}` must be a number between 0 and 1. Received: {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` must be a number between 0 and 1. Received: {name}={value!r}")
     return float(value)
 
 

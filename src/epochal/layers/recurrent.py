@@ -251,8 +251,12 @@ class _RNN(Layer):
             out, new_states = self._step(projected[:, t], states, rec_mask)
             if mask is not None:
                 keep = mask[:, t, None]
-                new_states = [torch.where(keep, n, o) for n, o in zip(new_states, states, strict=True)]
-                out = torch.where(keep, out, torch.zeros_like(out) if self.zero_output_for_mask else output)
+                new_states = [
+                    torch.where(keep, n, o) for n, o in zip(new_states, states, strict=True)
+                ]
+                out = torch.where(
+                    keep, out, torch.zeros_like(out) if self.zero_output_for_mask else output
+                )
             states, output = new_states, out
             if self.return_sequences:
                 outputs.append(out)
@@ -454,10 +458,16 @@ class GRU(_RNN):
         }
 
 
-def _layer_classes() -> dict[str, type[Layer]]:
-    from epochal.layers import LAYER_CLASSES
-
-    return LAYER_CLASSES
+def _builtin_layer_class(name: str) -> type[Layer] | None:
+    """The epochal layer class called ``name`` (found among ``Layer``'s subclasses, so this
+    module needs no import of the package that exports it)."""
+    stack = list(Layer.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == name and cls.__module__.startswith("epochal.layers."):
+            return cls
+        stack.extend(cls.__subclasses__())
+    return None
 
 
 def _serialize_layer(layer: Layer) -> dict[str, Any]:
@@ -469,7 +479,7 @@ def _deserialize_layer(entry: Any, argument: str) -> Layer:
         return entry
     if not isinstance(entry, dict) or "class_name" not in entry:
         raise ValueError(f"`{argument}` must be a layer or a layer config. Received: {entry!r}")
-    cls = _layer_classes().get(entry["class_name"])
+    cls = _builtin_layer_class(str(entry["class_name"]))
     if cls is None:
         raise ValueError(
             f"Unknown layer class {entry['class_name']!r} in `{argument}`: only epochal's "
@@ -573,9 +583,7 @@ class Bidirectional(Layer):
             half = len(states) // 2
             fw_state, bw_state = states[:half], states[half:]
         y = self.forward_layer(sequences, initial_state=fw_state, mask=mask, training=training)
-        y_rev = self.backward_layer(
-            sequences, initial_state=bw_state, mask=mask, training=training
-        )
+        y_rev = self.backward_layer(sequences, initial_state=bw_state, mask=mask, training=training)
         states: list[torch.Tensor] = []
         if self.return_state:
             states = [*y[1:], *y_rev[1:]]
