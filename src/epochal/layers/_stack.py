@@ -33,7 +33,7 @@ class LayerStack(nn.Sequential):
     Keras warns.
     """
 
-    def forward(self, x: Any) -> Any:  # type: ignore[override]
+    def forward(self, x: Any) -> Any:
         layers = list(self._modules.values())
         if not any(_makes_masks(m) for m in layers):
             for layer in layers:

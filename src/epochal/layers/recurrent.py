@@ -308,7 +308,9 @@ class SimpleRNN(_RNN):
         initial_state=None, mask=None, training=None)``.
     """
 
-    def _step(self, xt, states, rec_masks):  # type: ignore[no-untyped-def]
+    def _step(
+        self, xt: torch.Tensor, states: list[torch.Tensor], rec_masks: torch.Tensor | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h = self.activation(xt + self._recurrent(states[0], rec_masks))
         return h, [h]
 
@@ -364,7 +366,9 @@ class LSTM(_RNN):
 
         return init
 
-    def _step(self, xt, states, rec_masks):  # type: ignore[no-untyped-def]
+    def _step(
+        self, xt: torch.Tensor, states: list[torch.Tensor], rec_masks: torch.Tensor | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h, c = states
         z = xt + self._recurrent(h, rec_masks)
         zi, zf, zc, zo = z.chunk(4, dim=-1)
@@ -415,7 +419,9 @@ class GRU(_RNN):
             return None
         return self.bias[0] if self.reset_after else self.bias
 
-    def _step(self, xt, states, rec_masks):  # type: ignore[no-untyped-def]
+    def _step(
+        self, xt: torch.Tensor, states: list[torch.Tensor], rec_masks: torch.Tensor | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         assert self.recurrent_kernel is not None
         h = states[0]
         u = self.units
@@ -579,9 +585,9 @@ class Bidirectional(Layer):
     ) -> Any:
         fw_state = bw_state = None
         if initial_state is not None:
-            states = list(initial_state)
-            half = len(states) // 2
-            fw_state, bw_state = states[:half], states[half:]
+            given = list(initial_state)
+            half = len(given) // 2
+            fw_state, bw_state = given[:half], given[half:]
         y = self.forward_layer(sequences, initial_state=fw_state, mask=mask, training=training)
         y_rev = self.backward_layer(sequences, initial_state=bw_state, mask=mask, training=training)
         states: list[torch.Tensor] = []
