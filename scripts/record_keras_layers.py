@@ -174,7 +174,179 @@ def _recurrent() -> dict[str, dict[str, Any]]:
     return cases
 
 
-FAMILIES = {"recurrent": _recurrent}
+def _convolutional() -> dict[str, dict[str, Any]]:
+    cases: dict[str, dict[str, Any]] = {}
+    conv1 = {
+        "valid": {"filters": 3, "kernel_size": 3},
+        "same_stride": {"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"},
+        "causal_dilated": {"filters": 2, "kernel_size": 2, "padding": "causal", "dilation_rate": 2},
+        "groups": {"filters": 4, "kernel_size": 2, "groups": 2, "activation": "relu"},
+        "first": {
+            "filters": 2,
+            "kernel_size": 3,
+            "data_format": "channels_first",
+            "padding": "same",
+        },
+    }
+    for key, cfg in conv1.items():
+        shape = (2, 4, 7) if cfg.get("data_format") == "channels_first" else (2, 7, 4)
+        cases[f"Conv1D_{key}"] = case([("Conv1D", cfg)], shape)
+    conv2 = {
+        "valid": {"filters": 3, "kernel_size": (2, 3)},
+        "same_stride": {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same"},
+        "same_even": {"filters": 2, "kernel_size": 2, "padding": "same"},
+        "dilated_same": {"filters": 2, "kernel_size": 3, "dilation_rate": 2, "padding": "same"},
+        "groups": {"filters": 4, "kernel_size": 2, "groups": 2, "use_bias": False},
+        "first": {
+            "filters": 2,
+            "kernel_size": 3,
+            "strides": (1, 2),
+            "data_format": "channels_first",
+        },
+    }
+    for key, cfg in conv2.items():
+        shape = (2, 4, 5, 6) if cfg.get("data_format") == "channels_first" else (2, 5, 6, 4)
+        cases[f"Conv2D_{key}"] = case([("Conv2D", cfg)], shape)
+    cases["Conv3D_same"] = case(
+        [("Conv3D", {"filters": 2, "kernel_size": 2, "padding": "same"})], (1, 3, 4, 3, 2)
+    )
+    transposed = {
+        "valid": {"filters": 2, "kernel_size": 3},
+        "valid_stride": {"filters": 2, "kernel_size": 3, "strides": 2},
+        "valid_small_kernel": {"filters": 2, "kernel_size": 1, "strides": 2},
+        "same_stride": {"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"},
+        "same_even": {"filters": 2, "kernel_size": 4, "strides": 2, "padding": "same"},
+        "output_padding": {"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 1},
+        "same_output_padding": {
+            "filters": 2,
+            "kernel_size": 3,
+            "strides": 2,
+            "padding": "same",
+            "output_padding": 1,
+        },
+        "dilated": {"filters": 2, "kernel_size": 2, "dilation_rate": 2},
+        "first": {"filters": 2, "kernel_size": 2, "strides": 2, "data_format": "channels_first"},
+    }
+    for key, cfg in transposed.items():
+        shape = (2, 3, 3, 4) if cfg.get("data_format") == "channels_first" else (2, 3, 4, 3)
+        cases[f"Conv2DTranspose_{key}"] = case([("Conv2DTranspose", cfg)], shape)
+    cases["Conv1DTranspose_same"] = case(
+        [("Conv1DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same"})],
+        (2, 4, 3),
+    )
+    cases["DepthwiseConv2D_valid"] = case([("DepthwiseConv2D", {"kernel_size": 2})], (2, 4, 4, 3))
+    cases["DepthwiseConv2D_multiplier"] = case(
+        [
+            (
+                "DepthwiseConv2D",
+                {"kernel_size": 3, "depth_multiplier": 2, "padding": "same", "strides": 2},
+            )
+        ],
+        (2, 5, 5, 3),
+    )
+    cases["DepthwiseConv1D"] = case(
+        [("DepthwiseConv1D", {"kernel_size": 3, "depth_multiplier": 2})], (2, 6, 3)
+    )
+    cases["SeparableConv2D_valid"] = case(
+        [("SeparableConv2D", {"filters": 4, "kernel_size": 2})], (2, 4, 4, 3)
+    )
+    cases["SeparableConv2D_same"] = case(
+        [
+            (
+                "SeparableConv2D",
+                {
+                    "filters": 2,
+                    "kernel_size": 3,
+                    "padding": "same",
+                    "depth_multiplier": 2,
+                    "strides": 2,
+                    "activation": "relu",
+                },
+            )
+        ],
+        (2, 5, 5, 3),
+    )
+    cases["SeparableConv1D"] = case(
+        [("SeparableConv1D", {"filters": 3, "kernel_size": 2, "dilation_rate": 2})], (2, 6, 2)
+    )
+    return cases
+
+
+def _pooling() -> dict[str, dict[str, Any]]:
+    cases: dict[str, dict[str, Any]] = {}
+    for cls in ("MaxPooling1D", "AveragePooling1D"):
+        cases[f"{cls}_valid"] = case([(cls, {"pool_size": 2})], (2, 7, 3))
+        cases[f"{cls}_same"] = case(
+            [(cls, {"pool_size": 3, "strides": 2, "padding": "same"})], (2, 7, 3)
+        )
+        cases[f"{cls}_first"] = case(
+            [(cls, {"pool_size": 2, "strides": 1, "data_format": "channels_first"})], (2, 3, 5)
+        )
+    for cls in ("MaxPooling2D", "AveragePooling2D"):
+        cases[f"{cls}_valid"] = case([(cls, {"pool_size": (2, 2)})], (2, 5, 4, 2))
+        cases[f"{cls}_same"] = case(
+            [(cls, {"pool_size": 3, "strides": 2, "padding": "same"})], (2, 5, 6, 2)
+        )
+        cases[f"{cls}_same_stride1"] = case(
+            [(cls, {"pool_size": 2, "strides": 1, "padding": "same"})], (2, 3, 3, 2)
+        )
+        cases[f"{cls}_first"] = case(
+            [(cls, {"pool_size": (2, 1), "data_format": "channels_first"})], (2, 2, 4, 3)
+        )
+    for cls in ("GlobalMaxPooling1D", "GlobalAveragePooling1D"):
+        cases[cls] = case([(cls, {})], (2, 5, 3))
+        cases[f"{cls}_keepdims_first"] = case(
+            [(cls, {"keepdims": True, "data_format": "channels_first"})], (2, 3, 5)
+        )
+    for cls in ("GlobalMaxPooling2D", "GlobalAveragePooling2D"):
+        cases[cls] = case([(cls, {})], (2, 3, 4, 2))
+        cases[f"{cls}_keepdims"] = case([(cls, {"keepdims": True})], (2, 3, 4, 2))
+    cases["GlobalAveragePooling1D_masked"] = case(
+        [("Masking", {}), ("GlobalAveragePooling1D", {})], (2, 4, 3), zero_tail=True
+    )
+    cases["MaxPooling3D"] = case([("MaxPooling3D", {"padding": "same"})], (1, 3, 4, 3, 2))
+    cases["AveragePooling3D"] = case(
+        [("AveragePooling3D", {"pool_size": 2, "padding": "same"})], (1, 3, 4, 3, 2)
+    )
+    return cases
+
+
+def _reshaping() -> dict[str, dict[str, Any]]:
+    cases: dict[str, dict[str, Any]] = {}
+    cases["UpSampling2D_nearest"] = case([("UpSampling2D", {"size": (2, 3)})], (2, 2, 3, 2))
+    cases["UpSampling2D_bilinear"] = case(
+        [("UpSampling2D", {"interpolation": "bilinear"})], (2, 3, 3, 2)
+    )
+    cases["UpSampling2D_first"] = case(
+        [("UpSampling2D", {"data_format": "channels_first"})], (2, 2, 2, 3)
+    )
+    cases["UpSampling1D"] = case([("UpSampling1D", {"size": 3})], (2, 3, 2))
+    cases["ZeroPadding2D_int"] = case([("ZeroPadding2D", {"padding": 1})], (2, 2, 3, 2))
+    cases["ZeroPadding2D_pairs"] = case(
+        [("ZeroPadding2D", {"padding": ((1, 0), (2, 1))})], (2, 2, 3, 2)
+    )
+    cases["ZeroPadding2D_first"] = case(
+        [("ZeroPadding2D", {"padding": (1, 2), "data_format": "channels_first"})], (2, 2, 2, 3)
+    )
+    cases["ZeroPadding1D"] = case([("ZeroPadding1D", {"padding": (2, 1)})], (2, 3, 2))
+    cases["Cropping2D_pairs"] = case([("Cropping2D", {"cropping": ((1, 0), (1, 2))})], (2, 4, 5, 2))
+    cases["Cropping2D_first"] = case(
+        [("Cropping2D", {"cropping": 1, "data_format": "channels_first"})], (2, 2, 4, 4)
+    )
+    cases["Cropping1D"] = case([("Cropping1D", {"cropping": (1, 2)})], (2, 5, 2))
+    cases["Permute"] = case([("Permute", {"dims": (2, 3, 1)})], (2, 2, 3, 4))
+    cases["RepeatVector"] = case([("RepeatVector", {"n": 3})], (2, 4))
+    cases["Flatten_first"] = case([("Flatten", {"data_format": "channels_first"})], (2, 2, 3, 2))
+    cases["Reshape_minus_one"] = case([("Reshape", {"target_shape": (-1, 2)})], (2, 3, 4))
+    return cases
+
+
+FAMILIES = {
+    "recurrent": _recurrent,
+    "convolutional": _convolutional,
+    "pooling": _pooling,
+    "reshaping": _reshaping,
+}
 
 
 def _keras_layer(spec: dict[str, Any]) -> Any:
@@ -192,7 +364,7 @@ def _draw(rng: np.random.Generator, c: dict[str, Any]) -> np.ndarray:
     if c["ints"]:
         x = rng.integers(1, c["ints"], size=shape)
     else:
-        x = rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+        x = rng.uniform(-1.0, 1.0, size=shape).round(2).astype(np.float32)
     if c["zero_tail"]:
         x[1, -2:] = 0
     return x
@@ -203,16 +375,24 @@ def _random_weights(rng: np.random.Generator, layer: Any) -> list[np.ndarray]:
     for w in layer.weights:
         shape = tuple(w.shape)
         if "variance" in w.path:
-            out.append(rng.uniform(0.5, 1.5, size=shape).astype(np.float32))
+            out.append(rng.uniform(0.5, 1.5, size=shape).round(2).astype(np.float32))
         else:
-            out.append(rng.uniform(-0.6, 0.6, size=shape).astype(np.float32))
+            out.append(rng.uniform(-0.6, 0.6, size=shape).round(2).astype(np.float32))
     return out
+
+
+def _short(array: np.ndarray) -> Any:
+    """``array`` as nested lists of floats written with 7 significant digits (inputs and
+    weights are multiples of 0.01, so they read back as the same float32)."""
+    if array.dtype.kind in "iub":
+        return array.tolist()
+    return np.vectorize(lambda v: float(f"{v:.7g}"), otypes=[object])(array).tolist()
 
 
 def _to_list(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_to_list(v) for v in value]
-    return keras.ops.convert_to_numpy(value).tolist()
+    return _short(np.asarray(keras.ops.convert_to_numpy(value)))
 
 
 def record_case(name: str, c: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -235,8 +415,8 @@ def record_case(name: str, c: dict[str, Any], seed: int) -> dict[str, Any]:
     outputs = out if isinstance(out, list | tuple) else [out]
     return {
         **c,
-        "input": x.tolist(),
-        "weights": [[w.tolist() for w in layer.get_weights()] for layer in layers],
+        "input": _short(x),
+        "weights": [[_short(w) for w in layer.get_weights()] for layer in layers],
         "outputs": [_to_list(o) for o in outputs],
     }
 
