@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from epochal import activations, constraints, initializers, regularizers
+from epochal import _validation, activations, constraints, initializers, regularizers
 
 __all__ = [
     "SeededRandom",
@@ -28,37 +28,27 @@ __all__ = [
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    options = list(choices)
-    if isinstance(value, str) and value in options:
-        return value
-    if not isinstance(value, str) and any(
-        value is o or (type(value) is type(o) and value == o) for o in options
-    ):
-        return value
-    raise ValueError(
-        f"Invalid value for argument `{name}`: expected one of "
-        f"{', '.join(repr(o) for o in options)}. Received: {name}={value!r}"
-    )
+    """``value`` when it is one of ``choices`` (see :func:`epochal._validation.check_choice`)."""
+    return _validation.check_choice(name, value, choices)
 
 
 def check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"Argument `{name}` must be True or False. Received: {name}={value!r}")
-    return value
+    """``value`` when it is `True` or `False`; else an ``ArgumentTypeError`` naming it."""
+    return _validation.check_bool(name, value)
 
 
 def check_units(name: str, value: Any, *, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
+    """A positive integer (or `None` when allowed), else an error naming ``name``."""
+    return _validation.check_int(name, value, minimum=1, allow_none=allow_none)
 
 
 def check_rate(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+    """A number in ``[0, 1]``, else an error naming ``name``."""
+    rate = _validation.check_number(name, value, minimum=0.0, finite=True)
+    assert rate is not None
+    if rate > 1:
         raise ValueError(f"`{name}` must be a number between 0 and 1. Received: {name}={value!r}")
-    return float(value)
+    return rate
 
 
 def _orthogonal(shape: tuple[int, ...], dtype: Any = None) -> torch.Tensor:

@@ -57,7 +57,7 @@ class Dense(Layer):
             else getattr(activation, "__name__", "custom")
         )
         self.activation = activations.get(activation)
-        self.use_bias = use_bias
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = initializers.check_name("kernel_initializer", kernel_initializer)
         self.bias_initializer = initializers.check_name("bias_initializer", bias_initializer)
         self.kernel: nn.Parameter | None = None
