@@ -341,7 +341,65 @@ def _reshaping() -> dict[str, dict[str, Any]]:
     return cases
 
 
+def _misc() -> dict[str, dict[str, Any]]:
+    cases: dict[str, dict[str, Any]] = {}
+    cases["LayerNormalization"] = case([("LayerNormalization", {})], (2, 3, 4))
+    cases["LayerNormalization_axes"] = case(
+        [("LayerNormalization", {"axis": [1, 2], "epsilon": 0.01, "center": False})], (2, 3, 4)
+    )
+    cases["LayerNormalization_no_scale"] = case(
+        [("LayerNormalization", {"scale": False, "epsilon": 0.1})], (2, 3, 4)
+    )
+    cases["BatchNormalization_inference"] = case([("BatchNormalization", {})], (3, 4))
+    cases["ReLU"] = case([("ReLU", {})], (2, 5))
+    cases["ReLU_args"] = case(
+        [("ReLU", {"max_value": 0.5, "negative_slope": 0.1, "threshold": 0.2})], (2, 6)
+    )
+    cases["LeakyReLU"] = case([("LeakyReLU", {})], (2, 5))
+    cases["LeakyReLU_slope"] = case([("LeakyReLU", {"negative_slope": 0.05})], (2, 5))
+    cases["PReLU"] = case([("PReLU", {})], (2, 3, 4))
+    cases["PReLU_shared"] = case([("PReLU", {"shared_axes": [1]})], (2, 3, 4))
+    cases["ELU"] = case([("ELU", {"alpha": 0.7})], (2, 5))
+    cases["Softmax"] = case([("Softmax", {})], (2, 5))
+    cases["Softmax_axis"] = case([("Softmax", {"axis": 1})], (2, 3, 4))
+    cases["Softmax_axes"] = case([("Softmax", {"axis": [1, 2]})], (2, 3, 4))
+    cases["Softmax_mask"] = case(
+        [("Softmax", {})], (2, 4), mask=[[True, False, True, True], [False, False, False, False]]
+    )
+    cases["Rescaling"] = case([("Rescaling", {"scale": 0.5, "offset": -1.0})], (2, 3))
+    cases["Normalization_given"] = case(
+        [("Normalization", {"mean": [0.5, -0.2, 0.1], "variance": [4.0, 0.25, 1.0]})], (2, 3)
+    )
+    cases["Normalization_invert"] = case(
+        [("Normalization", {"mean": 1.0, "variance": 4.0, "invert": True})], (2, 3)
+    )
+    cases["Normalization_weights"] = case([("Normalization", {"axis": -1})], (2, 2, 3))
+    cases["Dropout_inference"] = case(
+        [("Dropout", {"rate": 0.5, "noise_shape": (None, 1, 3)})], (2, 2, 3)
+    )
+    cases["GaussianNoise_inference"] = case([("GaussianNoise", {"stddev": 0.3})], (2, 3))
+    cases["SpatialDropout2D_inference"] = case([("SpatialDropout2D", {"rate": 0.3})], (1, 2, 2, 3))
+    return cases
+
+
+def record_adapt() -> dict[str, Any]:
+    """Normalization.adapt on fixed data: the statistics Keras learns, and its outputs."""
+    rng = np.random.default_rng(99)
+    data = rng.uniform(-2.0, 3.0, size=(10, 2, 3)).round(2).astype(np.float32)
+    out: dict[str, Any] = {"data": _short(data)}
+    for key, axis in (("last", -1), ("pair", (1, 2)), ("none", None)):
+        layer = keras.layers.Normalization(axis=axis)
+        layer.adapt(data)
+        out[key] = {
+            "axis": axis,
+            "weights": [_short(np.asarray(w)) for w in layer.get_weights()],
+            "outputs": _short(np.asarray(keras.ops.convert_to_numpy(layer(data[:2])))),
+        }
+    return out
+
+
 FAMILIES = {
+    "misc": _misc,
     "recurrent": _recurrent,
     "convolutional": _convolutional,
     "pooling": _pooling,
@@ -429,7 +487,9 @@ def main(argv: list[str]) -> None:
         recorded = {
             name: record_case(name, c, seed) for seed, (name, c) in enumerate(sorted(cases.items()))
         }
-        payload = {"keras_version": keras.__version__, "cases": recorded}
+        payload: dict[str, Any] = {"keras_version": keras.__version__, "cases": recorded}
+        if family == "misc":
+            payload["adapt"] = record_adapt()
         path = OUT / f"layers_{family}.json"
         path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
         print(f"{path}: {len(recorded)} cases, {path.stat().st_size} bytes")

@@ -26,6 +26,10 @@ def load_cases(family: str) -> dict[str, dict[str, Any]]:
     return payload["cases"]
 
 
+def load_adapt() -> dict[str, Any]:
+    return json.loads((FIXTURES / "layers_misc.json").read_text())["adapt"]
+
+
 def make_layer(spec: dict[str, Any]) -> Any:
     return LAYER_CLASSES[spec["class_name"]](**spec["config"])
 

@@ -439,6 +439,19 @@ _EXAMPLES = {
     "UpSampling2D": lambda **kw: layers.UpSampling2D(interpolation="bilinear", **kw),
     "ZeroPadding1D": lambda **kw: layers.ZeroPadding1D(2, **kw),
     "ZeroPadding2D": lambda **kw: layers.ZeroPadding2D(((1, 0), (2, 1)), **kw),
+    "ReLU": lambda **kw: layers.ReLU(max_value=6.0, **kw),
+    "LeakyReLU": lambda **kw: layers.LeakyReLU(0.2, **kw),
+    "PReLU": lambda **kw: layers.PReLU(shared_axes=[1, 2], **kw),
+    "ELU": lambda **kw: layers.ELU(0.5, **kw),
+    "Softmax": lambda **kw: layers.Softmax(axis=[1, 2], **kw),
+    "LayerNormalization": lambda **kw: layers.LayerNormalization(epsilon=1e-5, **kw),
+    "Normalization": lambda **kw: layers.Normalization(mean=[1.0, 2.0], variance=[1.0, 4.0], **kw),
+    "Rescaling": lambda **kw: layers.Rescaling(1 / 255.0, **kw),
+    "GaussianNoise": lambda **kw: layers.GaussianNoise(0.1, seed=4, **kw),
+    "SpatialDropout1D": lambda **kw: layers.SpatialDropout1D(0.2, **kw),
+    "SpatialDropout2D": lambda **kw: layers.SpatialDropout2D(
+        0.2, data_format="channels_first", **kw
+    ),
 }
 
 

@@ -23,6 +23,7 @@ from epochal.initializers import (
     RandomUniform,
     Zeros,
 )
+from epochal.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from epochal.layers.base import (
     Input,
     InputLayer,
@@ -46,7 +47,7 @@ from epochal.layers.convolutional import (
     SeparableConv2D,
 )
 from epochal.layers.core import Activation, Dense, Embedding, Masking
-from epochal.layers.normalization import BatchNormalization
+from epochal.layers.normalization import BatchNormalization, LayerNormalization
 from epochal.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -61,8 +62,9 @@ from epochal.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from epochal.layers.preprocessing import Normalization, Rescaling
 from epochal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
-from epochal.layers.regularization import Dropout
+from epochal.layers.regularization import Dropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
 from epochal.layers.reshaping import (
     Cropping1D,
     Cropping2D,
@@ -77,6 +79,7 @@ from epochal.layers.reshaping import (
 )
 
 __all__ = [
+    "ELU",
     "GRU",
     "LSTM",
     "Activation",
@@ -100,6 +103,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalAveragePooling3D",
@@ -114,21 +118,30 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "LayerNormalization",
+    "LeakyReLU",
     "LecunNormal",
     "LecunUniform",
     "Masking",
     "MaxPooling1D",
     "MaxPooling2D",
     "MaxPooling3D",
+    "Normalization",
     "Ones",
+    "PReLU",
     "Permute",
     "RandomNormal",
     "RandomUniform",
+    "ReLU",
     "RepeatVector",
+    "Rescaling",
     "Reshape",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",
+    "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
     "TimeDistributed",
     "UpSampling1D",
     "UpSampling2D",
