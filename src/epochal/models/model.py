@@ -829,7 +829,9 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tenso
 
 
 def _only_library_modules(module: nn.Module) -> bool:
-    """Whether every sub-module is an epochal layer or a torch.nn built-in (no user code)."""
+    """Whether every sub-module is an epochal layer (or container) or a torch.nn built-in
+    (no user code)."""
     return all(
-        isinstance(m, Layer) or type(m).__module__.startswith("torch.nn.") for m in module.modules()
+        isinstance(m, Layer) or type(m).__module__.startswith(("torch.nn.", "epochal.layers."))
+        for m in module.modules()
     )
