@@ -148,14 +148,20 @@ def test_samples_are_taken_on_a_background_thread_that_stops_with_fit(monkeypatc
     assert nvml.calls["shutdown"] == 1
 
 
-def test_the_sampler_stops_when_fit_raises():
+def test_a_sampler_left_by_a_fit_that_raised_is_stopped_by_close_or_the_next_fit():
     class Boom(Callback):
         def on_epoch_end(self, epoch, logs=None):
             raise RuntimeError("boom")
 
     x, y = _data()
+    monitor = SystemMonitor(interval=0.001)
     with pytest.raises(RuntimeError, match="boom"):
-        _model().fit(x, y, epochs=1, verbose=0, callbacks=[SystemMonitor(interval=0.001), Boom()])
+        _model().fit(x, y, epochs=1, verbose=0, callbacks=[monitor, Boom()])
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[monitor])  # restarts, then stops it
+    assert not any(t.name == "epochal-system-monitor" for t in threading.enumerate())
+    with pytest.raises(RuntimeError, match="boom"):
+        _model().fit(x, y, epochs=1, verbose=0, callbacks=[monitor, Boom()])
+    monitor.close()
     assert not any(t.name == "epochal-system-monitor" for t in threading.enumerate())
 
 

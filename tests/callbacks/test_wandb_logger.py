@@ -224,13 +224,14 @@ def test_backup_and_restore_resume_continues_the_same_run(offline, tiny_data, co
             verbose=0,
             callbacks=[first, BackupAndRestore(backup), Interrupt()],
         )
-    assert wandb.run is None  # the failed run was finished
+    assert wandb.run is not None and wandb.run.id == first.run_id  # left open by the raise
+    wandb.run.finish(exit_code=1)  # what wandb does when the preempted process exits
     second = WandbLogger(project="resume")  # a new process would build a new callback
     compiled_model().fit(
         x, y, epochs=4, batch_size=10, verbose=0, callbacks=[second, BackupAndRestore(backup)]
     )
     runs = offline_runs(offline)
-    assert [r.run_id for r in runs] == [first.run_id, first.run_id]
+    assert [r.run_id for r in runs] == [first.run_id, first.run_id]  # wandb sync merges them
     assert second.run_id == first.run_id
     assert runs[0].exit_code == 1 and runs[1].exit_code == 0
     epochs = [row["epoch/epoch"] for run in runs for row in run.history]

@@ -289,7 +289,9 @@ class SystemMonitor(Callback):
             logs.update(values)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self._stop_sampler()
+        self.close()
 
-    def end_run(self) -> None:
+    def close(self) -> None:
+        """Stops the sampler thread (``on_train_end`` does; a ``fit`` that raised leaves it
+        to the next ``fit``, or to this call)."""
         self._stop_sampler()

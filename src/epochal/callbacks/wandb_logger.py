@@ -36,9 +36,9 @@ class WandbLogger(Callback):
     per logged batch). Each file of ``checkpoint_paths`` that changed since it was last
     logged (a ``ModelCheckpoint`` output, before or after this callback in the list) is
     logged as a ``model`` artifact (aliases ``latest`` and ``epoch_<n>``, the epoch that
-    wrote it). A run this callback started is finished at train end
-    (exit code 1 when ``fit`` raised), and the next ``fit`` starts a new one; an active
-    or given run is left open.
+    wrote it). A run this callback started is finished at train end, and the next ``fit``
+    starts a new one; an active or given run is left open. A ``fit`` that raises leaves
+    its run open: wandb finishes it at exit, or a resumed ``fit`` goes on in it.
 
     The run id and the batch counter are part of :meth:`state_dict`: after
     ``BackupAndRestore`` the resumed ``fit`` continues the same W&B run
@@ -149,8 +149,12 @@ class WandbLogger(Callback):
         if self._given_run:
             return  # the run handed to the constructor
         wandb = self._wandb()
-        if resume_id is None and wandb.run is not None:
-            self.run, self._owns_run = wandb.run, False  # the user's run: left open at the end
+        active = wandb.run
+        if resume_id is not None and active is not None and str(active.id) == resume_id:
+            self.run, self._owns_run = active, True  # resumed in the same process: go on
+            return
+        if resume_id is None and active is not None:
+            self.run, self._owns_run = active, False  # the user's run: left open at the end
             return
         kwargs: dict[str, Any] = {
             "project": self.project or os.environ.get("WANDB_PROJECT") or "epochal",
@@ -260,14 +264,6 @@ class WandbLogger(Callback):
         if self.run is not None and self._owns_run:
             self.run.finish()
             self._owns_run = False
-
-    def end_run(self) -> None:
-        # fit raised (on_train_end was not called): close our run as failed.
-        if self.run is not None and self._owns_run:
-            try:
-                self.run.finish(exit_code=1)
-            finally:
-                self._owns_run = False
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
