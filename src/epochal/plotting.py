@@ -176,7 +176,8 @@ def _draw_metric(
     for set_name in sets:
         values = data.get(f"{set_name}_{name}", [])
         # A set evaluated every N epochs has NaN in the others: draw its points only.
-        points = [(x, v) for x, v in zip(_epochs(len(values), column), values) if math.isfinite(v)]
+        xs_all = _epochs(len(values), column)
+        points = [(x, v) for x, v in zip(xs_all, values, strict=True) if math.isfinite(v)]
         if points:
             xs, ys = zip(*points, strict=True)
             axis.plot(xs, ys, marker="s", linestyle="--", label=set_name)

@@ -109,6 +109,7 @@ def offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_CONSOLE", "off")
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    wandb.teardown()  # settings are read from the environment once per setup: start afresh
     yield tmp_path
     if wandb.run is not None:
         wandb.run.finish()

@@ -89,6 +89,8 @@ class LivePlot(Callback):
         self.metrics = None if metrics is None else list(metrics)
         self.min_interval = seconds
         self.notebook = notebook
+        if clock is not None and not callable(clock):
+            raise TypeError(f"`clock` must be a callable or None. Received: clock={clock!r}")
         self.clock = clock or time.monotonic
         self.history: dict[str, list[float]] = {}
         self.draws = 0
