@@ -100,9 +100,9 @@ class WandbLogger(Callback):
                 raise TypeError(f"`{arg}` must be a str or None. Received: {arg}={value!r}")
         if dir is not None and not isinstance(dir, str | os.PathLike):
             raise TypeError(f"`dir` must be a path or None. Received: dir={dir!r}")
-        for arg, value in (("config", config), ("init_kwargs", init_kwargs)):
-            if value is not None and not isinstance(value, dict):
-                raise TypeError(f"`{arg}` must be a dict or None. Received: {arg}={value!r}")
+        for arg, mapping in (("config", config), ("init_kwargs", init_kwargs)):
+            if mapping is not None and not isinstance(mapping, dict):
+                raise TypeError(f"`{arg}` must be a dict or None. Received: {arg}={mapping!r}")
         if isinstance(tags, str):
             raise TypeError(f"`tags` must be a list of str. Received: tags={tags!r}")
         if isinstance(checkpoint_paths, str | os.PathLike):
