@@ -236,7 +236,7 @@ def test_backup_and_restore_resumes_a_schedule_exactly(tiny_data, tmp_path):
 
 def test_keras2_decay_applies_on_top_of_a_schedule():
     schedule = schedules.ExponentialDecay(0.4, 1, 0.5)
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="time-based decay"):
         opt = optimizers.SGD(learning_rate=schedule, decay=0.5)
     used = _sgd_steps(opt, 3)
     expected = [float(schedule(i)) / (1 + 0.5 * i) for i in range(3)]

@@ -26,6 +26,7 @@ from torch import nn
 
 from epochal import constraints, initializers, regularizers
 from epochal._naming import snake_case
+from epochal._validation import check_bool, check_int
 
 __all__ = [
     "Input",
@@ -107,7 +108,8 @@ def _own_weights(module: nn.Module) -> list[torch.Tensor]:
     """``module``'s direct weights, in Keras' order: trainable-at-creation parameters, then
     the other parameters, then floating-point persistent buffers (moving statistics)."""
     specs: dict[str, _WeightSpec] = getattr(module, "_weight_specs", {})
-    first, second = [], []
+    first: list[torch.Tensor] = []
+    second: list[torch.Tensor] = []
     for key, param in module._parameters.items():
         if param is None:
             continue
@@ -245,6 +247,8 @@ class Layer(nn.Module):
                 f"{', '.join(sorted(kwargs))}"
             )
         self.name = name or unique_name(snake_case(type(self).__name__))
+        check_int("input_dim", input_dim, minimum=1, allow_none=True)
+        check_bool("trainable", trainable)
         if input_dim is not None:
             input_shape = (int(input_dim),)
         self.input_shape_hint: tuple[int, ...] | None = (

@@ -2,11 +2,12 @@
 
 torch's SGD keeps the sum of gradients as momentum and scales it by the *current* rate,
 Keras keeps ``momentum * m - lr * g``, so the two differ as soon as the rate changes (a
-schedule, ReduceLROnPlateau); torch's ``Adamax`` adds epsilon inside the running maximum, Keras adds it to the maximum in
-the denominator; torch has no Lion. These classes apply Keras' formulas, in the order Keras'
-torch backend computes them (``torch._foreach_*`` over each parameter group), so updates
-agree with Keras to float32 rounding. Decoupled weight decay, clipping and the learning rate
-are the facade's (:class:`epochal.optimizers.Optimizer`); these see only ``lr``.
+schedule, ReduceLROnPlateau); torch's ``Adamax`` adds epsilon inside the running maximum,
+Keras adds it to the maximum in the denominator; torch has no Lion. These classes apply
+Keras' formulas, in the order Keras' torch backend computes them (``torch._foreach_*``
+over each parameter group), so updates agree with Keras to float32 rounding. Decoupled
+weight decay, clipping and the learning rate are the facade's
+(:class:`epochal.optimizers.Optimizer`); these see only ``lr``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["KerasAdadelta", "KerasAdamax", "KerasLion", "KerasSGD"]
 
 def _with_grads(group: dict[str, Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     params = [p for p in group["params"] if p.grad is not None]
-    return params, [p.grad.to(p.dtype) for p in params]  # type: ignore[union-attr]
+    return params, [p.grad.to(p.dtype) for p in params if p.grad is not None]
 
 
 def _buffers(
@@ -40,7 +41,7 @@ def _buffers(
 
 
 class _KerasRule(torch.optim.Optimizer):
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
         if closure is not None:
             with torch.enable_grad():

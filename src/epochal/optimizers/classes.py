@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from epochal._validation import check_number
 from epochal.optimizers._rules import KerasAdadelta, KerasAdamax, KerasLion, KerasSGD
 from epochal.optimizers.base import Optimizer
 from epochal.optimizers.schedules import LearningRateSchedule
@@ -63,6 +64,11 @@ class AdamW(Optimizer):
         amsgrad: bool = False,
         **kwargs: Any,
     ) -> None:
+        if weight_decay is None:
+            raise ValueError(
+                "AdamW: `weight_decay` must be a float (use Adam for none). "
+                "Received: weight_decay=None"
+            )
         super().__init__(
             learning_rate,
             betas=(beta_1, beta_2),
@@ -173,6 +179,8 @@ class Lion(Optimizer):
         beta_2: float = 0.99,
         **kwargs: Any,
     ) -> None:
+        check_number("beta_1", beta_1, finite=True, where="Lion: ")
+        check_number("beta_2", beta_2, finite=True, where="Lion: ")
         if not 0 < beta_1 <= 1:
             raise ValueError(
                 "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer "
