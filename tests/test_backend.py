@@ -25,7 +25,7 @@ def test_tensors_and_numbers():
     backend.set_value(t, [1.0, 2.0])
     np.testing.assert_array_equal(backend.get_value(t), [1.0, 2.0])
     assert backend.get_value(3.5) == 3.5
-    with pytest.raises(TypeError, match="set_value.*float"):
+    with pytest.raises(TypeError, match=r"set_value.*float"):
         backend.set_value(0.1, 0.2)
 
 
