@@ -9,6 +9,9 @@ A schedule of your own subclasses :class:`LearningRateSchedule`, implements
 ``__call__(step)`` (returning a float or a 0-d tensor) and, to be saved with a model,
 ``get_config()``. Subclasses are found by class name when a saved model is loaded.
 
+Schedules compute on the CPU (never on the default device), so asking for the rate of the
+next update never waits for the accelerator.
+
 A schedule's rate is not settable: ``optimizer.learning_rate = 0.01`` raises ``TypeError``
 as in Keras, and so do ``LearningRateScheduler`` and ``ReduceLROnPlateau`` when they try to
 change it.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -44,7 +48,7 @@ def _f32(value: Any) -> torch.Tensor:
     """``value`` as a float32 0-d tensor on the CPU (Keras casts every operand so)."""
     if isinstance(value, torch.Tensor):
         return value.detach().to(device="cpu", dtype=_F32)
-    return torch.tensor(value, dtype=_F32)
+    return torch.tensor(value, dtype=_F32, device="cpu")
 
 
 def _check_steps(name: str, value: Any) -> None:
@@ -159,11 +163,11 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.name = name
 
     def __call__(self, step: Any) -> torch.Tensor:
-        step_t = torch.as_tensor(step)
+        step_t = torch.as_tensor(step, device="cpu")
         if not step_t.is_floating_point():  # an integer step compares with whole boundaries
-            bounds = [torch.as_tensor(b).to(step_t.dtype) for b in self.boundaries]
+            bounds = [torch.as_tensor(b, device="cpu").to(step_t.dtype) for b in self.boundaries]
         else:
-            bounds = [torch.as_tensor(b, dtype=step_t.dtype) for b in self.boundaries]
+            bounds = [torch.as_tensor(b, dtype=step_t.dtype, device="cpu") for b in self.boundaries]
         values = [_f32(v) for v in self.values]
         result = (step_t <= bounds[0]).to(_F32) * values[0]
         result = result + (step_t > bounds[-1]).to(_F32) * values[-1]
@@ -329,7 +333,7 @@ class CosineDecay(LearningRateSchedule):
         target = _f32(self.warmup_target)
         warmup = _f32(self.warmup_steps)
         now = torch.minimum(now, length + warmup)
-        if bool(now < warmup):
+        if float(step) < float(self.warmup_steps):  # min() above never moves a step below
             return (target - start) * (now / warmup) + start
         return _cosine(self.alpha, (now - warmup) / length, target)
 
@@ -381,7 +385,7 @@ class CosineDecayRestarts(LearningRateSchedule):
         alpha = _f32(self.alpha)
         t_mul = _f32(self.t_mul)
         fraction = _f32(step) / _f32(self.first_decay_steps)
-        if bool(t_mul == 1.0):
+        if float(np.float32(self.t_mul)) == 1.0:
             restart = torch.floor(fraction)
             fraction = fraction - restart
         else:
