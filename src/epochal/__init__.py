@@ -7,10 +7,14 @@ Replace ``keras`` (or ``tf.keras``) by ``epochal`` in your imports: ``epochal.mo
 
 from epochal import callbacks, datasets, layers, losses, metrics, models, optimizers, saving, utils
 from epochal._version import __version__
-from epochal.models import Model, Sequential
+from epochal.layers import Input, InputLayer
+from epochal.models import Functional, Model, Sequential
 from epochal.saving import load_model
 
 __all__ = [
+    "Functional",
+    "Input",
+    "InputLayer",
     "Model",
     "Sequential",
     "__version__",

@@ -1,9 +1,10 @@
 """Keras-named layers as ``torch.nn.Module`` s, channels-last as in Keras.
 
 One module per Keras family (``core``, ``convolutional``, ``pooling``, ``normalization``,
-``regularization``, ``reshaping``); :mod:`epochal.layers.base` holds :class:`Layer`, the
-class user layers subclass. ``LAYER_CLASSES`` maps every class exported here by name: it is
-what loading may build without ``custom_objects``.
+``regularization``, ``reshaping``, ``merging``); :mod:`epochal.layers.base` holds
+:class:`Layer`, the class user layers subclass, and :mod:`epochal.layers.symbolic` the
+symbolic tensors of the functional API. ``LAYER_CLASSES`` maps every class exported here
+by name: it is what loading may build without ``custom_objects``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ from epochal.layers.base import (
 )
 from epochal.layers.convolutional import Conv2D
 from epochal.layers.core import Activation, Dense, Embedding
+from epochal.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from epochal.layers.normalization import BatchNormalization
 from epochal.layers.pooling import MaxPooling2D
 from epochal.layers.regularization import Dropout
@@ -42,7 +59,10 @@ from epochal.layers.reshaping import Flatten, Reshape
 
 __all__ = [
     "Activation",
+    "Add",
+    "Average",
     "BatchNormalization",
+    "Concatenate",
     "Constant",
     "Conv2D",
     "Dense",
@@ -60,15 +80,26 @@ __all__ = [
     "LecunNormal",
     "LecunUniform",
     "MaxPooling2D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
     "Ones",
     "RandomNormal",
     "RandomUniform",
     "Reshape",
+    "Subtract",
     "Zeros",
+    "add",
+    "average",
     "collect_losses",
+    "concatenate",
     "get_activation",
+    "maximum",
+    "minimum",
+    "multiply",
     "non_trainable_weights_of",
     "set_trainable",
+    "subtract",
     "trainable_weights_of",
     "weights_of",
 ]
