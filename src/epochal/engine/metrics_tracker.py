@@ -114,10 +114,10 @@ def _state_snapshot(metric: Metric) -> dict[str, Any]:
     return attributes
 
 
-def _read_snapshot(snapshot: list[tuple[type, dict[str, Any]]]) -> dict[str, float]:
+def _read_snapshot(snapshot: list[tuple[type[Any], dict[str, Any]]]) -> dict[str, float]:
     frozen = []
     for cls, attributes in snapshot:
-        metric = cls.__new__(cls)
+        metric = object.__new__(cls)
         metric.__dict__.update(attributes)
         frozen.append(metric)
     return to_python({m.name: m.result() for m in frozen})

@@ -26,6 +26,7 @@ from torch import nn
 
 from epochal import constraints, initializers, regularizers
 from epochal._naming import snake_case
+from epochal._validation import check_bool, check_int
 from epochal.layers.symbolic import KerasTensor, Node, dtype_name, is_symbolic, symbolic_call
 
 __all__ = [
@@ -108,7 +109,8 @@ def _own_weights(module: nn.Module) -> list[torch.Tensor]:
     """``module``'s direct weights, in Keras' order: trainable-at-creation parameters, then
     the other parameters, then floating-point persistent buffers (moving statistics)."""
     specs: dict[str, _WeightSpec] = getattr(module, "_weight_specs", {})
-    first, second = [], []
+    first: list[torch.Tensor] = []
+    second: list[torch.Tensor] = []
     for key, param in module._parameters.items():
         if param is None:
             continue
@@ -246,6 +248,8 @@ class Layer(nn.Module):
                 f"{', '.join(sorted(kwargs))}"
             )
         self.name = name or unique_name(snake_case(type(self).__name__))
+        check_int("input_dim", input_dim, minimum=1, allow_none=True)
+        check_bool("trainable", trainable)
         if input_dim is not None:
             input_shape = (int(input_dim),)
         self.input_shape_hint: tuple[int, ...] | None = (
@@ -567,8 +571,9 @@ class InputLayer(Layer):
         name: str | None = None,
         **kwargs: Any,
     ):
+        batch_size = check_int("batch_size", batch_size, minimum=1, allow_none=True)
         for arg, value in (("sparse", sparse), ("optional", optional)):
-            if value:
+            if (value is not None or arg == "optional") and check_bool(arg, value):
                 raise NotImplementedError(
                     f"InputLayer({arg}=True) is not supported by epochal: inputs are dense "
                     f"torch tensors that are always given. Remove `{arg}`."
@@ -598,8 +603,6 @@ class InputLayer(Layer):
         if isinstance(shape, int):
             shape = (shape,)
         dims = tuple(None if d is None else int(d) for d in shape)
-        if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
-            raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
         super().__init__(name=name or unique_name("input_layer"), **kwargs)
         if None not in dims:
             self.input_shape_hint = dims  # type: ignore[assignment]

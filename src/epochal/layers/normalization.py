@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from epochal._validation import check_number
 from epochal.layers.base import Layer, tag_weight
 
 __all__ = ["BatchNormalization"]
@@ -21,6 +22,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_number("momentum", momentum, minimum=0.0, finite=True)
+        check_number("epsilon", epsilon, minimum=0.0, finite=True)
         self.momentum = momentum
         self.epsilon = epsilon
         self.norm: nn.BatchNorm1d | None = None
@@ -59,6 +62,8 @@ class BatchNormalization(Layer):
         var, mean = torch.var_mean(flat, dim=0, correction=0)
         out = (flat - mean) * torch.rsqrt(var + norm.eps) * norm.weight + norm.bias
         # Keras' moving variance averages the batch (biased) variance, torch's the unbiased one.
+        assert norm.running_mean is not None and norm.running_var is not None
+        assert norm.num_batches_tracked is not None
         with torch.no_grad():
             norm.running_mean.lerp_(mean.detach(), 1 - self.momentum)
             norm.running_var.lerp_(var.detach(), 1 - self.momentum)
