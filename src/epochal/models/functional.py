@@ -369,8 +369,10 @@ class Functional(Model):
     # ----------------------------------------------------------------- introspection
     @property
     def layers(self) -> list[Any]:
-        """The layers (and nested models) in Keras' order, without the ``InputLayer`` s."""
-        return [op for op in self.graph.operations if not isinstance(op, InputLayer)]
+        """The layers (and nested models) in Keras' order: by depth from the inputs, the
+        ``InputLayer`` s included (Keras 3 lists them for functional models, unlike
+        ``Sequential``)."""
+        return list(self.graph.operations)
 
     @property
     def inputs(self) -> list[KerasTensor]:
