@@ -515,3 +515,18 @@ def test_backup_and_restore_resumes_a_functional_model_bit_identically(tmp_path)
     resumed = _resume_run(tmp_path)
     for got, want in zip(resumed.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_nested_sequential_model_survives_config_save_and_load(tmp_path):
+    encoder = epochal.Sequential(
+        [layers.Dense(6, activation="relu"), layers.Dense(3)], name="encoder"
+    )
+    a, b = epochal.Input(shape=(4,), name="a"), epochal.Input(shape=(4,), name="b")
+    merged = layers.Concatenate()([encoder(a), encoder(b)])
+    model = epochal.Model([a, b], layers.Dense(1, name="out")(merged), device="cpu")
+    x = [np.random.randn(3, 4).astype("float32"), np.random.randn(3, 4).astype("float32")]
+    assert Functional.from_config(model.get_config()).get_config() == model.get_config()
+    model.save(tmp_path / "nested.keras")
+    loaded = epochal.load_model(tmp_path / "nested.keras")
+    assert type(loaded.get_layer("encoder")) is epochal.Sequential
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
