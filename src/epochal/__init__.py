@@ -5,7 +5,18 @@ Replace ``keras`` (or ``tf.keras``) by ``epochal`` in your imports: ``epochal.mo
 ``epochal.metrics``, ``epochal.utils`` and ``epochal.datasets`` mirror Keras' modules.
 """
 
-from epochal import callbacks, datasets, layers, losses, metrics, models, optimizers, saving, utils
+from epochal import (
+    backend,
+    callbacks,
+    datasets,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    saving,
+    utils,
+)
 from epochal._version import __version__
 from epochal.layers import Input, InputLayer
 from epochal.models import Functional, Model, Sequential
@@ -18,6 +29,7 @@ __all__ = [
     "Model",
     "Sequential",
     "__version__",
+    "backend",
     "callbacks",
     "datasets",
     "layers",

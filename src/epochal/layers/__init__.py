@@ -1,10 +1,9 @@
 """Keras-named layers as ``torch.nn.Module`` s, channels-last as in Keras.
 
 One module per Keras family (``core``, ``convolutional``, ``pooling``, ``normalization``,
-``regularization``, ``reshaping``, ``merging``); :mod:`epochal.layers.base` holds
-:class:`Layer`, the class user layers subclass, and :mod:`epochal.layers.symbolic` the
-symbolic tensors of the functional API. ``LAYER_CLASSES`` maps every class exported here
-by name: it is what loading may build without ``custom_objects``.
+``regularization``, ``reshaping``); :mod:`epochal.layers.base` holds :class:`Layer`, the
+class user layers subclass. ``LAYER_CLASSES`` maps every class exported here by name: it is
+what loading may build without ``custom_objects``.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from epochal.initializers import (
     RandomUniform,
     Zeros,
 )
+from epochal.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from epochal.layers.base import (
     Input,
     InputLayer,
@@ -34,8 +34,19 @@ from epochal.layers.base import (
     trainable_weights_of,
     weights_of,
 )
-from epochal.layers.convolutional import Conv2D
-from epochal.layers.core import Activation, Dense, Embedding
+from epochal.layers.convolutional import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
+from epochal.layers.core import Activation, Dense, Embedding, Masking
 from epochal.layers.merging import (
     Add,
     Average,
@@ -52,23 +63,72 @@ from epochal.layers.merging import (
     multiply,
     subtract,
 )
-from epochal.layers.normalization import BatchNormalization
-from epochal.layers.pooling import MaxPooling2D
-from epochal.layers.regularization import Dropout
-from epochal.layers.reshaping import Flatten, Reshape
+from epochal.layers.normalization import BatchNormalization, LayerNormalization
+from epochal.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
+from epochal.layers.preprocessing import Normalization, Rescaling
+from epochal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
+from epochal.layers.regularization import Dropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from epochal.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 
 __all__ = [
+    "ELU",
+    "GRU",
+    "LSTM",
     "Activation",
     "Add",
     "Average",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
     "BatchNormalization",
+    "Bidirectional",
     "Concatenate",
     "Constant",
+    "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "Cropping1D",
+    "Cropping2D",
     "Dense",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
     "Dropout",
     "Embedding",
     "Flatten",
+    "GaussianNoise",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "GlorotNormal",
     "GlorotUniform",
     "HeNormal",
@@ -77,17 +137,39 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "LayerNormalization",
+    "LeakyReLU",
     "LecunNormal",
     "LecunUniform",
+    "Masking",
+    "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "Ones",
+    "PReLU",
+    "Permute",
     "RandomNormal",
     "RandomUniform",
+    "ReLU",
+    "RepeatVector",
+    "Rescaling",
     "Reshape",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "SimpleRNN",
+    "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
     "Subtract",
+    "TimeDistributed",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
     "Zeros",
     "add",
     "average",
