@@ -31,6 +31,7 @@ from epochal.layers.base import (
     non_trainable_weights_of,
     set_trainable,
     trainable_weights_of,
+    training_scope,
     weights_of,
 )
 from epochal.layers.convolutional import Conv2D
@@ -70,6 +71,7 @@ __all__ = [
     "non_trainable_weights_of",
     "set_trainable",
     "trainable_weights_of",
+    "training_scope",
     "weights_of",
 ]
 
