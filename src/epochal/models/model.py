@@ -412,6 +412,11 @@ class Model(StepAPI):
                 self.build_input_shape = (tuple(x.shape[1:]), x.dtype)
             with evaluating(self.module.to(self.device)):
                 forward(self.module, x)
+        for value in list(self.__dict__.values()):
+            if isinstance(value, Model) and value is not self:
+                # a sub-model that declares its input shape (a GAN's generator and
+                # discriminator) has its weights before the first step, as in Keras
+                value._maybe_build_from_shape()
         self._finish_build()
 
     def _can_call(self) -> bool:
