@@ -36,6 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 LOOPS = (
     "hand",
+    "hand_fused",
     "epochal_torch_adam",
     "epochal_callbacks_torch_adam",
     "epochal",
@@ -46,12 +47,14 @@ LOOPS = (
 )
 LABELS = {
     "hand": "hand-written PyTorch loop (`.item()` + accuracy each step)",
+    "hand_fused": "the hand-written loop with `torch.optim.Adam(fused=True)` (x hand)",
     "epochal_torch_adam": "epochal `fit` (verbose=0), the hand loop's `torch.optim.Adam`",
     "epochal_callbacks_torch_adam": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
     "the hand loop's `torch.optim.Adam`",
-    "epochal": 'epochal `fit` (verbose=0), `optimizer="adam"` (fused Adam)',
+    "epochal": 'epochal `fit` (verbose=0), `optimizer="adam"` (fused Adam), '
+    "**x the fused hand loop**",
     "epochal_callbacks": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
-    '`optimizer="adam"` (fused Adam)',
+    '`optimizer="adam"` (fused Adam), **x the fused hand loop**',
     "poutyne": "Poutyne `Model.fit`",
     "lightning": "PyTorch Lightning `Trainer.fit`",
     "keras": "Keras 3 `fit` (torch backend)",
@@ -64,6 +67,10 @@ SEED_CALLBACKS = (
     "ReduceLROnPlateau",
     "TensorBoard",
 )
+
+
+# Each loop is timed against the hand-written loop with the same optimizer.
+_BASELINE = {"epochal": "hand_fused", "epochal_callbacks": "hand_fused"}
 
 
 # ---------------------------------------------------------------------------- children
@@ -85,13 +92,15 @@ def _torch_mlp(features: int, hidden: int, classes: int):
     )
 
 
-def _run_hand(x, y, batch_size, args):
+def _run_hand(x, y, batch_size, args, fused: bool = False):
     import torch
     import torch.nn.functional as F
 
     device = torch.device(args.device)
     model = _torch_mlp(args.features, args.hidden, args.classes).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # fused=True: the same optimizer as epochal's `optimizer="adam"`, so that the ratio of
+    # those rows measures the loop alone.
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def epoch():
@@ -266,8 +275,8 @@ def _rss_mib() -> float:
 
 
 def _make(loop, x, y, batch_size, args):
-    if loop == "hand":
-        return _run_hand(x, y, batch_size, args)
+    if loop in ("hand", "hand_fused"):
+        return _run_hand(x, y, batch_size, args, fused=loop == "hand_fused")
     if loop.startswith("epochal"):
         return _run_epochal(x, y, batch_size, args, "callbacks" in loop, loop.endswith("adam"))
     return globals()[f"_run_{loop}"](x, y, batch_size, args)
@@ -308,7 +317,8 @@ def child(args: argparse.Namespace) -> None:
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     hands = {}
     if args.loop != "hand":
-        hands = {b: _make("hand", x, y, b, args) for b in args.batch_sizes}
+        baseline = _BASELINE.get(args.loop, "hand")
+        hands = {b: _make(baseline, x, y, b, args) for b in args.batch_sizes}
     for epoch in hands.values():
         epoch()
     for rep in range(args.reps):
@@ -432,7 +442,8 @@ def parent(args: argparse.Namespace) -> None:
         f"Model: MLP {args.features}-{args.hidden}-{args.classes}, Adam, one epoch of "
         f"{args.samples} random samples per timing; {args.rounds} rounds (one fresh process per "
         f"loop per round, loops interleaved), {args.reps} timed epochs per batch size in each, "
-        "each paired with an epoch of the hand-written loop in the same process. Cells: median "
+        "each paired with an epoch of the hand-written loop (the fused-Adam one for the "
+        '`optimizer="adam"` rows) in the same process. Cells: median '
         "over processes of (best epoch's steps/s / the hand-written loop's best epoch's steps/s "
         "in the same process), its min-max over processes, the median of the per-pair ratios, "
         "and the loop's median steps/s. Peak RSS: "

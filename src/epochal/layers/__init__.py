@@ -23,6 +23,7 @@ from epochal.initializers import (
     RandomUniform,
     Zeros,
 )
+from epochal.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from epochal.layers.base import (
     Input,
     InputLayer,
@@ -34,22 +35,82 @@ from epochal.layers.base import (
     training_scope,
     weights_of,
 )
-from epochal.layers.convolutional import Conv2D
-from epochal.layers.core import Activation, Dense, Embedding
-from epochal.layers.normalization import BatchNormalization
-from epochal.layers.pooling import MaxPooling2D
-from epochal.layers.regularization import Dropout
-from epochal.layers.reshaping import Flatten, Reshape
+from epochal.layers.convolutional import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
+from epochal.layers.core import Activation, Dense, Embedding, Masking
+from epochal.layers.normalization import BatchNormalization, LayerNormalization
+from epochal.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
+from epochal.layers.preprocessing import Normalization, Rescaling
+from epochal.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
+from epochal.layers.regularization import Dropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from epochal.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 
 __all__ = [
+    "ELU",
+    "GRU",
+    "LSTM",
     "Activation",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
     "BatchNormalization",
+    "Bidirectional",
     "Constant",
+    "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "Cropping1D",
+    "Cropping2D",
     "Dense",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
     "Dropout",
     "Embedding",
     "Flatten",
+    "GaussianNoise",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "GlorotNormal",
     "GlorotUniform",
     "HeNormal",
@@ -58,13 +119,35 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "LayerNormalization",
+    "LeakyReLU",
     "LecunNormal",
     "LecunUniform",
+    "Masking",
+    "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
+    "Normalization",
     "Ones",
+    "PReLU",
+    "Permute",
     "RandomNormal",
     "RandomUniform",
+    "ReLU",
+    "RepeatVector",
+    "Rescaling",
     "Reshape",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "SimpleRNN",
+    "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "TimeDistributed",
+    "UpSampling1D",
+    "UpSampling2D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
     "Zeros",
     "collect_losses",
     "get_activation",

@@ -27,6 +27,7 @@ from torch import nn
 
 from epochal import constraints, initializers, regularizers
 from epochal._naming import snake_case
+from epochal._validation import check_bool, check_int
 
 __all__ = [
     "Input",
@@ -240,14 +241,20 @@ class Layer(nn.Module):
 
     # Built-in layers cast integer inputs to float32; user layers get inputs as they come.
     casts_inputs = False
+    # Whether a mask arriving with the input passes through this layer unchanged (Keras'
+    # ``supports_masking``); see :meth:`compute_mask`.
+    supports_masking = False
     _call_training = False
+    _call_mask = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         try:
-            cls._call_training = "training" in inspect.signature(cls.call).parameters
+            parameters = inspect.signature(cls.call).parameters
         except (TypeError, ValueError):  # a call() whose signature cannot be read
-            cls._call_training = False
+            parameters = {}  # type: ignore[assignment]
+        cls._call_training = "training" in parameters
+        cls._call_mask = "mask" in parameters
 
     def __init__(
         self,
@@ -264,6 +271,8 @@ class Layer(nn.Module):
                 f"{', '.join(sorted(kwargs))}"
             )
         self.name = name or unique_name(snake_case(type(self).__name__))
+        check_int("input_dim", input_dim, minimum=1, allow_none=True)
+        check_bool("trainable", trainable)
         if input_dim is not None:
             input_shape = (int(input_dim),)
         self.input_shape_hint: tuple[int, ...] | None = (
@@ -534,6 +543,18 @@ class Layer(nn.Module):
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """The layer's computation; the default returns ``inputs`` unchanged."""
         return inputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of this layer's output, given its input and the input's mask.
+
+        Masks mark the valid timesteps of padded sequences (a boolean ``(batch, time)``
+        tensor, ``True`` = valid), as in Keras: ``Embedding(mask_zero=True)`` and ``Masking``
+        create one, recurrent layers read it through a ``mask`` argument of ``call``, and
+        :class:`~epochal.Sequential` hands each layer's output mask to the next layer (as
+        ``mask=`` when its ``call`` takes one). The default passes ``mask`` on when the class
+        sets ``supports_masking = True``, else returns `None` (the mask stops here).
+        """
+        return mask if self.supports_masking else None
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:

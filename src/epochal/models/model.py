@@ -106,18 +106,32 @@ def _check_verbose(value: Any) -> None:
     check_choice("verbose", value, _VERBOSE)
 
 
+class _WeightsByPosition:
+    """A module's ``state_dict``, given back by position: the names of a backup written by
+    another process (``dense_3`` for ``dense``) need not match, the shapes were checked."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        names = list(self.module.state_dict())
+        self.module.load_state_dict(dict(zip(names, state.values(), strict=True)))
+
+
 def _check_callbacks(callbacks: Any) -> None:
     """Refuses anything but a Callback, a CallbackList, a sequence of Callbacks or None."""
     if callbacks is None or isinstance(callbacks, Callback | CallbackList):
         return
     if isinstance(callbacks, Sequence) and not isinstance(callbacks, str | bytes):
         for index, item in enumerate(callbacks):
-            if isinstance(item, Sequence) and not isinstance(item, str | bytes):
-                _check_callbacks(item)  # Keras flattens nested lists
-            elif not isinstance(item, Callback):
+            if not isinstance(item, Callback):
                 raise TypeError(
-                    f"`callbacks[{index}]` must be an epochal.callbacks.Callback (subclass "
-                    f"Callback or use LambdaCallback). Received: {item!r}"
+                    "`callbacks` must be a Callback or a flat list of Callback objects "
+                    f"(subclass Callback or use LambdaCallback). Entry {index} is "
+                    f"{type(item).__name__}: {item!r}"
                 )
         return
     raise TypeError(
@@ -269,9 +283,11 @@ class Model(StepAPI):
 
     def snapshot(self) -> dict[str, Any]:
         """The stateful objects a backup of this model holds, by name (as Ignite's
-        ``Checkpoint(to_save=...)``): the module, the optimizer when compiled and built,
-        and the run's :class:`~epochal.engine.TrainState`."""
-        objects: dict[str, Any] = {"model": self.module}
+        ``Checkpoint(to_save=...)``): the weights and buffers (restored by position, since
+        automatic layer names differ between processes, not architectures), the optimizer
+        when compiled, and the run's :class:`~epochal.engine.TrainState` (position, data
+        order, running metrics, random state and the callbacks' states)."""
+        objects: dict[str, Any] = {"model": _WeightsByPosition(self.module)}
         if self.optimizer is not None:
             objects["optimizer"] = self.optimizer
         for key, optimizer in self._tracked_optimizers.items():
@@ -976,7 +992,9 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tenso
 
 
 def _only_library_modules(module: nn.Module) -> bool:
-    """Whether every sub-module is an epochal layer or a torch.nn built-in (no user code)."""
+    """Whether every sub-module is an epochal layer (or container) or a torch.nn built-in
+    (no user code)."""
     return all(
-        isinstance(m, Layer) or type(m).__module__.startswith("torch.nn.") for m in module.modules()
+        isinstance(m, Layer) or type(m).__module__.startswith(("torch.nn.", "epochal.layers."))
+        for m in module.modules()
     )

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from epochal.layers import LAYER_CLASSES, Layer
+from epochal.layers._stack import LayerStack
 from epochal.models.model import Model
 from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_model_class
 
@@ -18,7 +19,9 @@ __all__ = ["Sequential"]
 class Sequential(Model):
     """A model that applies its layers one after the other.
 
-    Layers are epochal layers (:mod:`epochal.layers`) or any ``torch.nn.Module``.
+    Layers are epochal layers (:mod:`epochal.layers`) or any ``torch.nn.Module``. A Keras
+    mask made by one layer (``Embedding(mask_zero=True)``, ``Masking``) reaches the next
+    layers as ``mask=`` (see :class:`~epochal.layers._stack.LayerStack`).
 
     Args:
         layers: Initial layers. Defaults to `None`.
@@ -41,7 +44,7 @@ class Sequential(Model):
         *,
         device: Any = None,
     ) -> None:
-        super().__init__(nn.Sequential(), device=device, name=name)
+        super().__init__(LayerStack(), device=device, name=name)
         for layer in layers or []:
             self.add(layer)
 
