@@ -635,3 +635,11 @@ def test_ddp_custom_train_step_gives_identical_logs_on_every_rank(tmp_path):
         np.testing.assert_allclose(ranks[0]["history"][key], single["history"][key], rtol=1e-4)
     for got, want in zip(ranks[0]["weights"], single["weights"], strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_monitors_in_auto_mode_know_the_directions_of_the_models_own_metrics():
+    model = TrackerModel(device="cpu")
+    model.compile(optimizer="sgd")
+    assert model.metric_direction("val_mae") == "down"
+    assert model.metric_direction("loss") == "down"
+    assert model.metric_direction("unknown") is None

@@ -865,8 +865,13 @@ class Model(StepAPI):
         self.module.load_state_dict(state)
 
     def metric_direction(self, name: str) -> str | None:
-        """``"up"``, ``"down"`` or ``None`` for a logs key (``val_`` prefix allowed)."""
-        return self.compiled_metrics.direction(name[4:] if name.startswith("val_") else name)
+        """``"up"``, ``"down"`` or ``None`` for a logs key (``val_`` prefix allowed): a
+        compiled metric's, else that of the metric of that name in :attr:`metrics`."""
+        key = name[4:] if name.startswith("val_") else name
+        direction = self.compiled_metrics.direction(key)
+        if direction is None and self._uses_own_steps():
+            direction = next((m.direction for m in self.metrics if m.name == key), None)
+        return direction
 
     @property
     def metrics_names(self) -> list[str]:
