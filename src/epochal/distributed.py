@@ -87,6 +87,16 @@ class Strategy:
     def broadcast_seed(self, seed: int) -> int:
         return seed
 
+    def average(self, values: list[float]) -> list[float]:
+        """The mean over the ranks of each of ``values`` (same length on every rank)."""
+        return list(values)
+
+    def sync_gradients(self, grads: list[torch.Tensor]) -> None:
+        """Averages ``grads`` over the ranks, in place (a step DDP does not wrap)."""
+
+    def broadcast_module(self, module: torch.nn.Module) -> None:
+        """Gives every rank rank 0's parameters and buffers (what DDP does when it wraps)."""
+
     def barrier(self) -> None:
         """Waits for every rank."""
 
@@ -223,6 +233,29 @@ class DataParallelStrategy(Strategy):
                 merged[key] = chunk.reshape(shape).to(home, torch.float32)
             metric.load_state_dict(merged)
         return metrics
+
+    def average(self, values: list[float]) -> list[float]:
+        if not values:
+            return []
+        tensor = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=self._cpu_group)
+        return (tensor / self.world_size).tolist()
+
+    def sync_gradients(self, grads: list[torch.Tensor]) -> None:
+        # One collective over a flat buffer (as DDP's buckets, without the overlap).
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= self.world_size
+        for grad, chunk in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+            grad.copy_(chunk.view_as(grad))
+
+    def broadcast_module(self, module: torch.nn.Module) -> None:
+        with torch.no_grad():
+            for tensor in module.state_dict(keep_vars=True).values():
+                if isinstance(tensor, torch.Tensor):
+                    dist.broadcast(tensor.data if tensor.requires_grad else tensor, src=0)
 
     def broadcast_seed(self, seed: int) -> int:
         tensor = torch.tensor([seed], dtype=torch.int64)

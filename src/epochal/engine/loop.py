@@ -95,6 +95,7 @@ def run_fit(
     state.data, state.metrics, state.callbacks = train, run.metrics, callbacks
     evaluations = dict(evaluations or {})
     state.evaluation_sets = tuple(evaluations)
+    state.optimizers = run.optimizers
     run.metrics.reset()
     run.host.stop_training = False
 
@@ -122,6 +123,7 @@ def _fit_epochs(
     callbacks = run.callbacks
     begin_hook = callbacks.implements("on_train_batch_begin")
     end_hook = callbacks.implements("on_train_batch_end")
+    step_fn = run.train_fn or train_step
     training_logs: dict[str, Any] = {}
     while state.epoch < state.epochs:
         epoch = state.epoch
@@ -132,7 +134,7 @@ def _fit_epochs(
         for step, batch in train.epoch(state.step):
             if begin_hook:
                 callbacks.on_train_batch_begin(step)
-            train_step(run, batch)
+            step_fn(run, batch)
             state.step = step + 1
             if end_hook:
                 callbacks.on_train_batch_end(step, metrics.lazy_logs())
@@ -183,13 +185,14 @@ def _evaluate(run: Run, data: EpochIterator) -> dict[str, float]:
     run.host.stop_evaluating = False
     begin_hook = callbacks.implements("on_test_batch_begin")
     end_hook = callbacks.implements("on_test_batch_end")
+    step_fn = run.test_fn or test_step
     callbacks.on_test_begin()
     metrics.reset()
     with evaluating(run.module):
         for step, batch in data.epoch():
             if begin_hook:
                 callbacks.on_test_batch_begin(step)
-            test_step(run, batch)
+            step_fn(run, batch)
             if end_hook:
                 callbacks.on_test_batch_end(step, metrics.lazy_logs())
             if run.host.stop_evaluating:
@@ -231,13 +234,14 @@ def run_predict(run: Run, data: EpochIterator) -> Any:
     run.host.stop_predicting = False
     begin_hook = callbacks.implements("on_predict_batch_begin")
     end_hook = callbacks.implements("on_predict_batch_end")
+    step_fn = run.predict_fn or predict_step
     outputs: list[Any] = []
     callbacks.on_predict_begin()
     with evaluating(run.module):
         for step, batch in data.epoch():
             if begin_hook:
                 callbacks.on_predict_batch_begin(step)
-            out = predict_step(run, batch)
+            out = step_fn(run, batch)
             outputs.append(out)
             if end_hook:
                 callbacks.on_predict_batch_end(

@@ -62,6 +62,12 @@ class CompiledMetrics:
         for metric in self._all:
             metric.reset()
 
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Keras' ``self.compiled_metrics.update_state(y, y_pred, sample_weight)`` of a
+        custom ``train_step``: updates the compiled metrics (not the loss tracker)."""
+        for metric in self.metrics:
+            metric.update_state(y_true, y_pred, sample_weight)
+
     def direction(self, name: str) -> str | None:
         """``"up"``/``"down"``/``None`` for a compiled metric name (``loss`` is ``"down"``)."""
         if name == "loss":

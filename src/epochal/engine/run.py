@@ -9,12 +9,14 @@ still read ``model.train_state`` and ``model.example_input``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
 
+from epochal.data import Batch
 from epochal.engine.metrics_tracker import CompiledMetrics
 from epochal.engine.state import TrainState
 
@@ -43,18 +45,24 @@ class Run:
         training_module: What the training step calls (``module`` wrapped for DDP).
         loss_fn: The compiled loss (`None` for predict).
         optimizer: The compiled optimizer (`None` outside ``fit``/``train_on_batch``).
-        metrics: The loss tracker and compiled metrics.
+        metrics: The loss tracker and compiled metrics (a :class:`StepLogs` over them when
+            the model's own steps run).
         strategy: Single process or data parallel.
         callbacks: The call's callback list.
         state: Where the run is (epoch, step) and the loop-owned state of a backup.
         class_weights: ``class_weight`` as a per-class table, or `None`.
         example_input: The ``x`` of the first batch (TensorBoard traces the graph with it).
+        train_fn / test_fn / predict_fn: What the loop calls per batch: `None` for the
+            engine's steps (:mod:`epochal.engine.steps`), or the model's own ``train_step`` /
+            ``test_step`` / ``predict_step`` (:mod:`epochal.engine.custom_steps`).
+        optimizers: Optimizers of the model besides ``optimizer`` (a GAN's two), by name;
+            their state is part of the run's :class:`TrainState` backup.
     """
 
     host: LoopHost
     module: nn.Module
     training_module: nn.Module
-    metrics: CompiledMetrics
+    metrics: CompiledMetrics | Any  # or custom_steps.StepLogs, for the model's own steps
     strategy: Strategy
     callbacks: CallbackList
     loss_fn: Any = None
@@ -62,3 +70,7 @@ class Run:
     class_weights: torch.Tensor | None = None
     example_input: Any = None
     state: TrainState = field(default_factory=TrainState)
+    train_fn: Callable[[Run, Batch], None] | None = None
+    test_fn: Callable[[Run, Batch], None] | None = None
+    predict_fn: Callable[[Run, Batch], Any] | None = None
+    optimizers: dict[str, Any] = field(default_factory=dict)

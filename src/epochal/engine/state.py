@@ -55,8 +55,10 @@ class TrainState:
     evaluation: str | None = None
     evaluation_sets: tuple[str, ...] = ()
     data: EpochIterator | None = field(default=None, repr=False)
-    metrics: CompiledMetrics | None = field(default=None, repr=False)
+    metrics: CompiledMetrics | Any | None = field(default=None, repr=False)  # or StepLogs
     callbacks: CallbackList | None = field(default=None, repr=False)
+    #: Optimizers of the model besides ``model.optimizer`` (a GAN's two), by attribute name.
+    optimizers: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def state_dict(self, *, include_callbacks: bool = True) -> dict[str, Any]:
         """Captures the loop's state now (position, data order, metrics, RNG, callbacks)."""
@@ -71,6 +73,9 @@ class TrainState:
             state["metrics"] = self.metrics.state_dict()
         if include_callbacks and self.callbacks is not None:
             state["callbacks"] = self.callbacks.state_dict()
+        built = {k: o for k, o in self.optimizers.items() if getattr(o, "built", True)}
+        if built:
+            state["optimizers"] = {k: o.state_dict() for k, o in built.items()}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -83,6 +88,9 @@ class TrainState:
             self.metrics.load_state_dict(state["metrics"])
         if self.callbacks is not None and "callbacks" in state:
             self.callbacks.load_state_dict(state["callbacks"])
+        for key, saved in state.get("optimizers", {}).items():
+            if key in self.optimizers:  # one built lazily loads it when it is built
+                self.optimizers[key].load_state_dict(saved)
         if "rng" in state:
             restore_rng(state["rng"])
         self.resumed = True

@@ -21,11 +21,13 @@ __all__ = ["batch_size_of", "forward", "predict_step", "test_step", "train_step"
 
 def forward(module: torch.nn.Module, x: Any) -> Any:
     """Calls ``module`` on ``x``: a tuple/list is unpacked into positional arguments and a
-    dict into keyword arguments, a tensor is passed as is."""
+    dict into keyword arguments, a tensor is passed as is. A module whose ``whole_inputs``
+    is true (a subclassed model's, which takes Keras' ``inputs`` structure) gets ``x`` as
+    one argument."""
     if isinstance(x, list | tuple):
-        return module(*x)
+        return module(x) if getattr(module, "whole_inputs", False) else module(*x)
     if isinstance(x, dict):
-        return module(**x)
+        return module(x) if getattr(module, "whole_inputs", False) else module(**x)
     return module(x)
 
 

@@ -32,6 +32,7 @@ from epochal.layers.base import (
     non_trainable_weights_of,
     set_trainable,
     trainable_weights_of,
+    training_scope,
     weights_of,
 )
 from epochal.layers.convolutional import (
@@ -183,6 +184,7 @@ __all__ = [
     "set_trainable",
     "subtract",
     "trainable_weights_of",
+    "training_scope",
     "weights_of",
 ]
 

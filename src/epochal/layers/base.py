@@ -14,10 +14,11 @@ User layers subclass :class:`Layer` as in Keras 3: weights from :meth:`Layer.add
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "non_trainable_weights_of",
     "set_trainable",
     "trainable_weights_of",
+    "training_scope",
     "weights_of",
 ]
 
@@ -199,6 +201,22 @@ def collect_losses(module: nn.Module) -> torch.Tensor | None:
     for term in terms[1:]:
         total = total + term.sum()
     return total
+
+
+@contextlib.contextmanager
+def training_scope(training: bool | None) -> Iterator[None]:
+    """Within the block, epochal layers called without ``training=`` run in this mode (as
+    when an enclosing layer was called with it); `None` changes nothing."""
+    if training is None:
+        yield
+        return
+    context = _CONTEXT
+    outer = context.training
+    context.training = bool(training)
+    try:
+        yield
+    finally:
+        context.training = outer
 
 
 def tag_weight(param: nn.Parameter, name: str) -> nn.Parameter:

@@ -122,10 +122,14 @@ class Metric:
 
     # Keras spelling, for user code that calls it directly.
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        # Detached: a custom train_step passes tensors of its graph, which a running sum
+        # must not keep alive from one step to the next.
         weight = (
-            None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
+            None
+            if sample_weight is None
+            else torch.as_tensor(sample_weight, dtype=torch.float32).detach()
         )
-        self.update(torch.as_tensor(y_true), torch.as_tensor(y_pred), weight)
+        self.update(torch.as_tensor(y_true).detach(), torch.as_tensor(y_pred).detach(), weight)
 
     def result(self) -> torch.Tensor:
         total = torch.as_tensor(self.total, dtype=torch.float32)
@@ -188,7 +192,7 @@ class Mean(Metric):
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         """Keras' ``Mean.update_state(values, sample_weight=None)``."""
-        values = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+        values = torch.as_tensor(values, dtype=torch.float32).detach().reshape(-1)
         if sample_weight is None:
             self.total = self.total + values.sum()
             self.count = self.count + values.numel()

@@ -49,11 +49,20 @@ from epochal.engine import (
     run_predict,
     should_validate,
 )
+from epochal.engine.custom_steps import (
+    StepLogs,
+    custom_predict_fn,
+    custom_test_fn,
+    custom_train_fn,
+)
 from epochal.engine.loop import to_numpy
-from epochal.engine.steps import forward, test_step, train_step
-from epochal.layers import Layer
+from epochal.engine.steps import forward, predict_step, test_step, train_step
+from epochal.layers import Layer, set_trainable, training_scope
 from epochal.layers.base import unique_name
 from epochal.layers.symbolic import is_symbolic, symbolic_call
+from epochal.metrics import Metric
+from epochal.models._custom import StepAPI
+from epochal.models._subclass import CallModule, module_of_value
 from epochal.models.summary import summarize
 from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_model_class
 
@@ -66,6 +75,31 @@ _SET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _subclass_kwargs(kwargs: dict[str, Any]) -> bool:
+    """Keras' keyword arguments of ``Model.__init__`` for a subclass: ``trainable`` (returned)
+    and ``dtype`` (float32 only).
+
+    Raises:
+        TypeError: for any other keyword, naming it.
+        ValueError: for a dtype other than float32.
+    """
+    kwargs = dict(kwargs)
+    trainable = kwargs.pop("trainable", True)
+    check_bool("trainable", trainable)
+    dtype = kwargs.pop("dtype", None)
+    if dtype not in (None, "float32", torch.float32):
+        raise ValueError(
+            f"Model(dtype={dtype!r}) is not supported: epochal models compute in float32. "
+            "Cast the module yourself (module.to(dtype)) for another precision."
+        )
+    if kwargs:
+        raise TypeError(
+            f"Model() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}. "
+            "Accepted: module, device, name, trainable, dtype."
+        )
+    return bool(trainable)
 
 
 def _positive_int_or_none(name: str, value: Any) -> None:
@@ -111,16 +145,24 @@ def _check_callbacks(callbacks: Any) -> None:
 
 
 @register_model_class
-class Model:
+class Model(StepAPI):
     """A trainable model: Keras' training API over a ``torch.nn.Module``.
 
+    Two ways to make one: ``Model(my_module)`` trains any ``nn.Module``; a subclass (Keras'
+    subclassing API) calls ``super().__init__()``, creates its layers as attributes in
+    ``__init__`` and runs them in ``call(self, inputs, training=None)``. A subclass may
+    also override ``train_step`` / ``test_step`` / ``predict_step`` / ``compute_loss`` /
+    ``metrics`` (Keras' "Customizing what happens in fit()"): they are then the steps
+    ``fit``, ``evaluate`` and ``predict`` run, with every callback around them.
+
     Args:
-        module: The network. ``Model(my_module)`` trains any ``nn.Module``; the module is
-            called with the batch's ``x`` (a tuple/list is unpacked into positional
-            arguments, a dict into keyword arguments). Defaults to `None` (subclasses such
-            as :class:`~epochal.Sequential` provide it).
+        module: The network; it is called with the batch's ``x`` (a tuple/list is unpacked
+            into positional arguments, a dict into keyword arguments). Defaults to `None`
+            (a subclass' own layers; :class:`~epochal.Sequential` provides its own).
         device: Where to train. Defaults to `None`: CUDA when available, else the CPU.
         name: The model's name. Defaults to `None` (the class name in snake case).
+        trainable: Keras' ``trainable=`` of a subclassed model. Defaults to `True`.
+        dtype: Keras' ``dtype=``; only float32 (`None`, ``"float32"``) is supported.
 
     Attributes:
         stop_training: Set it in a callback to end ``fit`` after the current batch.
@@ -158,16 +200,27 @@ class Model:
         *,
         device: str | torch.device | None = None,
         name: str | None = None,
+        **kwargs: Any,
     ) -> None:
         if module is not None and not isinstance(module, nn.Module):
             raise TypeError(
                 f"`module` must be a torch.nn.Module. Received: {type(module).__name__}"
             )
-        self._module = module
+        trainable = _subclass_kwargs(kwargs)
+        # Attributes a subclass assigns: metrics and optimizers are tracked, modules
+        # registered on its CallModule (see __setattr__).
+        self.__dict__["_tracked_metrics"] = {}
+        self.__dict__["_tracked_optimizers"] = {}
+        self.__dict__["_built_flag"] = False
+        self.__dict__["_compiling"] = False
+        self._compiled_loss_fn: losses_module.Loss | None = None
         self.name = name or unique_name(snake_case(type(self).__name__))
+        if module is None and type(self) is not Model:
+            user_build = getattr(type(self), "build", None) is not getattr(Model, "build", None)
+            module = CallModule(self, self.name, user_build=user_build)
+        self._module = module
         self.device = resolve_device(device) if device is not None else default_device()
         self.optimizer: optimizers_module.Optimizer | None = None
-        self.loss_fn: losses_module.Loss | None = None
         self.compiled_metrics = CompiledMetrics([], None)
         self.compiled = False
         self.stop_training = False
@@ -186,6 +239,41 @@ class Model:
         # (per-sample input shape, dtype) of the batch that built the layers; saved with the
         # model so a loaded one can be built before its weights are assigned.
         self.build_input_shape: tuple[tuple[int, ...], torch.dtype] | None = None
+        if trainable is False and module is not None:
+            set_trainable(module, False)
+
+    # ------------------------------------------------------------------ subclassing
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Tracks what a subclass assigns: layers, modules and models (alone or in a list,
+        tuple or dict) become part of its module; metrics join :attr:`metrics`; optimizers
+        are saved with a backup of the run."""
+        d = self.__dict__
+        tracked_metrics = d.get("_tracked_metrics")
+        if tracked_metrics is not None:
+            tracked_metrics.pop(name, None)
+            d["_tracked_optimizers"].pop(name, None)
+            if isinstance(value, Metric):
+                tracked_metrics[name] = value
+            elif isinstance(value, optimizers_module.Optimizer) and name != "optimizer":
+                d["_tracked_optimizers"][name] = value
+        body = d.get("_module")
+        if isinstance(body, CallModule) and name != "_module":
+            body._modules.pop(name, None)
+            child = module_of_value(value, Model)
+            if child is not None and child is not body:
+                body._modules[name] = child
+        if name == "loss_fn":
+            # Keras' guides keep their own loss in ``self.loss_fn``: compile() does not
+            # clobber it, and the engine keeps using the compiled one.
+            d["_user_loss_fn" if not d.get("_compiling") else "_compiled_loss_fn"] = value
+            return
+        object.__setattr__(self, name, value)
+
+    @property
+    def loss_fn(self) -> Any:
+        """The compiled loss, or what the model assigned to ``self.loss_fn`` itself."""
+        d = self.__dict__
+        return d["_user_loss_fn"] if "_user_loss_fn" in d else d.get("_compiled_loss_fn")
 
     # ------------------------------------------------------------------ module access
     @property
@@ -219,6 +307,9 @@ class Model:
         objects: dict[str, Any] = {"model": _WeightsByPosition(self.module)}
         if self.optimizer is not None:
             objects["optimizer"] = self.optimizer
+        for key, optimizer in self._tracked_optimizers.items():
+            if optimizer.built:
+                objects[f"optimizer:{key}"] = optimizer
         objects["train"] = self._fit_state
         return objects
 
@@ -271,14 +362,35 @@ class Model:
 
     @property
     def built(self) -> bool:
+        """Whether every layer has its weights (or the model set ``self.built = True``)."""
+        if self.__dict__.get("_built_flag"):
+            return True
         return not any(isinstance(m, Layer) and not m.built for m in self.module.modules())
 
-    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+    @built.setter
+    def built(self, value: bool) -> None:
+        self.__dict__["_built_flag"] = bool(value)
+
+    def __call__(
+        self, x: Any = None, *args: Any, training: bool | None = None, **kwargs: Any
+    ) -> Any:
+        """Runs the model on ``x`` (``training=True/False`` sets the mode of its epochal
+        layers for this call, as Keras' ``model(x, training=...)``)."""
+        if x is None and "inputs" in kwargs:
+            x = kwargs.pop("inputs")
         if is_symbolic(x):  # functional API: this model becomes a node of a graph
+            if training is not None:
+                kwargs["training"] = training
             return symbolic_call(self.module, (x, *args), kwargs, owner=self)
         if isinstance(x, np.ndarray):
             x = to_tensor(x).to(self.device)
-        return self.module(x, *args, **kwargs)
+        module = self.module
+        if isinstance(module, Layer):
+            if training is not None:
+                kwargs["training"] = training
+            return module(x, *args, **kwargs)
+        with training_scope(training):
+            return module(x, *args, **kwargs)
 
     def parameters(self) -> Iterable[nn.Parameter]:
         return self.module.parameters()
@@ -317,6 +429,7 @@ class Model:
             "loss_weights",
             "auto_scale_loss",
         }
+        self.__dict__["_compiling"] = True
         unknown = set(kwargs) - ignored
         if unknown:
             raise TypeError(
@@ -327,9 +440,10 @@ class Model:
                 f"`metrics` must be a list, e.g. metrics=['accuracy']. Received: {metrics!r}"
             )
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss_fn = losses_module.get(loss) if loss is not None else None
+        self.loss_fn = losses_module.get(loss) if loss is not None else None  # type: ignore[misc]
+        compiled_loss = self._compiled_loss_fn
         self.compiled_metrics = CompiledMetrics(
-            metrics, self.loss_fn.name if self.loss_fn else None
+            metrics, compiled_loss.name if compiled_loss else None
         )
         self._compile_settings = {
             "optimizer": optimizer,
@@ -337,9 +451,10 @@ class Model:
             "metrics": list(metrics or []),
         }
         self.compiled = True
+        self.__dict__["_compiling"] = False
         # Keras builds a model whose input shape is declared; a user module's forward is not
         # run here (its side effects would fire once more): it builds on the first batch.
-        if _only_library_modules(self.module):
+        if _only_library_modules(self.module) and not isinstance(self.module, CallModule):
             self._maybe_build_from_shape()
         if self.built:
             self._finish_build()
@@ -360,11 +475,16 @@ class Model:
 
     def build_from_batch(self, x: Any) -> None:
         """Creates lazily-shaped weights by running the module once on ``x`` (no grad)."""
-        if not self.built:
+        if not self.built and self._can_call():
             if isinstance(x, torch.Tensor):
                 self.build_input_shape = (tuple(x.shape[1:]), x.dtype)
             with evaluating(self.module.to(self.device)):
                 forward(self.module, x)
+        for value in list(self.__dict__.values()):
+            if isinstance(value, Model) and value is not self:
+                # a sub-model that declares its input shape (a GAN's generator and
+                # discriminator) has its weights before the first step, as in Keras
+                value._maybe_build_from_shape()
         self._finish_build()
 
     def build(self, input_shape: Any) -> None:
@@ -400,6 +520,10 @@ class Model:
         x = zeros(input_shape)
         self.build_from_batch(tuple(x) if isinstance(x, list) else x)
 
+    def _can_call(self) -> bool:
+        """Whether the module can run on a batch (a subclass without ``call`` cannot)."""
+        return not isinstance(self._module, CallModule) or self._defines_call()
+
     def _finish_build(self) -> None:
         self.module.to(self.device)
         has_parameters = next(iter(self.module.parameters()), None) is not None
@@ -411,7 +535,7 @@ class Model:
     def _require_compiled(self, need_loss: bool = True) -> None:
         if not self.compiled:
             raise RuntimeError("You must call `compile()` before using the model.")
-        if need_loss and self.loss_fn is None:
+        if need_loss and self._compiled_loss_fn is None:
             raise ValueError("The model was compiled without a loss; pass `loss=` to compile().")
 
     # ------------------------------------------------------------------ fit
@@ -455,7 +579,7 @@ class Model:
         Raises:
             ValueError / TypeError: for bad arguments, before any training happens.
         """
-        self._require_compiled()
+        self._require_compiled(need_loss=not self._steps_own_loss("train_step"))
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
         _positive_int_or_none("validation_batch_size", validation_batch_size)
@@ -514,7 +638,7 @@ class Model:
                 stacklevel=2,
             )
         first = self._prepare(train)
-        if validation is not None:
+        if validation is not None and self._can_call():
             _check_validation_fits(self.module, first, validation)
         for name, data in evaluations.items():
             _check_validation_fits(self.module, first, data, f"evaluation_data[{name!r}]")
@@ -623,8 +747,18 @@ class Model:
     def _training_module(self) -> nn.Module:
         """The module the training step calls: wrapped for data parallelism when needed."""
         if self._wrapped is None or self._wrapped[0] is not self.strategy:
-            self._wrapped = (self.strategy, self.strategy.wrap_module(self.module, self.device))
+            wrapped = self.strategy.wrap_module(self.module, self.device)
+            if getattr(self.module, "whole_inputs", False):
+                # the wrapper passes x on as one argument too
+                wrapped.__dict__["whole_inputs"] = True
+            self._wrapped = (self.strategy, wrapped)
         return self._wrapped[1]
+
+    def _steps_own_loss(self, step: str) -> bool:
+        """Whether the model's own ``step`` or ``compute_loss`` decides the loss (then
+        ``compile`` needs no ``loss``)."""
+        cls = type(self)
+        return cls._overrides(step) or cls._overrides("compute_loss")
 
     def _new_run(
         self,
@@ -634,18 +768,35 @@ class Model:
         training: bool,
         state: TrainState | None = None,
     ) -> Run:
-        return Run(
+        own_steps = self._uses_own_steps()
+        if own_steps:
+            # The model's steps call its layers themselves: no DDP wrapper; under data
+            # parallelism every optimizer update averages its gradients instead.
+            training_module = self.module
+            if training and self.strategy.world_size > 1:
+                self.strategy.broadcast_module(self.module)
+        else:
+            training_module = self._training_module() if training else self.module
+        run = Run(
             host=self,
             module=self.module,
-            training_module=self._training_module() if training else self.module,
+            training_module=training_module,
             metrics=self.compiled_metrics,
             strategy=self.strategy,
             callbacks=callbacks,
-            loss_fn=self.loss_fn,
+            loss_fn=self._compiled_loss_fn,
             optimizer=self.optimizer if training else None,
             example_input=example_input,
             state=state if state is not None else TrainState(),
+            optimizers=dict(self._tracked_optimizers),
         )
+        if own_steps:
+            run.metrics = StepLogs(self, self.compiled_metrics, self.strategy)
+            run.train_fn = custom_train_fn(self.train_step)
+            run.test_fn = custom_test_fn(self.test_step)
+        if type(self)._overrides("predict_step"):
+            run.predict_fn = custom_predict_fn(self.predict_step)
+        return run
 
     @contextlib.contextmanager
     def _running(self, run: Run) -> Iterator[Run]:
@@ -703,7 +854,7 @@ class Model:
         compile order, or a dict with ``return_dict=True``."""
         if kwargs:
             raise ValueError(f"Arguments not recognized: {kwargs}")
-        self._require_compiled()
+        self._require_compiled(need_loss=not self._steps_own_loss("test_step"))
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
         check_bool("return_dict", return_dict)
@@ -723,8 +874,7 @@ class Model:
             logs = run_evaluate(run, data)
         if return_dict:
             return logs
-        ordered = [logs["loss"], *(logs[m.name] for m in self.compiled_metrics.metrics)]
-        return ordered[0] if len(ordered) == 1 else ordered
+        return self._flatten_in_order(logs)
 
     def predict(
         self,
@@ -743,7 +893,7 @@ class Model:
         )
         data = EpochIterator(self.strategy.shard(source, pad=False), steps)
         first = data.first_batch()[0]
-        self.build_from_batch(first)
+        self.build_from_batch(first)  # a subclass without call() is not run here
         callback_list = self._callback_list(
             callbacks, add_history=False, verbose=verbose, epochs=1, steps=data.steps
         )
@@ -766,50 +916,55 @@ class Model:
         class_weight: Mapping[int, float] | None = None,
         return_dict: bool = False,
     ) -> Any:
-        """One update on one batch; returns the batch's loss and metrics."""
-        self._require_compiled()
+        """One update on one batch (the model's own ``train_step`` when it has one);
+        returns the batch's loss and metrics."""
+        self._require_compiled(need_loss=not self._steps_own_loss("train_step"))
         batch = self._single_batch(x, y, sample_weight)
         self.build_from_batch(batch[0])
         run = self._new_run(CallbackList(), batch[0], training=False)
         # The data-parallel wrapper once fit made one; the bare module otherwise.
         wrapped = self._wrapped
-        run.training_module = wrapped[1] if wrapped and wrapped[0] is self.strategy else run.module
+        if not isinstance(run.metrics, StepLogs):
+            run.training_module = (
+                wrapped[1] if wrapped and wrapped[0] is self.strategy else run.module
+            )
         run.optimizer = self.optimizer
         table = _class_weight_table(class_weight)
         run.class_weights = None if table is None else table.to(self.device)
-        self.compiled_metrics.reset()
+        run.metrics.reset()
         self.module.train()
         with self._running(run):
-            train_step(run, batch)
-        return self._batch_result(return_dict)
+            (run.train_fn or train_step)(run, batch)
+        return self._batch_result(run, return_dict)
 
     def test_on_batch(
         self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
     ) -> Any:
         """Loss and metrics of one batch, without updating."""
-        self._require_compiled()
+        self._require_compiled(need_loss=not self._steps_own_loss("test_step"))
         batch = self._single_batch(x, y, sample_weight)
         self.build_from_batch(batch[0])
-        self.compiled_metrics.reset()
         run = self._new_run(CallbackList(), batch[0], training=False)
+        run.metrics.reset()
         with self._running(run), evaluating(self.module):
-            test_step(run, batch)
-        return self._batch_result(return_dict)
+            (run.test_fn or test_step)(run, batch)
+        return self._batch_result(run, return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
-        """Outputs for one batch, as numpy."""
+        """Outputs for one batch (the model's own ``predict_step`` when it has one), as
+        numpy."""
         batch = self._single_batch(x, None, None)
         self.build_from_batch(batch[0])
-        with evaluating(self.module):
-            out = forward(self.module, batch[0])
+        run = self._new_run(CallbackList(), batch[0], training=False)
+        with self._running(run), evaluating(self.module):
+            out = (run.predict_fn or predict_step)(run, batch)
         return to_numpy(out)
 
-    def _batch_result(self, return_dict: bool) -> Any:
-        logs = self.compiled_metrics.results()
+    def _batch_result(self, run: Run, return_dict: bool) -> Any:
+        logs = run.metrics.results()
         if return_dict:
             return logs
-        ordered = [logs["loss"], *(logs[m.name] for m in self.compiled_metrics.metrics)]
-        return ordered[0] if len(ordered) == 1 else ordered
+        return self._flatten_in_order(logs)
 
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list[np.ndarray]:
@@ -849,11 +1004,17 @@ class Model:
 
     def metric_direction(self, name: str) -> str | None:
         """``"up"``, ``"down"`` or ``None`` for a logs key (``val_`` prefix allowed, and the
-        prefix of an ``evaluation_data`` set: ``test_accuracy``)."""
+        prefix of an ``evaluation_data`` set: ``test_accuracy``): a compiled metric's, else
+        that of the metric of that name in :attr:`metrics`."""
+        key = name
         for prefix in ("val", *self._fit_state.evaluation_sets):
             if name.startswith(prefix + "_"):
-                return self.compiled_metrics.direction(name[len(prefix) + 1 :])
-        return self.compiled_metrics.direction(name)
+                key = name[len(prefix) + 1 :]
+                break
+        direction = self.compiled_metrics.direction(key)
+        if direction is None and self._uses_own_steps():
+            direction = next((m.direction for m in self.metrics if m.name == key), None)
+        return direction
 
     @property
     def metrics_names(self) -> list[str]:
@@ -876,7 +1037,17 @@ class Model:
 
     # ------------------------------------------------------------------ saving
     def architecture(self, describe: ModuleDescriber) -> dict[str, Any]:
-        """The architecture saved by :meth:`save`: the name and the wrapped module."""
+        """The architecture saved by :meth:`save`: the name and the wrapped module.
+
+        Raises:
+            TypeError: for a subclassed model (its architecture is its Python code).
+        """
+        if isinstance(self._module, CallModule):
+            raise TypeError(
+                f"{type(self).__name__} is a subclassed model: save() cannot describe its "
+                "architecture (its Python code). Save its weights with save_weights() and "
+                "load them into a new instance with load_weights()."
+            )
         return {"name": self.name, "module": describe(self.module)}
 
     @classmethod

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from epochal.optimizers import schedules
-from epochal.optimizers.base import SCHEDULE_NOT_SETTABLE, LearningRate, Optimizer
+from epochal.optimizers.base import SCHEDULE_NOT_SETTABLE, LearningRate, Optimizer, gradient_sync
 from epochal.optimizers.classes import (
     SGD,
     Adadelta,
@@ -40,6 +40,7 @@ __all__ = [
     "RMSprop",
     "from_config",
     "get",
+    "gradient_sync",
     "schedules",
 ]
 

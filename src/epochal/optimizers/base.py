@@ -23,11 +23,12 @@ optimizers underneath run without their own (coupled, L2) ``weight_decay``.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,23 @@ from epochal._validation import check_bool, check_number, check_str
 from epochal.optimizers.schedules import LearningRateSchedule
 from epochal.optimizers.schedules import serialize as serialize_schedule
 
-__all__ = ["LearningRate", "Optimizer"]
+__all__ = ["LearningRate", "Optimizer", "gradient_sync"]
+
+# Set by the engine around a data-parallel step it does not own (a model's own train_step):
+# every update first averages the gradients it applies over the ranks.
+_GRADIENT_SYNC: list[Callable[[list[torch.Tensor]], None]] = []
+
+
+@contextlib.contextmanager
+def gradient_sync(sync: Callable[[list[torch.Tensor]], None]) -> Iterator[None]:
+    """Within the block, each :meth:`Optimizer.step` / :meth:`Optimizer.apply` first calls
+    ``sync(gradients)`` (in place, e.g. an all-reduce average over processes)."""
+    _GRADIENT_SYNC.append(sync)
+    try:
+        yield
+    finally:
+        _GRADIENT_SYNC.pop()
+
 
 #: Keras 3's message when code sets the rate of an optimizer driven by a schedule.
 SCHEDULE_NOT_SETTABLE = (
@@ -356,6 +373,9 @@ class Optimizer:
             for p in plain
             if getattr(p, "_keras_constraint", None) is not None
         ]
+        deferred = self.__dict__.pop("_deferred_state", None)
+        if deferred is not None:  # restored before the weights it updates existed
+            self.load_state_dict(deferred)
 
     def exclude_from_weight_decay(
         self,
@@ -478,6 +498,10 @@ class Optimizer:
     def step(self) -> None:
         """Applies one update (gradient clipping and decay first, when configured)."""
         opt = self._require()
+        if _GRADIENT_SYNC:
+            _GRADIENT_SYNC[-1](
+                [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            )
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm:
             self._clip(opt)
         if self.decay or self._schedule is not None:
@@ -488,6 +512,64 @@ class Optimizer:
         if self._constrained:
             self._apply_constraints()
         self.iterations += 1
+
+    def apply(
+        self,
+        grads: Iterable[torch.Tensor | None],
+        trainable_variables: Iterable[torch.Tensor] | None = None,
+    ) -> None:
+        """Keras' ``optimizer.apply(grads, trainable_variables)``: one update of exactly
+        ``trainable_variables`` with ``grads`` (what a custom ``train_step`` calls).
+
+        The first call builds the optimizer over ``trainable_variables`` (Keras' rule); later
+        calls must pass variables it was built with. A `None` gradient leaves its variable
+        alone; other weights the optimizer holds are not updated, whatever their ``.grad``.
+
+        Raises:
+            ValueError: when the lists differ in length, or a variable is unknown to the
+                optimizer.
+        """
+        grad_list = list(grads)
+        if trainable_variables is None:
+            variables = [p for g in self._require().param_groups for p in g["params"]]
+        else:
+            variables = list(trainable_variables)
+        if len(grad_list) != len(variables):
+            raise ValueError(
+                f"{type(self).__name__}.apply() got {len(grad_list)} gradients for "
+                f"{len(variables)} variables; pass one gradient per variable."
+            )
+        if self.torch_optimizer is None:
+            self.build(variables)
+        opt = self._require()
+        held = [p for g in opt.param_groups for p in g["params"]]
+        known = {id(p) for p in held}
+        unknown = [i for i, v in enumerate(variables) if id(v) not in known]
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}.apply(): variable {unknown[0]} (shape "
+                f"{tuple(variables[unknown[0]].shape)}) is not one this optimizer was built "
+                f"with ({len(held)} variables). An optimizer updates the variables of its "
+                "first apply(); use one optimizer per set of variables."
+            )
+        with torch.no_grad():
+            for variable, grad in zip(variables, grad_list, strict=True):
+                if grad is not variable.grad:
+                    variable.grad = None if grad is None else grad.to(variable.dtype)
+            chosen = {id(v) for v in variables}
+            parked = [(p, p.grad) for p in held if id(p) not in chosen and p.grad is not None]
+            for param, _ in parked:
+                param.grad = None
+            try:
+                self.step()
+            finally:
+                for param, grad in parked:
+                    param.grad = grad
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, torch.Tensor]]) -> None:
+        """Keras' ``apply_gradients(zip(grads, variables))``; see :meth:`apply`."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def _apply_weight_decay(self) -> None:
         # Keras 3: w -= w * weight_decay * lr, before the update, for each weight updated.
@@ -531,6 +613,11 @@ class Optimizer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict`; an optimizer not built yet (one a custom
+        ``train_step`` builds at its first :meth:`apply`) loads it when it is built."""
+        if self.torch_optimizer is None and self.torch_class is not None:
+            self._deferred_state = state
+            return
         opt = self._require()
         opt.load_state_dict(state["torch"])
         if self.torch_class is not None:  # decay is the facade's, never torch's coupled one
