@@ -16,13 +16,19 @@ import torch
 from torch import nn
 
 from epochal.engine.metrics_tracker import CompiledMetrics
+from epochal.engine.precision import Precision
 from epochal.engine.state import TrainState
+from epochal.mixed_precision import DTypePolicy
 
 if TYPE_CHECKING:
     from epochal.callbacks.callback_list import CallbackList
     from epochal.distributed import Strategy
 
 __all__ = ["LoopHost", "Run"]
+
+
+def _float32_precision() -> Precision:
+    return Precision(DTypePolicy("float32"), torch.device("cpu"))
 
 
 class LoopHost(Protocol):
@@ -49,6 +55,8 @@ class Run:
         state: Where the run is (epoch, step) and the loop-owned state of a backup.
         class_weights: ``class_weight`` as a per-class table, or `None`.
         example_input: The ``x`` of the first batch (TensorBoard traces the graph with it).
+        precision: The model's autocast context and loss scale (float32: neither).
+        compiled: What ``torch.compile`` made of the modules (``jit_compile``), or `None`.
     """
 
     host: LoopHost
@@ -62,3 +70,5 @@ class Run:
     class_weights: torch.Tensor | None = None
     example_input: Any = None
     state: TrainState = field(default_factory=TrainState)
+    precision: Precision = field(default_factory=_float32_precision)
+    compiled: Any = None

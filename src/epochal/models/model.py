@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from epochal import losses as losses_module
+from epochal import mixed_precision, saving
 from epochal import optimizers as optimizers_module
-from epochal import saving
 from epochal._devices import resolve_device
 from epochal._modes import evaluating
 from epochal._naming import snake_case
@@ -49,6 +49,7 @@ from epochal.engine import (
     should_validate,
 )
 from epochal.engine.loop import to_numpy
+from epochal.engine.precision import Precision
 from epochal.engine.steps import forward, test_step, train_step
 from epochal.layers import Layer
 from epochal.layers.base import unique_name
@@ -167,6 +168,7 @@ class Model:
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss_fn: losses_module.Loss | None = None
         self.compiled_metrics = CompiledMetrics([], None)
+        self.precision = Precision(mixed_precision.DTypePolicy("float32"), self.device)
         self.compiled = False
         self.stop_training = False
         self.stop_evaluating = False
@@ -213,10 +215,13 @@ class Model:
         ``Checkpoint(to_save=...)``): the weights and buffers (restored by position, since
         automatic layer names differ between processes, not architectures), the optimizer
         when compiled, and the run's :class:`~epochal.engine.TrainState` (position, data
-        order, running metrics, random state and the callbacks' states)."""
+        order, running metrics, random state and the callbacks' states); under a mixed
+        policy, the :class:`~epochal.engine.precision.Precision` (the float16 loss scale)."""
         objects: dict[str, Any] = {"model": _WeightsByPosition(self.module)}
         if self.optimizer is not None:
             objects["optimizer"] = self.optimizer
+        if self.precision.enabled:
+            objects["precision"] = self.precision  # the float16 loss scale
         objects["train"] = self._fit_state
         return objects
 
@@ -284,6 +289,12 @@ class Model:
     def to(self, device: str | torch.device) -> Model:
         self.device = resolve_device(device)
         self.module.to(self.device)
+        if self.precision.device_type != self.device.type:  # autocast is per device type
+            state = self.precision.state_dict()
+            self.precision = Precision(
+                self.precision.policy, self.device, scale_loss=self.precision.scaler is not None
+            )
+            self.precision.load_state_dict(state)
         return self
 
     # ------------------------------------------------------------------ compile / build
@@ -292,6 +303,10 @@ class Model:
         optimizer: Any = "rmsprop",
         loss: Any = None,
         metrics: Sequence[Any] | None = None,
+        *,
+        jit_compile: Any = "auto",
+        auto_scale_loss: bool = True,
+        precision: Any = None,
         **kwargs: Any,
     ) -> None:
         """Chooses the optimizer, the loss and the metrics (Keras names or objects).
@@ -303,17 +318,24 @@ class Model:
                 ``fn(y_true, y_pred)``. Defaults to `None` (``fit`` then refuses to run).
             metrics: List of names (``"accuracy"``, ``"acc"``, ``"mse"``...), functions or
                 :class:`~epochal.metrics.Metric` objects. Defaults to `None`.
+            jit_compile: Keras' ``jit_compile``: `True` runs the steps through
+                ``torch.compile``; `False` and ``"auto"`` run eagerly. Defaults to `"auto"`.
+            auto_scale_loss: With the ``"mixed_float16"`` policy, scale the loss dynamically
+                (``torch.amp.GradScaler``; Keras wraps the optimizer in a
+                ``LossScaleOptimizer``). Defaults to `True`.
+            precision: epochal's per-model dtype policy: ``"float32"``, ``"mixed_float16"``,
+                ``"mixed_bfloat16"`` or a :class:`~epochal.mixed_precision.DTypePolicy`.
+                Defaults to `None`: the global policy
+                (:func:`epochal.mixed_precision.set_global_policy`) at compile time.
 
         Raises:
             ValueError / TypeError: for unknown names or unsupported objects, naming them.
         """
         ignored = {
             "run_eagerly",
-            "jit_compile",
             "steps_per_execution",
             "weighted_metrics",
             "loss_weights",
-            "auto_scale_loss",
         }
         unknown = set(kwargs) - ignored
         if unknown:
@@ -324,8 +346,11 @@ class Model:
             raise TypeError(
                 f"`metrics` must be a list, e.g. metrics=['accuracy']. Received: {metrics!r}"
             )
+        check_bool("auto_scale_loss", auto_scale_loss)
+        policy = mixed_precision.resolve(precision)
         self.optimizer = optimizers_module.get(optimizer)
         self.loss_fn = losses_module.get(loss) if loss is not None else None
+        self.precision = Precision(policy, self.device, scale_loss=auto_scale_loss)
         self.compiled_metrics = CompiledMetrics(
             metrics, self.loss_fn.name if self.loss_fn else None
         )
@@ -590,6 +615,7 @@ class Model:
             optimizer=self.optimizer if training else None,
             example_input=example_input,
             state=state if state is not None else TrainState(),
+            precision=self.precision,
         )
 
     @contextlib.contextmanager
@@ -745,9 +771,9 @@ class Model:
         """Outputs for one batch, as numpy."""
         batch = self._single_batch(x, None, None)
         self.build_from_batch(batch[0])
-        with evaluating(self.module):
+        with evaluating(self.module), self.precision.autocast():
             out = forward(self.module, batch[0])
-        return to_numpy(out)
+        return to_numpy(self.precision.outputs(out))
 
     def _batch_result(self, return_dict: bool) -> Any:
         logs = self.compiled_metrics.results()
