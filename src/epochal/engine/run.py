@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 from torch import nn
 
+from epochal.engine.compiled import CompiledModule
 from epochal.engine.metrics_tracker import CompiledMetrics
 from epochal.engine.precision import Precision
 from epochal.engine.state import TrainState
@@ -46,7 +47,8 @@ class Run:
     Attributes:
         host: The model facade (its ``stop_*`` flags).
         module: The user's network, built.
-        training_module: What the training step calls (``module`` wrapped for DDP).
+        training_module: What the training step calls (``module`` wrapped for DDP, and
+            through ``torch.compile`` with ``jit_compile``).
         loss_fn: The compiled loss (`None` for predict).
         optimizer: The compiled optimizer (`None` outside ``fit``/``train_on_batch``).
         metrics: The loss tracker and compiled metrics.
@@ -56,12 +58,13 @@ class Run:
         class_weights: ``class_weight`` as a per-class table, or `None`.
         example_input: The ``x`` of the first batch (TensorBoard traces the graph with it).
         precision: The model's autocast context and loss scale (float32: neither).
-        compiled: What ``torch.compile`` made of the modules (``jit_compile``), or `None`.
+        eval_module: What the evaluation and prediction steps call: `None` for ``module``,
+            or ``module`` through ``torch.compile`` (``jit_compile``).
     """
 
     host: LoopHost
     module: nn.Module
-    training_module: nn.Module
+    training_module: nn.Module | CompiledModule
     metrics: CompiledMetrics
     strategy: Strategy
     callbacks: CallbackList
@@ -71,4 +74,4 @@ class Run:
     example_input: Any = None
     state: TrainState = field(default_factory=TrainState)
     precision: Precision = field(default_factory=_float32_precision)
-    compiled: Any = None
+    eval_module: nn.Module | CompiledModule | None = None

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["batch_size_of", "forward", "predict_step", "test_step", "train_step"]
 
 
-def forward(module: torch.nn.Module, x: Any) -> Any:
+def forward(module: Any, x: Any) -> Any:
     """Calls ``module`` on ``x``: a tuple/list is unpacked into positional arguments and a
     dict into keyword arguments, a tensor is passed as is."""
     if isinstance(x, list | tuple):
@@ -42,6 +42,10 @@ def _weights(run: Run, y: Any, sample_weight: torch.Tensor | None) -> torch.Tens
     labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(-1)
     weights = table[labels.long()]
     return weights if sample_weight is None else weights * sample_weight.reshape(-1)
+
+
+def _eval_module(run: Run) -> Any:
+    return run.module if run.eval_module is None else run.eval_module
 
 
 def train_step(run: Run, batch: Batch) -> None:
@@ -68,7 +72,7 @@ def test_step(run: Run, batch: Batch) -> None:
     """Forward and loss under ``no_grad``; metrics are updated on the device."""
     x, y, sample_weight = batch
     with run.precision.autocast():
-        y_pred = forward(run.module, x)
+        y_pred = forward(_eval_module(run), x)
     y_pred = run.precision.outputs(y_pred)
     loss = run.loss_fn(y, y_pred, sample_weight)
     extra = collect_losses(run.module)
@@ -81,5 +85,5 @@ def predict_step(run: Run, batch: Batch) -> Any:
     """The model's outputs for one batch, left on the device (float32 under a mixed
     policy: numpy has no bfloat16)."""
     with run.precision.autocast():
-        out = forward(run.module, batch[0])
+        out = forward(_eval_module(run), batch[0])
     return run.precision.outputs(out)

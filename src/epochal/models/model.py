@@ -48,6 +48,7 @@ from epochal.engine import (
     run_predict,
     should_validate,
 )
+from epochal.engine.compiled import CompiledModule, resolve_jit_compile
 from epochal.engine.loop import to_numpy
 from epochal.engine.precision import Precision
 from epochal.engine.steps import forward, test_step, train_step
@@ -170,6 +171,10 @@ class Model:
         self.compiled_metrics = CompiledMetrics([], None)
         self.precision = Precision(mixed_precision.DTypePolicy("float32"), self.device)
         self.compiled = False
+        # compile(jit_compile=...): torch.compile's arguments (None: eager) and, per module
+        # the steps call, the compiled callable.
+        self._jit_options: dict[str, Any] | None = None
+        self._jit_cache: dict[int, tuple[nn.Module, CompiledModule]] = {}
         self.stop_training = False
         self.stop_evaluating = False
         self.stop_predicting = False
@@ -318,8 +323,11 @@ class Model:
                 ``fn(y_true, y_pred)``. Defaults to `None` (``fit`` then refuses to run).
             metrics: List of names (``"accuracy"``, ``"acc"``, ``"mse"``...), functions or
                 :class:`~epochal.metrics.Metric` objects. Defaults to `None`.
-            jit_compile: Keras' ``jit_compile``: `True` runs the steps through
-                ``torch.compile``; `False` and ``"auto"`` run eagerly. Defaults to `"auto"`.
+            jit_compile: Keras' ``jit_compile``: `True` runs the steps' forward and backward
+                passes through ``torch.compile``; `False` and ``"auto"`` run eagerly (as Keras
+                on torch). A ``torch.compile`` mode (``"max-autotune"``...) or a dict of its
+                arguments also compiles; see :mod:`epochal.engine.compiled`. Defaults to
+                `"auto"`.
             auto_scale_loss: With the ``"mixed_float16"`` policy, scale the loss dynamically
                 (``torch.amp.GradScaler``; Keras wraps the optimizer in a
                 ``LossScaleOptimizer``). Defaults to `True`.
@@ -347,10 +355,13 @@ class Model:
                 f"`metrics` must be a list, e.g. metrics=['accuracy']. Received: {metrics!r}"
             )
         check_bool("auto_scale_loss", auto_scale_loss)
+        jit_options = resolve_jit_compile(jit_compile)
         policy = mixed_precision.resolve(precision)
         self.optimizer = optimizers_module.get(optimizer)
         self.loss_fn = losses_module.get(loss) if loss is not None else None
         self.precision = Precision(policy, self.device, scale_loss=auto_scale_loss)
+        self._jit_options = jit_options
+        self._jit_cache.clear()
         self.compiled_metrics = CompiledMetrics(
             metrics, self.loss_fn.name if self.loss_fn else None
         )
@@ -596,6 +607,17 @@ class Model:
             self._wrapped = (self.strategy, self.strategy.wrap_module(self.module, self.device))
         return self._wrapped[1]
 
+    def _jit(self, module: nn.Module) -> nn.Module | CompiledModule:
+        """``module`` through ``torch.compile`` with ``jit_compile``; kept across calls, so
+        each fit or evaluate reuses the compiled graphs."""
+        if self._jit_options is None:
+            return module
+        cached = self._jit_cache.get(id(module))
+        if cached is None or cached[0] is not module:
+            cached = (module, CompiledModule(module, self._jit_options))
+            self._jit_cache[id(module)] = cached
+        return cached[1]
+
     def _new_run(
         self,
         callbacks: CallbackList,
@@ -607,7 +629,8 @@ class Model:
         return Run(
             host=self,
             module=self.module,
-            training_module=self._training_module() if training else self.module,
+            training_module=self._jit(self._training_module() if training else self.module),
+            eval_module=self._jit(self.module) if self._jit_options is not None else None,
             metrics=self.compiled_metrics,
             strategy=self.strategy,
             callbacks=callbacks,
@@ -744,7 +767,9 @@ class Model:
         run = self._new_run(CallbackList(), batch[0], training=False)
         # The data-parallel wrapper once fit made one; the bare module otherwise.
         wrapped = self._wrapped
-        run.training_module = wrapped[1] if wrapped and wrapped[0] is self.strategy else run.module
+        run.training_module = self._jit(
+            wrapped[1] if wrapped and wrapped[0] is self.strategy else run.module
+        )
         run.optimizer = self.optimizer
         table = _class_weight_table(class_weight)
         run.class_weights = None if table is None else table.to(self.device)
