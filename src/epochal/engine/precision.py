@@ -94,12 +94,12 @@ class Precision:
         if self.scaler is None:
             optimizer.step()
             return
-        before = optimizer.iterations
+        before = optimizer._iterations  # step() calls (gradient accumulation included)
         # GradScaler unscales the gradients in place (before the facade clips them) and calls
         # optimizer.step() only when they are all finite; it reads them on the host to decide.
         self.scaler.step(optimizer)
         self.scaler.update()
-        if optimizer.iterations == before:
+        if optimizer._iterations == before:
             self.skipped_steps += 1
 
     def logs(self) -> dict[str, float]:
