@@ -13,6 +13,13 @@ Usage (from the repository root)::
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/bench_fit.py --quick    # smoke run
     ... --write-readme   # also replace the table in benchmarks/README.md
 
+``--precision mixed_bfloat16`` (or ``mixed_float16``) adds epochal's mixed-precision row,
+timed against the hand-written loop under the same ``torch.autocast`` (and GradScaler);
+``--compile`` adds epochal with ``compile(jit_compile=True)``, timed against the eager fused
+hand loop. On a GPU::
+
+    ... --device cuda --precision mixed_bfloat16 --compile --batch-sizes 256
+
 Peers (Poutyne, PyTorch Lightning, Keras 3 on the torch backend) run when importable, in
 this interpreter or in the one given by ``--peer-python`` (a separate venv with the same
 torch, so that they do not become epochal's dependencies); otherwise they are skipped.
@@ -46,7 +53,11 @@ LOOPS = (
     "poutyne",
     "lightning",
     "keras",
+    "epochal_precision",
+    "epochal_compile",
 )
+#: Rows run only when asked for: ``--precision`` and ``--compile``.
+OPTIONAL = ("epochal_precision", "epochal_compile")
 LABELS = {
     "hand": "hand-written PyTorch loop (`.item()` + accuracy each step)",
     "hand_fused": "the hand-written loop with `torch.optim.Adam(fused=True)` (x hand)",
@@ -62,6 +73,10 @@ LABELS = {
     "poutyne": "Poutyne `Model.fit`",
     "lightning": "PyTorch Lightning `Trainer.fit`",
     "keras": "Keras 3 `fit` (torch backend)",
+    "epochal_precision": 'epochal `fit`, `optimizer="adam"`, `compile(precision="{precision}")`, '
+    "**x the hand loop under the same autocast** (and GradScaler for float16)",
+    "epochal_compile": 'epochal `fit`, `optimizer="adam"`, `compile(jit_compile=True)` '
+    "(torch.compile), **x the eager fused hand loop**",
 }
 PEER_MODULE = {"poutyne": "poutyne", "lightning": "lightning", "keras": "keras"}
 SEED_CALLBACKS = (
@@ -74,7 +89,12 @@ SEED_CALLBACKS = (
 
 
 # Each loop is timed against the hand-written loop with the same optimizer.
-_BASELINE = {"epochal": "hand_fused", "epochal_callbacks": "hand_fused"}
+_BASELINE = {
+    "epochal": "hand_fused",
+    "epochal_callbacks": "hand_fused",
+    "epochal_precision": "hand_precision",
+    "epochal_compile": "hand_fused",
+}
 
 
 # ---------------------------------------------------------------------------- children
@@ -127,7 +147,42 @@ def _run_hand(x, y, batch_size, args, fused: bool = False):
     return epoch
 
 
-def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool):
+def _run_hand_precision(x, y, batch_size, args):
+    """The fused hand loop under ``torch.autocast`` in the policy's dtype, with a GradScaler
+    for float16: what a PyTorch user writes for mixed precision."""
+    import torch
+    import torch.nn.functional as F
+
+    device = torch.device(args.device)
+    dtype = {"mixed_bfloat16": torch.bfloat16, "mixed_float16": torch.float16}[args.precision]
+    model = _torch_mlp(args.features, args.hidden, args.classes).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+    def epoch():
+        model.train()
+        perm = torch.randperm(len(xt), device=device)
+        total_loss, correct, seen = 0.0, 0, 0
+        for start in range(0, len(xt), batch_size):
+            idx = perm[start : start + batch_size]
+            xb, yb = xt[idx], yt[idx]
+            optimizer.zero_grad()
+            with torch.autocast(device.type, dtype=dtype):
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), yb)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total_loss += loss.item() * len(yb)
+            correct += (logits.argmax(dim=1) == yb).sum().item()
+            seen += len(yb)
+        return total_loss / seen, correct / seen
+
+    return epoch
+
+
+def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool, **compile_kwargs):
     import torch
 
     import epochal
@@ -143,6 +198,7 @@ def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool)
         optimizer=optimizer,
         loss=SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        **compile_kwargs,
     )
     workdir = Path(tempfile.mkdtemp(prefix="epochal-bench-"))
     found = {name: getattr(epochal.callbacks, name, None) for name in SEED_CALLBACKS}
@@ -312,6 +368,12 @@ def _rss_mib() -> float:
 def _make(loop, x, y, batch_size, args):
     if loop in ("hand", "hand_fused"):
         return _run_hand(x, y, batch_size, args, fused=loop == "hand_fused")
+    if loop == "hand_precision":
+        return _run_hand_precision(x, y, batch_size, args)
+    if loop == "epochal_precision":
+        return _run_epochal(x, y, batch_size, args, False, False, precision=args.precision)
+    if loop == "epochal_compile":
+        return _run_epochal(x, y, batch_size, args, False, False, jit_compile=True)
     if loop in ("epochal_sequential", "epochal_functional"):
         return _run_epochal_layers(x, y, batch_size, args, loop == "epochal_functional")
     if loop.startswith("epochal"):
@@ -431,7 +493,8 @@ def _table(results: dict, loops: list[str], batch_sizes: list[int]) -> str:
             )
         peak = statistics.median(r["peak_rss_mib"] for r in runs)
         grown = statistics.median(r["peak_rss_mib"] - r["rss_before_mib"] for r in runs)
-        rows.append(f"| {LABELS[loop]} | " + " | ".join(cells) + f" | {peak:.0f} (+{grown:.0f}) |")
+        label = LABELS[loop].format(precision=getattr(_table, "precision", ""))
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {peak:.0f} (+{grown:.0f}) |")
     return header + "\n".join(rows) + "\n"
 
 
@@ -458,6 +521,8 @@ def parent(args: argparse.Namespace) -> None:
                     str(args.hidden),
                     "--reps",
                     str(args.reps),
+                    "--precision",
+                    args.precision,
                     "--batch-sizes",
                     *map(str, args.batch_sizes),
                 ]
@@ -524,7 +589,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--child", dest="loop", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--loops", nargs="+", default=list(LOOPS), choices=LOOPS)
+    parser.add_argument(
+        "--loops", nargs="+", default=[n for n in LOOPS if n not in OPTIONAL], choices=LOOPS
+    )
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        help="adds the row of epochal under this dtype policy, against the hand-written loop "
+        "under the same autocast (and GradScaler for float16)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="adds the row of epochal with compile(jit_compile=True) (torch.compile); its "
+        "first epoch (the compilation) is the warm-up, not timed",
+    )
     parser.add_argument(
         "--rounds", type=int, default=1, help="fresh processes per loop, interleaved across loops"
     )
@@ -551,6 +631,13 @@ def main() -> None:
     args.features, args.classes = 784, 10
     if args.quick:
         args.rounds, args.reps, args.samples = 1, 2, 6_400
+    if args.precision != "float32" and "epochal_precision" not in args.loops:
+        args.loops.append("epochal_precision")
+    if args.compile and "epochal_compile" not in args.loops:
+        args.loops.append("epochal_compile")
+    if args.precision == "float32" and "epochal_precision" in args.loops:
+        parser.error("the epochal_precision row needs --precision mixed_bfloat16|mixed_float16")
+    _table.precision = args.precision  # type: ignore[attr-defined]
     if args.loop:
         child(args)
     else:

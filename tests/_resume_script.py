@@ -1,7 +1,8 @@
 """The training script of the resume tests: seed 001's MNIST MLP with every stateful piece.
 
 Run as ``python tests/_resume_script.py OUT_DIR [--save-freq N|epoch] [--kill-at G]
-[--kill-in-write] [--term-at G] [--no-backup]``, or call :func:`train` in a forked child.
+[--kill-in-write] [--term-at G] [--no-backup] [--precision POLICY]``, or call
+:func:`train` in a forked child.
 ``G`` is a global batch index (``epoch * steps + batch``): ``--kill-at`` SIGKILLs the process
 after that batch (with ``--kill-in-write``: halfway through the first backup written at or
 after it); ``--term-at`` sends SIGTERM to itself there. The final weights go to
@@ -123,6 +124,7 @@ def train(
     backup: bool = True,
     data: tuple[np.ndarray, ...] | None = None,
     functional: bool = False,
+    precision: str | None = None,
 ) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -145,7 +147,12 @@ def train(
             ],
             device="cpu",
         )
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer="adam",
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        precision=precision,
+    )
     cb = epochal.callbacks
     callbacks: list[Callback] = []
     if hasattr(cb, "EarlyStopping"):
@@ -184,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kill-in-write", action="store_true")
     parser.add_argument("--term-at", type=int)
     parser.add_argument("--no-backup", action="store_true")
+    parser.add_argument("--precision")
     args = parser.parse_args(argv)
     save_freq = args.save_freq if args.save_freq == "epoch" else int(args.save_freq)
     train(
@@ -193,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         args.kill_in_write,
         args.term_at,
         backup=not args.no_backup,
+        precision=args.precision,
     )
 
 

@@ -144,3 +144,20 @@ def test_sigterm_writes_backup_exits_cleanly_and_resumes_exactly(mnist_data, ref
     )
     assert second.returncode == 0, second.stderr
     _assert_same_run(tmp_path, reference)
+
+
+@pytest.mark.slow
+def test_sigkill_anywhere_float16_loss_scale_is_bit_exact(mnist_data, tmp_path):
+    """mixed_float16 on the CPU: the GradScaler's scale and growth tracker are in the backup,
+    so skipped updates and scale changes replay identically after each SIGKILL."""
+    reference = tmp_path / "reference"
+    script.train(reference, backup=False, data=mnist_data, precision="mixed_float16")
+    out = tmp_path / "run"
+    points = _kill_points(seed=7, count=6)
+    for at in points:
+        code = _run_forked(out, mnist_data, save_freq=3, kill_at=at, precision="mixed_float16")
+        assert code == -signal.SIGKILL, f"kill at {at}: exit code {code}"
+    assert _run_forked(out, mnist_data, save_freq=3, precision="mixed_float16") == 0
+    _assert_same_run(out, reference)
+    header = (reference / "training.log").read_text().splitlines()[0]
+    assert "loss_scale" in header and "skipped_steps" in header

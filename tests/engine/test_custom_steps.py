@@ -643,3 +643,25 @@ def test_monitors_in_auto_mode_know_the_directions_of_the_models_own_metrics():
     assert model.metric_direction("val_mae") == "down"
     assert model.metric_direction("loss") == "down"
     assert model.metric_direction("unknown") is None
+
+
+def test_a_custom_train_step_with_mixed_precision_is_refused_not_ignored():
+    import numpy as np
+
+    import epochal
+
+    class Own(epochal.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = epochal.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            return {}
+
+    model = Own()
+    model.compile(optimizer="sgd", loss="mse", precision="mixed_bfloat16")
+    with pytest.raises(NotImplementedError, match="mixed precision"):
+        model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), verbose=0)

@@ -150,6 +150,7 @@ def _fit_epochs(
             break
         host.stop_training = host.stop_training or stop
         epoch_logs = metrics.results()
+        epoch_logs.update(run.precision.logs())  # float16: loss_scale, skipped_steps
         if validation is not None and should_validate(epoch, validation_freq):
             val_logs = run_evaluate(run, validation, name="val")
             epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})

@@ -17,14 +17,21 @@ import torch
 from torch import nn
 
 from epochal.data import Batch
+from epochal.engine.compiled import CompiledModule
 from epochal.engine.metrics_tracker import CompiledMetrics
+from epochal.engine.precision import Precision
 from epochal.engine.state import TrainState
+from epochal.mixed_precision import DTypePolicy
 
 if TYPE_CHECKING:
     from epochal.callbacks.callback_list import CallbackList
     from epochal.distributed import Strategy
 
 __all__ = ["LoopHost", "Run"]
+
+
+def _float32_precision() -> Precision:
+    return Precision(DTypePolicy("float32"), torch.device("cpu"))
 
 
 class LoopHost(Protocol):
@@ -42,7 +49,8 @@ class Run:
     Attributes:
         host: The model facade (its ``stop_*`` flags).
         module: The user's network, built.
-        training_module: What the training step calls (``module`` wrapped for DDP).
+        training_module: What the training step calls (``module`` wrapped for DDP, and
+            through ``torch.compile`` with ``jit_compile``).
         loss_fn: The compiled loss (`None` for predict).
         optimizer: The compiled optimizer (`None` outside ``fit``/``train_on_batch``).
         metrics: The loss tracker and compiled metrics (a :class:`StepLogs` over them when
@@ -57,11 +65,14 @@ class Run:
             ``test_step`` / ``predict_step`` (:mod:`epochal.engine.custom_steps`).
         optimizers: Optimizers of the model besides ``optimizer`` (a GAN's two), by name;
             their state is part of the run's :class:`TrainState` backup.
+        precision: The model's autocast context and loss scale (float32: neither).
+        eval_module: What the evaluation and prediction steps call: `None` for ``module``,
+            or ``module`` through ``torch.compile`` (``jit_compile``).
     """
 
     host: LoopHost
     module: nn.Module
-    training_module: nn.Module
+    training_module: nn.Module | CompiledModule
     metrics: CompiledMetrics | Any  # or custom_steps.StepLogs, for the model's own steps
     strategy: Strategy
     callbacks: CallbackList
@@ -74,3 +85,5 @@ class Run:
     test_fn: Callable[[Run, Batch], None] | None = None
     predict_fn: Callable[[Run, Batch], Any] | None = None
     optimizers: dict[str, Any] = field(default_factory=dict)
+    precision: Precision = field(default_factory=_float32_precision)
+    eval_module: nn.Module | CompiledModule | None = None

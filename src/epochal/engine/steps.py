@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["batch_size_of", "forward", "predict_step", "test_step", "train_step"]
 
 
-def forward(module: torch.nn.Module, x: Any) -> Any:
+def forward(module: Any, x: Any) -> Any:
     """Calls ``module`` on ``x``: a tuple/list is unpacked into positional arguments and a
     dict into keyword arguments, a tensor is passed as is. A module whose ``whole_inputs``
     is true (a subclassed model's, which takes Keras' ``inputs`` structure) gets ``x`` as
@@ -46,27 +46,36 @@ def _weights(run: Run, y: Any, sample_weight: torch.Tensor | None) -> torch.Tens
     return weights if sample_weight is None else weights * sample_weight.reshape(-1)
 
 
+def _eval_module(run: Run) -> Any:
+    return run.module if run.eval_module is None else run.eval_module
+
+
 def train_step(run: Run, batch: Batch) -> None:
     """Forward, loss (plus the layers' own losses), backward and one optimizer update;
     metrics are updated on the device."""
     x, y, sample_weight = batch
     sample_weight = _weights(run, y, sample_weight)
-    y_pred = forward(run.training_module, x)
+    precision = run.precision
+    with precision.autocast():  # mixed precision: the forward pass in float16/bfloat16
+        y_pred = forward(run.training_module, x)
+    y_pred = precision.outputs(y_pred)  # loss and metrics in float32
     loss = run.loss_fn(y, y_pred, sample_weight)
     extra = collect_losses(run.module)  # add_loss() terms and weight regularizers (Keras)
     if extra is not None:
         loss = loss + extra
     optimizer = run.optimizer
     optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
+    precision.backward(loss)  # scaled for float16
+    precision.step(optimizer)  # skipped when float16 gradients overflowed
     run.metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
 
 
 def test_step(run: Run, batch: Batch) -> None:
     """Forward and loss under ``no_grad``; metrics are updated on the device."""
     x, y, sample_weight = batch
-    y_pred = forward(run.module, x)
+    with run.precision.autocast():
+        y_pred = forward(_eval_module(run), x)
+    y_pred = run.precision.outputs(y_pred)
     loss = run.loss_fn(y, y_pred, sample_weight)
     extra = collect_losses(run.module)
     if extra is not None:
@@ -75,5 +84,8 @@ def test_step(run: Run, batch: Batch) -> None:
 
 
 def predict_step(run: Run, batch: Batch) -> Any:
-    """The model's outputs for one batch, left on the device."""
-    return forward(run.module, batch[0])
+    """The model's outputs for one batch, left on the device (float32 under a mixed
+    policy: numpy has no bfloat16)."""
+    with run.precision.autocast():
+        out = forward(_eval_module(run), batch[0])
+    return run.precision.outputs(out)

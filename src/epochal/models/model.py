@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from epochal import losses as losses_module
+from epochal import mixed_precision, saving
 from epochal import optimizers as optimizers_module
-from epochal import saving
 from epochal._devices import resolve_device
 from epochal._modes import evaluating
 from epochal._naming import snake_case
@@ -49,6 +49,7 @@ from epochal.engine import (
     run_predict,
     should_validate,
 )
+from epochal.engine.compiled import CompiledModule, resolve_jit_compile
 from epochal.engine.custom_steps import (
     StepLogs,
     custom_predict_fn,
@@ -56,6 +57,7 @@ from epochal.engine.custom_steps import (
     custom_train_fn,
 )
 from epochal.engine.loop import to_numpy
+from epochal.engine.precision import Precision
 from epochal.engine.steps import forward, predict_step, test_step, train_step
 from epochal.layers import Layer, set_trainable, training_scope
 from epochal.layers.base import unique_name
@@ -222,7 +224,12 @@ class Model(StepAPI):
         self.device = resolve_device(device) if device is not None else default_device()
         self.optimizer: optimizers_module.Optimizer | None = None
         self.compiled_metrics = CompiledMetrics([], None)
+        self.precision = Precision(mixed_precision.DTypePolicy("float32"), self.device)
         self.compiled = False
+        # compile(jit_compile=...): torch.compile's arguments (None: eager) and, per module
+        # the steps call, the compiled callable.
+        self._jit_options: dict[str, Any] | None = None
+        self._jit_cache: dict[int, tuple[nn.Module, CompiledModule]] = {}
         self.stop_training = False
         self.stop_evaluating = False
         self.stop_predicting = False
@@ -303,13 +310,16 @@ class Model(StepAPI):
         ``Checkpoint(to_save=...)``): the weights and buffers (restored by position, since
         automatic layer names differ between processes, not architectures), the optimizer
         when compiled, and the run's :class:`~epochal.engine.TrainState` (position, data
-        order, running metrics, random state and the callbacks' states)."""
+        order, running metrics, random state and the callbacks' states); under a mixed
+        policy, the :class:`~epochal.engine.precision.Precision` (the float16 loss scale)."""
         objects: dict[str, Any] = {"model": _WeightsByPosition(self.module)}
         if self.optimizer is not None:
             objects["optimizer"] = self.optimizer
         for key, optimizer in self._tracked_optimizers.items():
             if optimizer.built:
                 objects[f"optimizer:{key}"] = optimizer
+        if self.precision.enabled:
+            objects["precision"] = self.precision  # the float16 loss scale
         objects["train"] = self._fit_state
         return objects
 
@@ -398,6 +408,12 @@ class Model(StepAPI):
     def to(self, device: str | torch.device) -> Model:
         self.device = resolve_device(device)
         self.module.to(self.device)
+        if self.precision.device_type != self.device.type:  # autocast is per device type
+            state = self.precision.state_dict()
+            self.precision = Precision(
+                self.precision.policy, self.device, scale_loss=self.precision.scaler is not None
+            )
+            self.precision.load_state_dict(state)
         return self
 
     # ------------------------------------------------------------------ compile / build
@@ -406,6 +422,10 @@ class Model(StepAPI):
         optimizer: Any = "rmsprop",
         loss: Any = None,
         metrics: Sequence[Any] | None = None,
+        *,
+        jit_compile: Any = "auto",
+        auto_scale_loss: bool = True,
+        precision: Any = None,
         **kwargs: Any,
     ) -> None:
         """Chooses the optimizer, the loss and the metrics (Keras names or objects).
@@ -417,17 +437,27 @@ class Model(StepAPI):
                 ``fn(y_true, y_pred)``. Defaults to `None` (``fit`` then refuses to run).
             metrics: List of names (``"accuracy"``, ``"acc"``, ``"mse"``...), functions or
                 :class:`~epochal.metrics.Metric` objects. Defaults to `None`.
+            jit_compile: Keras' ``jit_compile``: `True` runs the steps' forward and backward
+                passes through ``torch.compile``; `False` and ``"auto"`` run eagerly (as Keras
+                on torch). A ``torch.compile`` mode (``"max-autotune"``...) or a dict of its
+                arguments also compiles; see :mod:`epochal.engine.compiled`. Defaults to
+                `"auto"`.
+            auto_scale_loss: With the ``"mixed_float16"`` policy, scale the loss dynamically
+                (``torch.amp.GradScaler``; Keras wraps the optimizer in a
+                ``LossScaleOptimizer``). Defaults to `True`.
+            precision: epochal's per-model dtype policy: ``"float32"``, ``"mixed_float16"``,
+                ``"mixed_bfloat16"`` or a :class:`~epochal.mixed_precision.DTypePolicy`.
+                Defaults to `None`: the global policy
+                (:func:`epochal.mixed_precision.set_global_policy`) at compile time.
 
         Raises:
             ValueError / TypeError: for unknown names or unsupported objects, naming them.
         """
         ignored = {
             "run_eagerly",
-            "jit_compile",
             "steps_per_execution",
             "weighted_metrics",
             "loss_weights",
-            "auto_scale_loss",
         }
         self.__dict__["_compiling"] = True
         unknown = set(kwargs) - ignored
@@ -439,9 +469,15 @@ class Model(StepAPI):
             raise TypeError(
                 f"`metrics` must be a list, e.g. metrics=['accuracy']. Received: {metrics!r}"
             )
+        check_bool("auto_scale_loss", auto_scale_loss)
+        jit_options = resolve_jit_compile(jit_compile)
+        policy = mixed_precision.resolve(precision)
         self.optimizer = optimizers_module.get(optimizer)
         self.loss_fn = losses_module.get(loss) if loss is not None else None  # type: ignore[misc]
         compiled_loss = self._compiled_loss_fn
+        self.precision = Precision(policy, self.device, scale_loss=auto_scale_loss)
+        self._jit_options = jit_options
+        self._jit_cache.clear()
         self.compiled_metrics = CompiledMetrics(
             metrics, compiled_loss.name if compiled_loss else None
         )
@@ -760,6 +796,17 @@ class Model(StepAPI):
         cls = type(self)
         return cls._overrides(step) or cls._overrides("compute_loss")
 
+    def _jit(self, module: nn.Module) -> nn.Module | CompiledModule:
+        """``module`` through ``torch.compile`` with ``jit_compile``; kept across calls, so
+        each fit or evaluate reuses the compiled graphs."""
+        if self._jit_options is None:
+            return module
+        cached = self._jit_cache.get(id(module))
+        if cached is None or cached[0] is not module:
+            cached = (module, CompiledModule(module, self._jit_options))
+            self._jit_cache[id(module)] = cached
+        return cached[1]
+
     def _new_run(
         self,
         callbacks: CallbackList,
@@ -769,6 +816,13 @@ class Model(StepAPI):
         state: TrainState | None = None,
     ) -> Run:
         own_steps = self._uses_own_steps()
+        if own_steps and self.precision.enabled:
+            raise NotImplementedError(
+                f"{type(self).__name__} has its own train_step/test_step/compute_loss and "
+                "a mixed precision policy: epochal applies mixed precision around its own "
+                "steps only. Compile with precision='float32' (or set the global policy to "
+                "'float32'), or use the default steps."
+            )
         if own_steps:
             # The model's steps call its layers themselves: no DDP wrapper; under data
             # parallelism every optimizer update averages its gradients instead.
@@ -780,7 +834,10 @@ class Model(StepAPI):
         run = Run(
             host=self,
             module=self.module,
-            training_module=training_module,
+            training_module=training_module if own_steps else self._jit(training_module),
+            eval_module=(
+                self._jit(self.module) if self._jit_options is not None and not own_steps else None
+            ),
             metrics=self.compiled_metrics,
             strategy=self.strategy,
             callbacks=callbacks,
@@ -789,6 +846,7 @@ class Model(StepAPI):
             example_input=example_input,
             state=state if state is not None else TrainState(),
             optimizers=dict(self._tracked_optimizers),
+            precision=self.precision,
         )
         if own_steps:
             run.metrics = StepLogs(self, self.compiled_metrics, self.strategy)
@@ -925,7 +983,7 @@ class Model(StepAPI):
         # The data-parallel wrapper once fit made one; the bare module otherwise.
         wrapped = self._wrapped
         if not isinstance(run.metrics, StepLogs):
-            run.training_module = (
+            run.training_module = self._jit(
                 wrapped[1] if wrapped and wrapped[0] is self.strategy else run.module
             )
         run.optimizer = self.optimizer
@@ -956,9 +1014,9 @@ class Model(StepAPI):
         batch = self._single_batch(x, None, None)
         self.build_from_batch(batch[0])
         run = self._new_run(CallbackList(), batch[0], training=False)
-        with self._running(run), evaluating(self.module):
+        with self._running(run), evaluating(self.module), self.precision.autocast():
             out = (run.predict_fn or predict_step)(run, batch)
-        return to_numpy(out)
+        return to_numpy(self.precision.outputs(out))
 
     def _batch_result(self, run: Run, return_dict: bool) -> Any:
         logs = run.metrics.results()

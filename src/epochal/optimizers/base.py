@@ -238,6 +238,12 @@ class Optimizer:
         clipvalue: Clip gradients element-wise to ``[-clipvalue, clipvalue]``. Defaults to
             `None`.
         global_clipnorm: Clip the global gradient norm. Defaults to `None`.
+        gradient_accumulation_steps: Keras 3's gradient accumulation: an int >= 2 applies
+            one update every that many ``step()`` calls, with the mean of their gradients
+            (clipping and weight decay on that mean); between updates the gradients are summed
+            into accumulators (kept in :meth:`state_dict`, so a run resumes mid-accumulation).
+            As in Keras, ``iterations`` counts updates (calls // steps) while a
+            learning-rate schedule is asked with the count of calls. Defaults to `None`.
         lr: Legacy alias of `learning_rate` (deprecated).
 
     Raises:
@@ -257,6 +263,7 @@ class Optimizer:
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
+        gradient_accumulation_steps: int | None = None,
         name: str | None = None,
         lr: float | None = None,
         **torch_kwargs: Any,
@@ -291,6 +298,15 @@ class Optimizer:
         ):
             if clip is not None:
                 _check_number(clip_name, clip)
+        if gradient_accumulation_steps is not None and (
+            isinstance(gradient_accumulation_steps, bool)
+            or not isinstance(gradient_accumulation_steps, int)
+            or gradient_accumulation_steps < 2
+        ):
+            raise ValueError(
+                "`gradient_accumulation_steps` must be an integer >= 2. "
+                f"Received: gradient_accumulation_steps={gradient_accumulation_steps!r}"
+            )
         if name is not None:
             check_str("name", name, where=f"{type(self).__name__}: ")
         if decay:
@@ -309,7 +325,10 @@ class Optimizer:
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
         self.torch_kwargs = torch_kwargs
-        self.iterations = 0
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        # step() calls so far; ``iterations`` is this over gradient_accumulation_steps.
+        self._iterations = 0
+        self._accumulators: list[torch.Tensor | None] = []
         self.weight_decay = float(weight_decay) if weight_decay is not None else None
         self._learning_rate = _float32(learning_rate)
         self._lr_variable = LearningRate(self)
@@ -336,7 +355,7 @@ class Optimizer:
             raise ValueError(
                 f"Argument(s) not recognized by {type(self).__name__}: {unknown}. "
                 "Accepted: learning_rate, weight_decay, decay, clipnorm, clipvalue, "
-                "global_clipnorm, name, "
+                "global_clipnorm, gradient_accumulation_steps, name, "
                 f"{', '.join(sorted(accepted))}."
             )
         _check_hyperparameters(type(self).__name__, torch_kwargs)
@@ -344,6 +363,17 @@ class Optimizer:
     @property
     def built(self) -> bool:
         return self.torch_optimizer is not None
+
+    @property
+    def iterations(self) -> int:
+        """Updates applied so far (with gradient accumulation: ``step()`` calls // steps)."""
+        if self.gradient_accumulation_steps:
+            return self._iterations // self.gradient_accumulation_steps
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._iterations = int(value) * (self.gradient_accumulation_steps or 1)
 
     def build(self, params: Iterable[torch.nn.Parameter | tuple[str, torch.nn.Parameter]]) -> None:
         """Creates the torch optimizer over ``params`` (called by ``Model`` when built).
@@ -464,11 +494,12 @@ class Optimizer:
         if self._schedule is None:
             return self._learning_rate
         cache = self._schedule_cache
-        if cache is None or cache[0] != self.iterations:
-            value = self._schedule(self.iterations)
+        calls = self._iterations  # Keras: schedules see every call, accumulating or not
+        if cache is None or cache[0] != calls:
+            value = self._schedule(calls)
             if isinstance(value, torch.Tensor):
                 value = value.detach().to("cpu", torch.float32)
-            cache = (self.iterations, _float32(float(value)))
+            cache = (calls, _float32(float(value)))
             self._schedule_cache = cache
         return cache[1]
 
@@ -496,8 +527,13 @@ class Optimizer:
         self._require().zero_grad(set_to_none=set_to_none)
 
     def step(self) -> None:
-        """Applies one update (gradient clipping and decay first, when configured)."""
+        """Applies one update (gradient clipping and decay first, when configured); with
+        ``gradient_accumulation_steps``, accumulates the gradients instead except on every
+        N-th call, which updates with their mean."""
         opt = self._require()
+        if self.gradient_accumulation_steps and not self._accumulate(opt):
+            self._iterations += 1
+            return
         if _GRADIENT_SYNC:
             _GRADIENT_SYNC[-1](
                 [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
@@ -511,7 +547,30 @@ class Optimizer:
         opt.step()
         if self._constrained:
             self._apply_constraints()
-        self.iterations += 1
+        self._iterations += 1
+
+    def _accumulate(self, opt: torch.optim.Optimizer) -> bool:
+        """Adds this call's gradients to the accumulators; on the update call, puts their
+        mean in ``.grad`` and empties the accumulators. Returns whether to update now."""
+        steps = self.gradient_accumulation_steps or 1
+        params = [p for g in opt.param_groups for p in g["params"]]
+        if len(self._accumulators) != len(params):
+            self._accumulators = [None] * len(params)
+        update = (self._iterations + 1) % steps == 0
+        with torch.no_grad():
+            for index, param in enumerate(params):
+                grad, total = param.grad, self._accumulators[index]
+                if grad is None:
+                    continue
+                if update:
+                    param.grad = grad if total is None else grad + total
+                    param.grad.div_(steps)
+                    self._accumulators[index] = None
+                elif total is None:
+                    self._accumulators[index] = grad.detach().clone()
+                else:
+                    total.add_(grad)
+        return update
 
     def apply(
         self,
@@ -605,12 +664,17 @@ class Optimizer:
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state: dict[str, Any] = {
             "torch": self._require().state_dict(),
             "learning_rate": self._base_rate(),
-            "iterations": self.iterations,
+            "iterations": self._iterations,
             "decay": self.decay,
         }
+        if self.gradient_accumulation_steps:
+            state["accumulated"] = {
+                str(i): t for i, t in enumerate(self._accumulators) if t is not None
+            }
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores :meth:`state_dict`; an optimizer not built yet (one a custom
@@ -626,7 +690,14 @@ class Optimizer:
                     group["weight_decay"] = 0.0
         if self._schedule is None:  # a schedule's rate follows from `iterations`
             self._learning_rate = float(state["learning_rate"])
-        self.iterations = int(state["iterations"])
+        self._iterations = int(state["iterations"])
+        if self.gradient_accumulation_steps:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            saved = state.get("accumulated", {})
+            self._accumulators = [
+                saved[str(i)].to(p.device, p.dtype, copy=True) if str(i) in saved else None
+                for i, p in enumerate(params)
+            ]
         self.decay = float(state.get("decay", self.decay))
         self._apply_lr()
 
@@ -640,7 +711,7 @@ class Optimizer:
             "weight_decay": self.weight_decay,
             "decay": self.decay,
         }
-        for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+        for key in ("clipnorm", "clipvalue", "global_clipnorm", "gradient_accumulation_steps"):
             if getattr(self, key) is not None:
                 config[key] = getattr(self, key)
         config.update(self.torch_kwargs)
