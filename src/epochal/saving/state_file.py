@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from epochal._io import atomic_write
+from epochal._io import atomic_write, write_buffers
 from epochal.saving import _tree
 from epochal.saving._bundle import digest
 
@@ -122,9 +122,9 @@ _ST_DTYPES = {
 }
 
 
-def _stream(handle: Any, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    """Writes a safetensors file entry by entry from the tensors' own memory: no copy of
-    the whole file in memory, and the interpreter lock is free while the bytes go out."""
+def _stream(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> list[Any]:
+    """The pieces of a safetensors file, in order, each a view of the tensors' own memory:
+    the file is written from them without first being assembled in memory."""
     header: dict[str, Any] = {"__metadata__": metadata}
     offset = 0
     for name, tensor in tensors.items():
@@ -137,11 +137,11 @@ def _stream(handle: Any, tensors: dict[str, torch.Tensor], metadata: dict[str, s
         offset += size
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # safetensors aligns the data on 8 bytes
-    handle.write(len(raw).to_bytes(8, "little"))
-    handle.write(raw)
+    pieces: list[Any] = [len(raw).to_bytes(8, "little"), raw]
     for tensor in tensors.values():
         if tensor.numel():
-            handle.write(tensor.reshape(-1).view(torch.uint8).numpy().data)
+            pieces.append(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    return pieces
 
 
 _CHECKSUMS = {1: _v1_checksum, 2: _digest}
@@ -235,11 +235,7 @@ def write_state(
 
         return atomic_write(path, write)
 
-    def stream(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            _stream(handle, tensors, metadata)
-
-    return atomic_write(path, stream)
+    return atomic_write(path, lambda tmp: write_buffers(tmp, _stream(tensors, metadata)))
 
 
 def read_state(
