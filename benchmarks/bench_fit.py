@@ -41,6 +41,8 @@ LOOPS = (
     "epochal_callbacks_torch_adam",
     "epochal",
     "epochal_callbacks",
+    "epochal_sequential",
+    "epochal_functional",
     "poutyne",
     "lightning",
     "keras",
@@ -55,6 +57,8 @@ LABELS = {
     "**x the fused hand loop**",
     "epochal_callbacks": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
     '`optimizer="adam"` (fused Adam), **x the fused hand loop**',
+    "epochal_sequential": 'epochal `Sequential` of `Dense` layers, `optimizer="adam"`',
+    "epochal_functional": "epochal functional `Model(inputs, outputs)`, the same `Dense` layers",
     "poutyne": "Poutyne `Model.fit`",
     "lightning": "PyTorch Lightning `Trainer.fit`",
     "keras": "Keras 3 `fit` (torch backend)",
@@ -183,6 +187,37 @@ def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool)
     return epoch
 
 
+def _run_epochal_layers(x, y, batch_size, args, functional: bool):
+    """The seed MLP built from epochal layers, as a Sequential or as a functional model (the
+    pair measures the functional graph's cost against the plain stack)."""
+    import torch
+
+    import epochal
+    from epochal.layers import Dense
+    from epochal.losses import SparseCategoricalCrossentropy
+
+    torch.manual_seed(0)
+    hidden, head = Dense(args.hidden, activation="relu"), Dense(args.classes)
+    if functional:
+        inputs = epochal.Input(shape=(args.features,))
+        model = epochal.Model(inputs, head(hidden(inputs)), device=args.device)
+    else:
+        model = epochal.Sequential(
+            [epochal.Input(shape=(args.features,)), hidden, head], device=args.device
+        )
+    model.compile(
+        optimizer="adam",
+        loss=SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+    def epoch():
+        history = model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        return history.history["loss"][-1], history.history["accuracy"][-1]
+
+    return epoch
+
+
 def _run_poutyne(x, y, batch_size, args):
     import poutyne
     import torch
@@ -277,6 +312,8 @@ def _rss_mib() -> float:
 def _make(loop, x, y, batch_size, args):
     if loop in ("hand", "hand_fused"):
         return _run_hand(x, y, batch_size, args, fused=loop == "hand_fused")
+    if loop in ("epochal_sequential", "epochal_functional"):
+        return _run_epochal_layers(x, y, batch_size, args, loop == "epochal_functional")
     if loop.startswith("epochal"):
         return _run_epochal(x, y, batch_size, args, "callbacks" in loop, loop.endswith("adam"))
     return globals()[f"_run_{loop}"](x, y, batch_size, args)
@@ -452,6 +489,19 @@ def parent(args: argparse.Namespace) -> None:
         "",
         _table(results, loops, args.batch_sizes),
     ]
+    if "epochal_sequential" in loops and "epochal_functional" in loops:
+        cells = []
+        for b in args.batch_sizes:
+
+            def best(loop: str, key: str = str(b)) -> float:
+                runs = results[loop]
+                return statistics.median(
+                    max(r["steps_per_s"][key]) / max(r["hand_steps_per_s"][key]) for r in runs
+                )
+
+            ratio = best("epochal_functional") / best("epochal_sequential")
+            cells.append(f"batch {b}: {ratio:.3f}")
+        report.append("Functional / Sequential (same layers, x hand): " + ", ".join(cells) + ".")
     if skipped:
         report.append(f"Not installed, skipped: {', '.join(skipped)}.")
     if missing:

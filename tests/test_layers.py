@@ -182,7 +182,9 @@ def test_reshape_excludes_the_batch_axis():
 
 
 def test_input_layer_declares_a_shape_and_passes_data_through():
-    layer = Input(shape=(3,))
+    tensor = Input(shape=(3,))  # Keras 3: a symbolic tensor, made by an InputLayer
+    assert tensor.shape == (None, 3)
+    layer = tensor.node.owner
     assert isinstance(layer, InputLayer)
     assert layer.input_shape_hint == (3,)
     x = torch.randn(2, 3)
@@ -391,6 +393,13 @@ _EXAMPLES = {
     "Embedding": lambda **kw: Embedding(7, 3, **kw),
     "Flatten": lambda **kw: Flatten(**kw),
     "InputLayer": lambda **kw: InputLayer(shape=(4,), **kw),
+    "Add": lambda **kw: layers.Add(**kw),
+    "Subtract": lambda **kw: layers.Subtract(**kw),
+    "Multiply": lambda **kw: layers.Multiply(**kw),
+    "Average": lambda **kw: layers.Average(**kw),
+    "Maximum": lambda **kw: layers.Maximum(**kw),
+    "Minimum": lambda **kw: layers.Minimum(**kw),
+    "Concatenate": lambda **kw: layers.Concatenate(axis=1, **kw),
     "MaxPooling2D": lambda **kw: MaxPooling2D(3, strides=2, padding="same", **kw),
     "Reshape": lambda **kw: Reshape((2, 2), **kw),
     "Masking": lambda **kw: layers.Masking(mask_value=-1.0, **kw),

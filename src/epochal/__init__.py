@@ -18,10 +18,14 @@ from epochal import (
     utils,
 )
 from epochal._version import __version__
-from epochal.models import Model, Sequential
+from epochal.layers import Input, InputLayer
+from epochal.models import Functional, Model, Sequential
 from epochal.saving import load_model
 
 __all__ = [
+    "Functional",
+    "Input",
+    "InputLayer",
     "Model",
     "Sequential",
     "__version__",

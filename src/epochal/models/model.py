@@ -51,6 +51,8 @@ from epochal.engine import (
 from epochal.engine.loop import to_numpy
 from epochal.engine.steps import forward, test_step, train_step
 from epochal.layers import Layer
+from epochal.layers.base import unique_name
+from epochal.layers.symbolic import is_symbolic, symbolic_call
 from epochal.models.summary import summarize
 from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_model_class
 
@@ -135,6 +137,19 @@ class Model:
         ['loss']
     """
 
+    # The class ``Model(inputs, outputs)`` makes (set by epochal.models.functional).
+    _functional_class: type | None = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        target = Model._functional_class
+        if (
+            cls is Model
+            and target is not None
+            and ("inputs" in kwargs or "outputs" in kwargs or (args and is_symbolic(args[0])))
+        ):
+            return object.__new__(target)  # Keras: Model(inputs, outputs) is a Functional
+        return object.__new__(cls)
+
     def __init__(
         self,
         module: nn.Module | None = None,
@@ -147,7 +162,7 @@ class Model:
                 f"`module` must be a torch.nn.Module. Received: {type(module).__name__}"
             )
         self._module = module
-        self.name = name or snake_case(type(self).__name__)
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self.device = resolve_device(device) if device is not None else default_device()
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss_fn: losses_module.Loss | None = None
@@ -209,6 +224,37 @@ class Model:
     def layers(self) -> list[nn.Module]:
         return list(self.module.children())
 
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
+        """A layer of :attr:`layers` by ``name`` or by ``index`` (Keras' ``get_layer``).
+
+        Raises:
+            ValueError: when both or neither are given, or no layer has that name or index.
+        """
+        if (name is None) == (index is None):
+            raise ValueError(
+                "get_layer() takes a layer `name` or an `index`, exactly one of them. "
+                f"Received: name={name!r}, index={index!r}"
+            )
+        layers = self.layers
+        if index is not None:
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, int)
+                or not (-len(layers) <= index < len(layers))
+            ):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index!r} but the model only has "
+                    f"{len(layers)} layers."
+                )
+            return layers[index]
+        for layer in layers:
+            if getattr(layer, "name", None) == name:
+                return layer
+        raise ValueError(
+            f"No such layer: {name}. Existing layers are: "
+            f"{[getattr(layer, 'name', type(layer).__name__) for layer in layers]}."
+        )
+
     @property
     def rank(self) -> int:
         return self.strategy.rank
@@ -226,6 +272,8 @@ class Model:
         return not any(isinstance(m, Layer) and not m.built for m in self.module.modules())
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if is_symbolic(x):  # functional API: this model becomes a node of a graph
+            return symbolic_call(self.module, (x, *args), kwargs, owner=self)
         if isinstance(x, np.ndarray):
             x = to_tensor(x).to(self.device)
         return self.module(x, *args, **kwargs)
@@ -317,6 +365,39 @@ class Model:
                 forward(self.module, x)
         self._finish_build()
 
+    def build(self, input_shape: Any) -> None:
+        """Creates the weights for inputs of ``input_shape``, as Keras' ``model.build``.
+
+        Args:
+            input_shape: The full input shape, batch axis included (``None`` allowed for
+                any axis a layer does not size by), e.g. ``(None, 784)``; a list or dict of
+                shapes for several inputs. The module runs once on zeros of that shape.
+
+        Raises:
+            ValueError: for something that is not a shape.
+        """
+
+        def is_shape(value: Any) -> bool:
+            return isinstance(value, list | tuple) and all(
+                d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool))
+                for d in value
+            )
+
+        def zeros(value: Any) -> Any:
+            if is_shape(value) and len(value) >= 1:
+                return torch.zeros([1 if d is None else int(d) for d in value], device=self.device)
+            if isinstance(value, dict):
+                return {k: zeros(v) for k, v in value.items()}
+            if isinstance(value, list | tuple) and value and not is_shape(value):
+                return [zeros(v) for v in value]
+            raise ValueError(
+                "`input_shape` must be a shape with the batch axis, e.g. (None, 784), or a "
+                f"list/dict of such shapes. Received: input_shape={input_shape!r}"
+            )
+
+        x = zeros(input_shape)
+        self.build_from_batch(tuple(x) if isinstance(x, list) else x)
+
     def _finish_build(self) -> None:
         self.module.to(self.device)
         has_parameters = next(iter(self.module.parameters()), None) is not None
@@ -402,7 +483,7 @@ class Model:
         )
         should_validate(0, validation_freq)  # reject a bad validation_freq now
         class_weights = _class_weight_table(class_weight)
-        if self.loss_fn is not None and y is not None and is_array_like(y):
+        if self.loss_fn is not None and isinstance(y, np.ndarray | torch.Tensor):
             check_targets(self.loss_fn, to_tensor(y))  # every label, not just the first batch
         if steps_per_epoch is None and isinstance(x, Iterator):
             warnings.warn(

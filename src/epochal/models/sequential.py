@@ -7,8 +7,9 @@ from typing import Any
 
 from torch import nn
 
-from epochal.layers import LAYER_CLASSES, Layer
+from epochal.layers import LAYER_CLASSES, InputLayer, Layer
 from epochal.layers._stack import LayerStack
+from epochal.layers.symbolic import KerasTensor
 from epochal.models.model import Model
 from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_model_class
 
@@ -54,7 +55,8 @@ class Sequential(Model):
 
     @property
     def layers(self) -> list[nn.Module]:
-        return list(self._stack)
+        """The layers, without an ``InputLayer`` (as Keras lists them)."""
+        return [layer for layer in self._stack if not isinstance(layer, InputLayer)]
 
     def add(self, layer: nn.Module) -> None:
         """Appends a layer.
@@ -62,6 +64,10 @@ class Sequential(Model):
         Raises:
             TypeError: when ``layer`` is not a ``torch.nn.Module``.
         """
+        if isinstance(layer, KerasTensor) and isinstance(
+            getattr(layer.node, "owner", None), InputLayer
+        ):
+            layer = layer.node.owner  # type: ignore[union-attr]  # Sequential([Input(...), ...])
         if not isinstance(layer, nn.Module):
             raise TypeError(
                 f"Sequential.add() expects a layer (a torch.nn.Module). Received: {layer!r}"

@@ -276,7 +276,9 @@ def load_model(
     if compile and settings:
         make_optimizer, loss, metrics = resolve_compile(settings, custom_objects)
         _build(model, bundle, filepath)
-        model.compile(optimizer=make_optimizer(model.module), loss=loss, metrics=metrics)
+        weights = settings.get("loss_weights")
+        extra = {"loss_weights": weights} if weights is not None else {}
+        model.compile(optimizer=make_optimizer(model.module), loss=loss, metrics=metrics, **extra)
     _build(model, bundle, filepath)
     weights = _match_weights(model, bundle.weights, filepath)
     if compile and settings and bundle.optimizer is not None and model.optimizer is not None:
