@@ -1,12 +1,13 @@
 """The training script of the resume tests: seed 001's MNIST MLP with every stateful piece.
 
 Run as ``python tests/_resume_script.py OUT_DIR [--save-freq N|epoch] [--kill-at G]
-[--kill-in-write] [--term-at G] [--no-backup] [--precision POLICY]``, or call
+[--kill-in-write] [--term-at G] [--no-backup] [--precision POLICY] [--sync]``, or call
 :func:`train` in a forked child.
 ``G`` is a global batch index (``epoch * steps + batch``): ``--kill-at`` SIGKILLs the process
 after that batch (with ``--kill-in-write``: halfway through the first backup written at or
-after it); ``--term-at`` sends SIGTERM to itself there. The final weights go to
-``OUT_DIR/final.safetensors``, the CSV log to ``OUT_DIR/training.log``.
+after it, on the background writer unless ``--sync``); ``--term-at`` sends SIGTERM to
+itself there. The final weights go to ``OUT_DIR/final.safetensors``, the CSV log to
+``OUT_DIR/training.log``.
 
 EarlyStopping, ReduceLROnPlateau and CSVLogger are used when ``epochal.callbacks`` has them;
 until then a small CSV logger with the same resume duties stands in for CSVLogger.
@@ -125,6 +126,7 @@ def train(
     data: tuple[np.ndarray, ...] | None = None,
     functional: bool = False,
     precision: str | None = None,
+    async_save: bool = True,
 ) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +171,11 @@ def train(
         callbacks.append(Killer(term_at, signal.SIGTERM))
     if backup:
         writer = killing_writer(kill_at) if kill_in_write and kill_at is not None else None
-        callbacks.append(cb.BackupAndRestore(out / "backup", save_freq=save_freq, writer=writer))
+        callbacks.append(
+            cb.BackupAndRestore(
+                out / "backup", save_freq=save_freq, writer=writer, async_save=async_save
+            )
+        )
     history = model.fit(
         x_train,
         y_train,
@@ -192,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--term-at", type=int)
     parser.add_argument("--no-backup", action="store_true")
     parser.add_argument("--precision")
+    parser.add_argument("--sync", action="store_true")
     args = parser.parse_args(argv)
     save_freq = args.save_freq if args.save_freq == "epoch" else int(args.save_freq)
     train(
@@ -202,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         args.term_at,
         backup=not args.no_backup,
         precision=args.precision,
+        async_save=not args.sync,
     )
 
 

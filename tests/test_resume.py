@@ -73,21 +73,47 @@ def _kill_points(seed: int, count: int = 11) -> list[int]:
     return sorted(int(p) for p in rng.choice(np.arange(1, TOTAL - 1), size=count, replace=False))
 
 
-def _kill_and_resume(out: Path, data, save_freq, points: list[int], in_write: set[int]) -> int:
+def _backup_age(out: Path, at: int) -> int | None:
+    """How many batches before the kill after batch ``at`` the durable backup was taken."""
+    path = out / "backup" / "training_state.safetensors"
+    if not path.is_file():
+        return None
+    train = _state_io.read_state(path)["train"]
+    return at + 1 - (train["epoch"] * script.STEPS + train["step"])
+
+
+def _kill_and_resume(
+    out: Path, data, save_freq, points: list[int], in_write: set[int], async_save: bool = True
+) -> int:
     kills = 0
     for at in points:
-        code = _run_forked(out, data, save_freq=save_freq, kill_at=at, kill_in_write=at in in_write)
+        code = _run_forked(
+            out,
+            data,
+            save_freq=save_freq,
+            kill_at=at,
+            kill_in_write=at in in_write,
+            async_save=async_save,
+        )
         assert code == -signal.SIGKILL, f"kill at {at}: exit code {code}"
         kills += 1
-    assert _run_forked(out, data, save_freq=save_freq) == 0
+        if isinstance(save_freq, int) and at not in in_write:
+            # Killed anywhere, also while a backup was being written on the writer thread:
+            # the last durable one is at most two save intervals old.
+            age = _backup_age(out, at)
+            assert age is None or 0 <= age <= 2 * save_freq, f"kill at {at}: backup {age} old"
+            assert age is not None or at + 1 < 2 * save_freq
+    assert _run_forked(out, data, save_freq=save_freq, async_save=async_save) == 0
     return kills
 
 
 @pytest.mark.slow
-def test_sigkill_anywhere_int_save_freq_is_bit_exact(mnist_data, reference, tmp_path):
+@pytest.mark.parametrize("async_save", [True, False], ids=["async", "sync"])
+def test_sigkill_anywhere_int_save_freq_is_bit_exact(mnist_data, reference, tmp_path, async_save):
     points = _kill_points(seed=5)
-    in_write = {points[3], points[7]}  # these die halfway through writing a backup
-    assert _kill_and_resume(tmp_path, mnist_data, 5, points, in_write) >= 10
+    # These die halfway through writing a backup (on the writer thread when async).
+    in_write = {points[3], points[7]}
+    assert _kill_and_resume(tmp_path, mnist_data, 5, points, in_write, async_save) >= 10
     _assert_same_run(tmp_path, reference)
 
 

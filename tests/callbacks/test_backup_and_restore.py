@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 import warnings
 from pathlib import Path
 
@@ -344,3 +345,81 @@ def test_a_version_1_backup_resumes_exactly_with_callbacks_in_another_order(tmp_
         np.testing.assert_array_equal(weight, expected[f"arr_{index}"])
     assert len(history.history["loss"]) == 3  # epoch 1 comes from the backup's History
     assert history.history["loss"][0] == pytest.approx(3.0923142433166504)
+
+
+# ---------------------------------------------------------------------- async saves
+def _fit_tiny(tiny_data, callbacks, epochs=2):
+    torch.manual_seed(1)
+    model = make_model()
+    model.fit(*tiny_data, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=callbacks)
+    return model
+
+
+class _StepRecorder(Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(self.model.train_state.epoch * STEPS + batch)
+
+
+def test_async_write_error_is_raised_at_the_next_step_naming_the_file(tiny_data, tmp_path):
+    from epochal.saving.async_writer import BackgroundWriteError
+
+    def failing(path, state, fingerprint):
+        raise OSError(28, "No space left on device", str(path))
+
+    recorder = _StepRecorder()
+    backup = BackupAndRestore(tmp_path / "b", save_freq=2, writer=failing)
+    assert backup.async_save  # the default
+    with pytest.raises(BackgroundWriteError, match=r"training_state\.safetensors") as info:
+        _fit_tiny(tiny_data, [recorder, backup])
+    assert isinstance(info.value.__cause__, OSError)
+    # Saved after batch 2; raised at batch 3's end, or at the latest by the next save.
+    assert recorder.steps[-1] in (2, 3)
+
+
+def test_async_one_write_in_flight_and_fit_returns_after_the_last_is_whole(tiny_data, tmp_path):
+    release, lock = threading.Event(), threading.Lock()
+    active, events = [0], []
+
+    def slow(path, state, fingerprint):
+        with lock:
+            active[0] += 1
+            events.append(("start", active[0]))
+        assert release.wait(30)
+        release.clear()
+        _state_io.write_state(path, state, fingerprint)
+        with lock:
+            active[0] -= 1
+            events.append(("done", state["train"]["epoch"] * STEPS + state["train"]["step"]))
+
+    class Releaser(Callback):  # runs before the guard: lets the write in flight finish
+        seen_in_flight = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            due = (self.model.train_state.epoch * STEPS + batch + 1) % 3 == 0
+            if due and backup._async.in_flight is not None:
+                Releaser.seen_in_flight += 1
+                release.set()
+
+        def on_train_end(self, logs=None):
+            release.set()
+
+    backup = BackupAndRestore(tmp_path / "b", save_freq=3, delete_checkpoint=False, writer=slow)
+    _fit_tiny(tiny_data, [Releaser(), backup])
+    # 10 batches: saves after 3, 6, 9; each waited for the one before (never two at once).
+    assert [e for e in events if e[0] == "start"] == [("start", 1)] * 3
+    assert [e[1] for e in events if e[0] == "done"] == [3, 6, 9]
+    assert Releaser.seen_in_flight == 2  # the next save found the previous one in flight
+    state = _state_io.read_state(backup.backup_path)  # whole when fit returned
+    assert (state["train"]["epoch"], state["train"]["step"]) == (1, 4)
+
+
+@pytest.mark.parametrize("async_save", [True, False])
+def test_async_and_sync_backups_resume_identically(tiny_data, tmp_path, async_save):
+    reference = run(tiny_data)
+    assert run(tiny_data, tmp_path, interrupt_at=7, save_freq=2, async_save=async_save) is None
+    resumed = run(tiny_data, tmp_path, save_freq=2, async_save=async_save)
+    assert same_weights(resumed, reference)

@@ -383,3 +383,122 @@ def test_fit_weights_only_by_batch(tmp_path, tiny_data, compiled_model):
     assert all(
         np.array_equal(a, b) for a, b in zip(fresh.get_weights(), model.get_weights(), strict=True)
     )
+
+
+# ---------------------------------------------------------------------- async saves
+def _tiny_model():
+    import torch
+
+    import epochal
+    from epochal.layers import Dense
+
+    torch.manual_seed(0)
+    model = epochal.Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def _fit(model, callbacks, epochs=3):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    model.fit(x, y, batch_size=8, epochs=epochs, verbose=0, callbacks=callbacks)
+
+
+@pytest.mark.parametrize("async_save", [False, True])
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_max_to_keep_deletes_a_file_only_after_its_replacement_is_durable(
+    tmp_path, monkeypatch, async_save, suffix
+):
+    from epochal.callbacks import model_checkpoint
+    from epochal.saving import read_bundle
+
+    events = []
+    real_write, real_remove = model_checkpoint.write_bundle, os.remove
+
+    def write(path, bundle):
+        result = real_write(path, bundle)
+        events.append(("durable", os.fspath(path)))
+        return result
+
+    def remove(path):
+        # The save that prunes ``path`` has renamed its own file into place already.
+        latest = [done for kind, done in events if kind == "durable"][-1]
+        assert latest != path and os.path.exists(latest)
+        events.append(("removed", path))
+        real_remove(path)
+
+    monkeypatch.setattr(model_checkpoint, "write_bundle", write)
+    monkeypatch.setattr(model_checkpoint.os, "remove", remove)
+    weights_only = suffix != ".keras"
+    cb = ModelCheckpoint(
+        str(tmp_path / f"m-{{epoch}}{suffix}"),
+        save_weights_only=weights_only,
+        max_to_keep=1,
+        monitor="loss",
+        async_save=async_save,
+    )
+    model = _tiny_model()
+    if not async_save:  # the synchronous path writes through the host
+        monkeypatch.setattr(
+            type(model),
+            "save" if not weights_only else "save_weights",
+            lambda self, path, overwrite=True: write(
+                path, model_checkpoint.save_bundle(self, path, weights_only=weights_only)
+            ),
+        )
+    _fit(model, [cb])
+    names = [os.path.basename(p) for kind, p in events]
+    expected = [f"m-1{suffix}", f"m-2{suffix}", f"m-1{suffix}", f"m-3{suffix}", f"m-2{suffix}"]
+    kinds = [kind for kind, _ in events]
+    # Pruned files keep their books order: each deletion follows its replacement's rename.
+    assert sorted(names) == sorted(expected)
+    assert kinds.count("removed") == 2
+    for index, (kind, path) in enumerate(events):
+        if kind == "removed":
+            newer = [p for k, p in events[:index] if k == "durable" and p != path]
+            assert newer, f"{path} removed before any replacement was durable"
+    assert os.listdir(tmp_path) == [f"m-3{suffix}"]
+    read_bundle(tmp_path / f"m-3{suffix}")
+
+
+def test_async_checkpoint_error_is_raised_naming_the_file(tmp_path, monkeypatch):
+    from epochal.callbacks import model_checkpoint
+    from epochal.saving.async_writer import BackgroundWriteError
+
+    def failing(path, bundle):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model_checkpoint, "write_bundle", failing)
+    cb = ModelCheckpoint(
+        str(tmp_path / "w-{epoch}.weights.h5"), save_weights_only=True, async_save=True
+    )
+    with pytest.raises(BackgroundWriteError, match=r"w-1\.weights\.h5.*No space left"):
+        _fit(_tiny_model(), [cb])
+
+
+def test_async_checkpoint_fit_returns_after_the_last_file_is_whole(tmp_path, monkeypatch):
+    import threading
+
+    from epochal.callbacks import Callback, model_checkpoint
+    from epochal.saving import read_bundle
+
+    release, real_write, finished = threading.Event(), model_checkpoint.write_bundle, []
+
+    def slow(path, bundle):
+        assert release.wait(30)  # held until the run is over
+        real_write(path, bundle)
+        finished.append(os.path.basename(path))
+
+    class Release(Callback):
+        def on_train_end(self, logs=None):
+            assert not finished  # still in flight when the run ends
+            release.set()
+
+    monkeypatch.setattr(model_checkpoint, "write_bundle", slow)
+    cb = ModelCheckpoint(str(tmp_path / "m.keras"), async_save=True)
+    model = _tiny_model()
+    _fit(model, [Release(), cb], epochs=1)
+    assert finished == ["m.keras"]  # fit returned after the write
+    loaded = read_bundle(tmp_path / "m.keras")
+    for name, tensor in model.module.state_dict().items():
+        assert np.array_equal(loaded.weights[name].numpy(), tensor.numpy())

@@ -16,6 +16,7 @@ from epochal.callbacks import _backup_files
 from epochal.callbacks._save_schedule import SaveSchedule
 from epochal.callbacks.callback import Callback, RunGuard
 from epochal.saving import state_file as _state_io
+from epochal.saving.async_writer import AsyncWriter
 
 __all__ = ["BackupAndRestore"]
 
@@ -39,9 +40,16 @@ class BackupAndRestore(Callback, RunGuard):
     epoch boundary, with a warning).
 
     The backup is one file, ``backup_dir/training_state.safetensors``, written atomically and
-    checked by sha256 on load. On SIGTERM or a first Ctrl-C, training finishes the current
-    step, writes a backup, calls ``on_train_end`` and exits (``SystemExit``, status 128 +
-    the signal number) telling how to resume; a second Ctrl-C aborts at once.
+    checked by sha256 on load. With ``async_save`` (the default) the step that saves only
+    copies the state to host memory (reused buffers, page-locked for accelerator tensors)
+    and a background thread writes the file while training goes on: at most one write is in
+    flight (the next save waits for it), so the last complete backup is never older than
+    two save intervals, a failed write raises :class:`~epochal.saving.async_writer.
+    BackgroundWriteError` naming the file at the next step, and the write in flight is
+    finished before ``fit`` returns or the process exits on a signal. On SIGTERM or a first
+    Ctrl-C, training finishes the current step, writes a backup (synchronously, after the
+    write in flight), calls ``on_train_end`` and exits (``SystemExit``, status 128 + the
+    signal number) telling how to resume; a second Ctrl-C aborts at once.
 
     Under ``torchrun`` every rank restores the backup rank 0 reads, rank 0 alone writes it
     (with every rank's random state and running metric sums, each restored on its rank), and
@@ -57,7 +65,11 @@ class BackupAndRestore(Callback, RunGuard):
             `True`.
         handle_signals: Catch SIGTERM and Ctrl-C as described (main thread only). Defaults to
             `True`.
-        writer: ``writer(path, state, fingerprint)`` writes one backup file. Defaults to
+        async_save: Write backups on a background thread (see above). Defaults to `True`
+            (measured: ``benchmarks/backup_overhead.py``; a synchronous backup of a 16 MiB
+            MLP with Adam every 10 steps made the run about 1.7x longer).
+        writer: ``writer(path, state, fingerprint)`` writes one backup file (on the writer
+            thread with ``async_save``: ``state`` is then a private copy). Defaults to
             `None` (an atomic safetensors writer).
         stream: Where the interruption message goes. Defaults to `None` (``sys.stderr``).
 
@@ -84,6 +96,7 @@ class BackupAndRestore(Callback, RunGuard):
         delete_checkpoint: bool = True,
         *,
         handle_signals: bool = True,
+        async_save: bool = True,
         writer: Writer | None = None,
         stream: IO[str] | None = None,
     ) -> None:
@@ -98,7 +111,9 @@ class BackupAndRestore(Callback, RunGuard):
         self.double_checkpoint = check_bool("double_checkpoint", double_checkpoint, where=where)
         self.delete_checkpoint = check_bool("delete_checkpoint", delete_checkpoint, where=where)
         self.handle_signals = check_bool("handle_signals", handle_signals, where=where)
+        self.async_save = check_bool("async_save", async_save, where=where)
         check_callable("writer", writer, allow_none=True, where=where)
+        self._async = AsyncWriter("BackupAndRestore")
         self._writer: Writer = writer or _state_io.write_state
         self._stream = stream
         self._pending_signal: int | None = None
@@ -129,6 +144,7 @@ class BackupAndRestore(Callback, RunGuard):
     # ------------------------------------------------------------------ restore
     def restore_run(self) -> None:
         # Per-run state; a backup, if any, then overrides the schedule's count.
+        self._async.wait(raise_errors=False)  # a write left by an earlier fit that raised
         self._schedule.reset()
         self._pending_signal = self._interrupted_by = None
         self._interrupted = False
@@ -188,11 +204,21 @@ class BackupAndRestore(Callback, RunGuard):
             "ranks": [_backup_files.share(report) for report in everyone],
         }
         fingerprint = _state_io.fingerprint(model.state_dict())
+        if self.async_save and not interrupt:
+            # The snapshot of this step (after the write in flight, whose buffers it
+            # reuses), then the file on the writer thread: no collective runs there.
+            state = self._async.host_copy(state)
+            self._async.submit(self.backup_path, lambda: self._write(state, fingerprint))
+        else:
+            self._async.wait()  # never two writes of the file in flight
+            self._write(state, fingerprint)
+        return everyone
+
+    def _write(self, state: dict[str, Any], fingerprint: list[list[Any]]) -> None:
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         if self.double_checkpoint and self.backup_path.is_file():
             os.replace(self.backup_path, self.previous_path)
         self._writer(self.backup_path, state, fingerprint)
-        return everyone
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -201,6 +227,7 @@ class BackupAndRestore(Callback, RunGuard):
                 self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._async.check()  # a failed background write stops the run at the next step
         if self._pending_signal is not None:
             # The loop agrees on it with the other ranks, then calls interrupt_run everywhere.
             self.model.train_state.interrupt_requested = True
@@ -212,13 +239,16 @@ class BackupAndRestore(Callback, RunGuard):
             self._save()
 
     def interrupt_run(self) -> None:
+        # Synchronous: the scheduled backup of this step, if in flight, is finished first.
         everyone = self._save(interrupt=True)
+        self._async.wait()
         self.model.strategy.barrier()  # the backup is whole before any rank may exit
         self._interrupted = True
         signals = [r["signal"] for r in everyone if r["signal"]]
         self._interrupted_by = max(signals) if signals else None
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._async.wait()  # the last backup is whole (or its error raised) before anything
         self._restore_handlers()
         strategy, signum, late = self.model.strategy, self._interrupted_by, None
         if signum is None:  # a signal after the last step, on some rank: all exit alike
@@ -236,8 +266,11 @@ class BackupAndRestore(Callback, RunGuard):
         raise SystemExit(128 + signum)
 
     def end_run(self) -> None:
-        # fit may have raised: never leave our handlers installed after it.
+        # fit may have raised: never leave our handlers installed after it, nor a write
+        # in flight (its error, if any, would mask the one fit raised: on_train_end, which
+        # ran when fit did not raise, has raised it already).
         self._restore_handlers()
+        self._async.wait(raise_errors=False)
 
     # ------------------------------------------------------------------ signals
     def _on_signal(self, signum: int, frame: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import warnings
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from epochal.callbacks._checkpoint_paths import (
 from epochal.callbacks._save_schedule import SaveSchedule
 from epochal.callbacks.callback import canonical_hook
 from epochal.callbacks.monitor_callback import Mode, MonitorCallback
+from epochal.saving import Bundle, save_bundle, write_bundle
+from epochal.saving.async_writer import AsyncWriter
 
 __all__ = ["ModelCheckpoint"]
 
@@ -54,7 +57,19 @@ class ModelCheckpoint(MonitorCallback):
     match its own filepath template inside its own folder. A restored state
     (:meth:`load_state_dict`, e.g. from a backup) is validated entry by entry; an entry
     naming any other file is dropped with a warning, and every path is checked again just
-    before it is removed.
+    before it is removed, and only once the file that replaces it is durable.
+
+    With ``async_save=True`` the save copies the model (and, for whole models, the
+    optimizer state) to host memory at the step boundary, and one background thread per
+    callback writes the file while training goes on: one write at a time (a save waits for
+    the one in flight), files pruned by ``max_to_keep`` deleted after their replacement is
+    renamed into place and fsynced, a failed write raised as
+    :class:`~epochal.saving.async_writer.BackgroundWriteError` naming the file at the next
+    batch or epoch end, and the write in flight finished by ``on_train_end``. The default
+    is `False`, as in Keras: the file exists when the hook that saved it returns, which code
+    reading it from a later callback of the same epoch relies on; checkpoints every few
+    steps of a large model should turn it on (``benchmarks/backup_overhead.py`` measures
+    both).
 
     Args:
         filepath: Path or template. Whole models end in ``.keras`` or ``.h5`` (``.hdf5`` is
@@ -72,6 +87,9 @@ class ModelCheckpoint(MonitorCallback):
             ``monitor`` (newest first on ties, or when it is not logged). Defaults to `None`.
         period: Keras 2: save every ``period`` epochs (deprecated). Defaults to `None`.
         print_fn: Where verbose lines go. Defaults to `None` (``print``).
+        async_save: Write files on a background thread (see above). The model is then
+            saved through :func:`epochal.saving.save_bundle` rather than the host's
+            ``save`` / ``save_weights``. Defaults to `False`.
 
     Raises:
         TypeError: ``filepath`` is not a str/PathLike.
@@ -104,6 +122,7 @@ class ModelCheckpoint(MonitorCallback):
         max_to_keep: int | None = None,
         period: int | None = None,
         print_fn: Callable[[str], Any] | None = None,
+        async_save: bool = False,
     ) -> None:
         super().__init__(monitor=monitor, mode=mode)
         if not isinstance(filepath, str | os.PathLike):
@@ -138,6 +157,8 @@ class ModelCheckpoint(MonitorCallback):
                 f"save, e.g. 'w-{{epoch:02d}}.keras'). Received: {self.filepath!r}"
             )
         check_writable(self.filepath)
+        self.async_save = check_bool("async_save", async_save, where=where)
+        self._async = AsyncWriter("ModelCheckpoint")
         self.save_freq = save_freq
         self.period = period or 1
         self.max_to_keep = max_to_keep
@@ -150,12 +171,17 @@ class ModelCheckpoint(MonitorCallback):
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._async.wait()  # a write left by an earlier fit that raised
         self._reset_monitor_warnings()  # warn once per fit
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._async.wait()  # fit returns once the last file is whole (or its error raised)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._current_epoch = epoch
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._async.check()  # a failed background write stops the run at the next step
         if self._schedule.batch_done():
             self._save(self._current_epoch, batch, logs or {})
 
@@ -165,6 +191,7 @@ class ModelCheckpoint(MonitorCallback):
         return super().implements(hook)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._async.check()
         self.resolve_direction(logs)
         if not self._schedule.by_epoch:
             return
@@ -216,7 +243,9 @@ class ModelCheckpoint(MonitorCallback):
         # Every rank keeps the same books (best, kept files) ...
         stale = self._keep(path, None if current is None else float(current))
         # ... and this is the one rank check: rank 0 alone writes and deletes files.
-        if self.model.is_main_process:
+        if self.model.is_main_process and self.async_save:
+            self._submit(path, stale)
+        elif self.model.is_main_process:
             self._write(path)
             self._remove(stale)
         self._say(f"\nEpoch {epoch + 1}: finished saving model to {path}")
@@ -226,6 +255,18 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save_weights(path, overwrite=True)
         else:
             self.model.save(path, overwrite=True)
+
+    def _submit(self, path: str, stale: list[str]) -> None:
+        """This step's snapshot, written (then ``stale`` pruned) on the writer thread."""
+        bundle = save_bundle(self.model, path, weights_only=self.save_weights_only)  # type: ignore[arg-type]
+        tensors = self._async.host_copy({"weights": bundle.weights, "opt": bundle.optimizer})
+        owned = Bundle(tensors["weights"], tensors["opt"], copy.deepcopy(bundle.config))
+
+        def write() -> None:
+            write_bundle(path, owned)  # renamed into place and fsynced ...
+            self._remove(stale)  # ... before any file it replaces is deleted
+
+        self._async.submit(path, write)
 
     def _keep(self, path: str, value: float | None) -> list[str]:
         """Records a save of ``path``; returns the files ``max_to_keep`` drops."""

@@ -6,7 +6,7 @@ One internal reader/writer (:class:`Bundle` <-> HDF5) and thin formats: ``.h5``/
 """
 
 from epochal.saving._bundle import Bundle, CheckpointError
-from epochal.saving.api import load_model, load_weights, save_model, save_weights
+from epochal.saving.api import load_model, load_weights, save_bundle, save_model, save_weights
 from epochal.saving.formats import read_bundle, write_bundle
 from epochal.saving.protocol import Saveable, register_model_class
 from epochal.saving.serialization import get_registered_object, register_serializable
@@ -21,6 +21,7 @@ __all__ = [
     "read_bundle",
     "register_model_class",
     "register_serializable",
+    "save_bundle",
     "save_model",
     "save_weights",
     "write_bundle",

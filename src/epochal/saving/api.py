@@ -31,7 +31,7 @@ from epochal.saving.serialization import (
     resolve_compile,
 )
 
-__all__ = ["load_model", "load_weights", "save_model", "save_weights"]
+__all__ = ["load_model", "load_weights", "save_bundle", "save_model", "save_weights"]
 
 logger = logging.getLogger("epochal.saving")
 _warned_legacy = False
@@ -80,6 +80,26 @@ def save_model(model: Saveable, filepath: str | os.PathLike[str], overwrite: boo
         ValueError: for an unsupported suffix, or a model whose architecture cannot be
             described (the message says to save weights only or register the class).
     """
+    write_bundle(filepath, save_bundle(model, filepath, overwrite=overwrite))
+
+
+def save_bundle(
+    model: Saveable,
+    filepath: str | os.PathLike[str],
+    overwrite: bool = True,
+    *,
+    weights_only: bool = False,
+) -> Bundle:
+    """What :func:`save_model` (or, ``weights_only``, :func:`save_weights`) writes to
+    ``filepath``, checked against it, without writing it: ``write_bundle(filepath, bundle)``
+    does. Its tensors are the live ones (CPU models): copy them before training goes on.
+
+    Raises:
+        ValueError / IsADirectoryError / FileExistsError: as :func:`save_model` does.
+    """
+    if weights_only:
+        _check_target(filepath, overwrite, WEIGHTS_SUFFIXES, "model.save_weights()")
+        return Bundle(weights=_weights(model), config={"build_config": _build_config(model)})
     _check_target(filepath, overwrite, MODEL_SUFFIXES, "model.save()")
     global _warned_legacy
     if suffix_of(filepath) in (".h5", ".hdf5") and not _warned_legacy:
@@ -89,7 +109,7 @@ def save_model(model: Saveable, filepath: str | os.PathLike[str], overwrite: boo
             os.fspath(filepath),
         )
     optimizer = model.optimizer
-    bundle = Bundle(
+    return Bundle(
         weights=_weights(model),
         optimizer=optimizer.state_dict() if optimizer is not None and optimizer.built else None,
         config={
@@ -98,15 +118,11 @@ def save_model(model: Saveable, filepath: str | os.PathLike[str], overwrite: boo
             "build_config": _build_config(model),
         },
     )
-    write_bundle(filepath, bundle)
 
 
 def save_weights(model: Saveable, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
     """Writes the module's ``state_dict`` atomically (HDF5, safetensors or ``.pt``)."""
-    _check_target(filepath, overwrite, WEIGHTS_SUFFIXES, "model.save_weights()")
-    write_bundle(
-        filepath, Bundle(weights=_weights(model), config={"build_config": _build_config(model)})
-    )
+    write_bundle(filepath, save_bundle(model, filepath, overwrite, weights_only=True))
 
 
 def _build(model: Saveable, bundle: Bundle, path: Any) -> None:

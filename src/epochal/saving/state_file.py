@@ -25,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from epochal._io import atomic_write
+from epochal._io import atomic_write, write_buffers
 from epochal.saving import _tree
 from epochal.saving._bundle import digest
 
@@ -79,16 +79,13 @@ def _v1_checksum(skeleton: str, tensors: Mapping[str, torch.Tensor]) -> str:
     return summed.hexdigest()
 
 
-def encode_state(state: Any, model_fingerprint: list[list[Any]] | None = None) -> bytes:
-    """The bytes of a state file holding ``state``.
-
-    Raises:
-        TypeError: when ``state`` holds an object that has no pickle-free encoding.
-    """
+def _prepared(
+    state: Any, model_fingerprint: list[list[Any]] | None
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The entries and the ``__metadata__`` of a state file holding ``state``."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = json.dumps(_tree.encode(state, "state", tensors), allow_nan=False)
-    # Own copies: safetensors refuses tensors that share memory (tied weights, views).
-    tensors = {name: t.contiguous().clone() for name, t in tensors.items()}
+    tensors = {name: t.contiguous() for name, t in tensors.items()}
     metadata = {
         "kind": _KIND,
         "format_version": str(FORMAT_VERSION),
@@ -96,7 +93,55 @@ def encode_state(state: Any, model_fingerprint: list[list[Any]] | None = None) -
         "skeleton": skeleton,
         "sha256": _digest(skeleton, tensors),
     }
-    return st_save(tensors, metadata=metadata)
+    return tensors, metadata
+
+
+def encode_state(state: Any, model_fingerprint: list[list[Any]] | None = None) -> bytes:
+    """The bytes of a state file holding ``state``.
+
+    Raises:
+        TypeError: when ``state`` holds an object that has no pickle-free encoding.
+    """
+    tensors, metadata = _prepared(state, model_fingerprint)
+    # Own copies: safetensors refuses tensors that share memory (tied weights, views).
+    return st_save({name: t.clone() for name, t in tensors.items()}, metadata=metadata)
+
+
+# safetensors' names of the dtypes a state holds; a file is a header then the raw bytes.
+_ST_DTYPES = {
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def _stream(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> list[Any]:
+    """The pieces of a safetensors file, in order, each a view of the tensors' own memory:
+    the file is written from them without first being assembled in memory."""
+    header: dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name, tensor in tensors.items():
+        size = tensor.numel() * tensor.element_size()
+        header[name] = {
+            "dtype": _ST_DTYPES[tensor.dtype],
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # safetensors aligns the data on 8 bytes
+    pieces: list[Any] = [len(raw).to_bytes(8, "little"), raw]
+    for tensor in tensors.values():
+        if tensor.numel():
+            pieces.append(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    return pieces
 
 
 _CHECKSUMS = {1: _v1_checksum, 2: _digest}
@@ -174,14 +219,23 @@ def _check_fingerprint(saved: list[list[Any]], current: list[list[Any]], source:
 def write_state(
     path: str | os.PathLike[str], state: Any, model_fingerprint: list[list[Any]] | None = None
 ) -> Path:
-    """Writes ``state`` to ``path`` atomically (the old file stays until the new one is whole)."""
-    data = encode_state(state, model_fingerprint)
+    """Writes ``state`` to ``path`` atomically (the old file stays until the new one is whole).
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
+    The tensors are streamed from their own memory: take a copy first (as
+    :meth:`epochal.saving.async_writer.AsyncWriter.host_copy` does) when training may change
+    them while the file is written.
+    """
+    tensors, metadata = _prepared(state, model_fingerprint)
+    if any(t.dtype not in _ST_DTYPES for t in tensors.values()):
+        data = encode_state(state, model_fingerprint)  # a rare dtype: safetensors itself
 
-    return atomic_write(path, write)
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+
+        return atomic_write(path, write)
+
+    return atomic_write(path, lambda tmp: write_buffers(tmp, _stream(tensors, metadata)))
 
 
 def read_state(

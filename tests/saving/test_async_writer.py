@@ -1,0 +1,93 @@
+"""AsyncWriter: private host snapshots, one write in flight, errors on the training thread;
+and the streamed state files it writes."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load as st_load
+
+from epochal.saving import state_file as _state_io
+from epochal.saving.async_writer import AsyncWriter, BackgroundWriteError
+
+
+def test_host_copy_is_private_and_reuses_its_buffers():
+    writer = AsyncWriter("test")
+    live = {"w": torch.ones(3), "nested": [torch.zeros(2), (1, "a")], "arr": np.ones(2)}
+    first = writer.host_copy(live)
+    live["w"].add_(1)
+    live["arr"] += 1
+    assert torch.equal(first["w"], torch.ones(3)) and first["arr"].tolist() == [1.0, 1.0]
+    assert first["nested"][1] == (1, "a") and isinstance(first["nested"][1], tuple)
+    second = writer.host_copy(live)
+    assert second["w"].data_ptr() == first["w"].data_ptr()  # the same buffer, refilled
+    assert torch.equal(second["w"], torch.full((3,), 2.0))
+    live["w"] = torch.ones(4)  # another shape: a new buffer
+    assert writer.host_copy(live)["w"].shape == (4,)
+
+
+def test_a_failed_write_is_raised_once_naming_the_file(tmp_path):
+    writer = AsyncWriter("Owner")
+    target = tmp_path / "f.bin"
+
+    def fail():
+        raise OSError(28, "No space left on device")
+
+    writer.submit(target, fail)
+    with pytest.raises(
+        BackgroundWriteError, match=r"Owner: the background write of .*f\.bin"
+    ) as info:
+        writer.wait()
+    assert isinstance(info.value.__cause__, OSError) and info.value.path == str(target)
+    writer.check()  # reported once
+    writer.submit(target, fail)
+    writer.wait(raise_errors=False)  # dropped: fit is already unwinding from another error
+    writer.check()
+
+
+def test_one_write_in_flight_and_submit_waits_for_it(tmp_path):
+    writer = AsyncWriter("test")
+    release, started, order = threading.Event(), threading.Event(), []
+
+    def slow():
+        started.set()
+        assert release.wait(30)
+        order.append("first")
+
+    writer.submit(tmp_path / "a", slow)
+    assert started.wait(30)
+    assert writer.in_flight == tmp_path / "a"
+    waiter = threading.Thread(
+        target=lambda: writer.submit(tmp_path / "a", lambda: order.append("second"))
+    )
+    waiter.start()
+    release.set()
+    waiter.join(30)
+    writer.wait()
+    assert order == ["first", "second"] and writer.writes == 2 and writer.in_flight is None
+
+
+def test_streamed_state_files_read_back_with_every_dtype(tmp_path):
+    state = {
+        "f32": torch.randn(3, 2),
+        "bf16": torch.randn(4).to(torch.bfloat16),
+        "bool": torch.tensor([True, False]),
+        "i64": torch.tensor(7),
+        "empty": torch.zeros(0, 3),
+        "view": torch.arange(10.0)[::2],
+        "np": np.arange(3, dtype=np.int32),
+        "meta": {"epoch": 2, "nan": float("nan")},
+    }
+    path = _state_io.write_state(tmp_path / "s.safetensors", state, [["w", [1], "float32"]])
+    back = _state_io.read_state(path)
+    for key in ("f32", "bf16", "bool", "i64", "empty", "view"):
+        assert torch.equal(back[key], state[key]) and back[key].dtype == state[key].dtype
+    assert back["np"].tolist() == [0, 1, 2] and back["meta"]["epoch"] == 2
+    assert np.isnan(back["meta"]["nan"])
+    assert len(st_load(path.read_bytes())) == 7  # safetensors itself parses the file
+    # The streamed file and safetensors' own encoding hold the same entries and metadata.
+    same = _state_io.decode_state(_state_io.encode_state(state, [["w", [1], "float32"]]))
+    assert torch.equal(same["f32"], back["f32"])
