@@ -80,6 +80,7 @@ def is_array_like(value: Any) -> bool:
 
     A list of tuples is an iterable of batches, not arrays.
     """
+
     def array(v: Any) -> bool:
         return isinstance(v, np.ndarray | torch.Tensor) or is_pandas(v)
 

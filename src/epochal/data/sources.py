@@ -226,7 +226,7 @@ def _standardize(raw: Any) -> Batch:
     return unpack_batch(tuple(raw))
 
 
-class _Batches(torch.utils.data.Dataset):  # type: ignore[type-arg]
+class _Batches(torch.utils.data.Dataset[Any]):
     """The PyDataset seen by a DataLoader: item ``i`` is batch ``i``."""
 
     def __init__(self, dataset: PyDataset) -> None:
@@ -338,7 +338,9 @@ class PyDatasetSource(IterableSource):
     def first_batch(self, seed: int) -> Batch:
         order = self._order(seed, 0)
         if order is not None and not order:
-            raise ValueError("The PyDataset has no batch: there is nothing to train or evaluate on.")
+            raise ValueError(
+                "The PyDataset has no batch: there is nothing to train or evaluate on."
+            )
         return self._device_batch(self.dataset[order[0] if order is not None else 0])
 
     def _device_batch(self, raw: Any) -> Batch:
@@ -471,5 +473,6 @@ def make_source(
         return IterableSource(x, device)
     raise TypeError(
         "`x` must be a numpy array, a torch tensor, a pandas DataFrame/Series, a list/tuple/"
-        f"dict of them, a PyDataset, a torch Dataset, a DataLoader or an iterable of batches. Received: {type(x).__name__}"
+        "dict of them, a PyDataset, a torch Dataset, a DataLoader or an iterable of batches. "
+        f"Received: {type(x).__name__}"
     )

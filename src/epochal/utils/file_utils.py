@@ -59,9 +59,7 @@ def hash_file(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     return str(hasher.hexdigest())
 
 
-def validate_file(
-    path: str | os.PathLike[str], file_hash: str, algorithm: str = "auto"
-) -> bool:
+def validate_file(path: str | os.PathLike[str], file_hash: str, algorithm: str = "auto") -> bool:
     """Whether the file's digest is ``file_hash`` (``"auto"``: sha256 for 64 hex digits,
     else md5)."""
     return hash_file(path, _algorithm_name(algorithm, file_hash)) == str(file_hash).lower()
@@ -77,7 +75,7 @@ def _download(origin: str, target: str, file_hash: str | None, algorithm: str) -
     try:
         with os.fdopen(fd, "wb") as out:
             try:
-                with urllib.request.urlopen(origin) as response:  # noqa: S310 (Keras' origins)
+                with urllib.request.urlopen(origin) as response:
                     for chunk in iter(lambda: response.read(_CHUNK), b""):
                         hasher.update(chunk)
                         out.write(chunk)
@@ -182,7 +180,7 @@ def get_file(
         OSError: when the download fails.
     """
     if not origin:
-        raise ValueError('`origin` is required: the URL of the file to download.')
+        raise ValueError("`origin` is required: the URL of the file to download.")
     if md5_hash is not None and file_hash is None:
         file_hash, hash_algorithm = md5_hash, "md5"
     _hasher(hash_algorithm, file_hash)  # reject a bad algorithm before any work
@@ -210,12 +208,15 @@ def get_file(
     else:
         target = os.path.join(folder, name)
     download = force_download or not os.path.exists(target)
-    if not download and file_hash is not None and not validate_file(
-        target, file_hash, hash_algorithm
+    if (
+        not download
+        and file_hash is not None
+        and not validate_file(target, file_hash, hash_algorithm)
     ):
+        algorithm = _algorithm_name(hash_algorithm, file_hash)
         print(
-            f"A local file was found at {target}, but its {_algorithm_name(hash_algorithm, file_hash)} "
-            f"hash does not match {file_hash}: downloading it again."
+            f"A local file was found at {target}, but its {algorithm} hash does not match "
+            f"{file_hash}: downloading it again."
         )
         download = True
     if download:

@@ -126,6 +126,6 @@ def normalize(x: Any, axis: int | None = -1, order: int | float | str | None = 2
         norm = torch.linalg.vector_norm(t, order, dim=dim, keepdim=True)
         return t / norm.clamp_min(1e-7)
     array = np.asarray(x)
-    norm = np.atleast_1d(np.linalg.norm(array, order, axis))
+    norm = np.atleast_1d(np.linalg.norm(array, order, axis))  # type: ignore[arg-type]
     norm[norm == 0] = 1
     return array / np.expand_dims(norm, axis or -1)
