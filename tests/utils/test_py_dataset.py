@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -125,6 +124,7 @@ def test_bad_batches_and_arguments_are_named():
 
 
 def test_pandas_dataframe_and_series_train_as_their_arrays():
+    pd = pytest.importorskip("pandas")  # in the dev extra
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=16), "b": rng.normal(size=16)})
     target = pd.Series(rng.normal(size=16))
