@@ -1,4 +1,4 @@
-"""utils: to_categorical and set_random_seed."""
+"""utils: to_categorical, set_random_seed and the public names of epochal.utils."""
 
 from __future__ import annotations
 
@@ -84,4 +84,15 @@ def test_set_random_seed_makes_layer_initialisation_reproducible():
 
 
 def test_public_names():
-    assert set(utils.__all__) == {"set_random_seed", "to_categorical"}
+    assert set(utils.__all__) == {
+        "PyDataset",
+        "Sequence",
+        "get_file",
+        "model_to_dot",
+        "normalize",
+        "pad_sequences",
+        "plot_model",
+        "set_random_seed",
+        "to_categorical",
+    }
+    assert all(callable(getattr(utils, name)) for name in utils.__all__)

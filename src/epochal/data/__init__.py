@@ -5,7 +5,10 @@ Two sources cover them all:
 * :class:`ArraySource` — numpy arrays and tensors, placed on the device once and batched by
   index slicing (no per-sample Dataset / collate path).
 * :class:`IterableSource` — a ``DataLoader`` or any iterable of ``(x, y)`` /
-  ``(x, y, sample_weight)`` batches.
+  ``(x, y, sample_weight)`` batches; :class:`PyDatasetSource`, one of them, a Keras
+  ``PyDataset`` (batch ``i`` is ``dataset[i]``, batch order seeded when shuffled).
+
+pandas DataFrames and Series are converted to numpy arrays once, in ``make_source``.
 
 :class:`EpochIterator` owns the position of a run in its data: which pass over the data, how
 many batches of it were consumed, and the seed of the shuffle. The order of pass ``p`` is a
@@ -26,6 +29,7 @@ from epochal.data.order import EpochSampler, order_for, shard_order
 from epochal.data.sources import (
     ArraySource,
     IterableSource,
+    PyDatasetSource,
     make_source,
     shard_source,
     unpack_batch,
@@ -37,6 +41,7 @@ __all__ = [
     "EpochIterator",
     "EpochSampler",
     "IterableSource",
+    "PyDatasetSource",
     "is_array_like",
     "make_source",
     "order_for",

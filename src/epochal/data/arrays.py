@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,37 @@ def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
     return fn(tree)
 
 
+def is_pandas(value: Any) -> bool:
+    """A pandas DataFrame or Series (pandas is not imported for the check)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame | pandas.Series)
+
+
+def from_pandas(tree: Any) -> Any:
+    """Replaces every pandas leaf of ``tree`` by a numpy array, as Keras does at its data
+    boundary: a DataFrame by ``to_numpy()`` (one column per feature), a Series by a column
+    ``(n, 1)``. Called once per ``fit`` / ``evaluate`` / ``predict``, not per batch."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return tree
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, pandas.DataFrame):
+            return value.to_numpy(copy=True)
+        if isinstance(value, pandas.Series):
+            return np.expand_dims(value.to_numpy(copy=True), axis=-1)
+        return value
+
+    if is_pandas(tree):
+        return convert(tree)
+    # Multi-input data is a flat list/tuple/dict of arrays: look one level down, no deeper.
+    if isinstance(tree, dict) and any(is_pandas(v) for v in tree.values()):
+        return {k: convert(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple) and any(is_pandas(v) for v in tree[:64]):
+        return type(tree)(convert(v) for v in tree)
+    return tree
+
+
 def _leaves(tree: Any) -> list[Any]:
     if tree is None:
         return []
@@ -48,13 +80,16 @@ def is_array_like(value: Any) -> bool:
 
     A list of tuples is an iterable of batches, not arrays.
     """
-    arrays = (np.ndarray, torch.Tensor)
-    if isinstance(value, arrays):
+
+    def array(v: Any) -> bool:
+        return isinstance(v, np.ndarray | torch.Tensor) or is_pandas(v)
+
+    if array(value):
         return True
     if isinstance(value, dict):
-        return bool(value) and all(isinstance(v, arrays) for v in value.values())
+        return bool(value) and all(array(v) for v in value.values())
     if isinstance(value, list | tuple):
-        return bool(value) and all(isinstance(v, arrays) for v in value)
+        return bool(value) and all(array(v) for v in value)
     return False
 
 
@@ -64,6 +99,8 @@ def to_tensor(value: Any, *, target: bool = False) -> torch.Tensor:
     float64 becomes float32; for inputs, small integer types (uint8 images) and bools become
     float32 too; int32/int64 stay integers (labels, token ids).
     """
+    if is_pandas(value):
+        value = from_pandas(value)
     tensor = torch.as_tensor(np.asarray(value) if isinstance(value, list) else value)
     if tensor.dtype == torch.float64:
         return tensor.float()
@@ -98,6 +135,7 @@ def split_validation(x: Any, y: Any, sample_weight: Any, split: float) -> tuple[
         raise ValueError(
             f"`validation_split` must be in (0, 1). Received: validation_split={split}"
         )
+    x, y, sample_weight = from_pandas(x), from_pandas(y), from_pandas(sample_weight)
     n = tree_len(x)
     at = math.floor(n * (1.0 - split))
     if at == 0 or at == n:

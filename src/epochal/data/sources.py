@@ -1,10 +1,13 @@
-"""Sources of batches: arrays batched by index on the device, or any iterable of batches."""
+"""Sources of batches: arrays batched by index on the device, any iterable of batches, or a
+Keras ``PyDataset`` (batches by index, in a seeded order)."""
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -15,12 +18,14 @@ from epochal.data.arrays import (
     Batch,
     _converted_nbytes,
     _leaves,
+    from_pandas,
     is_array_like,
     to_tensor,
     tree_len,
     tree_map,
 )
 from epochal.data.order import EpochSampler, _shard_len, order_for, shard_order
+from epochal.utils.py_dataset import PyDataset
 
 
 class ArraySource:
@@ -207,6 +212,142 @@ class IterableSource:
         return self._to_device(x), self._to_device(y), self._to_device(sample_weight)
 
 
+def _standardize(raw: Any) -> Batch:
+    if isinstance(raw, dict):
+        return raw, None, None
+    if isinstance(raw, np.ndarray | torch.Tensor):
+        return raw, None, None
+    if not isinstance(raw, list | tuple) or len(raw) not in (1, 2, 3):
+        raise ValueError(
+            "PyDataset.__getitem__() must return a tuple or a dict: (inputs,), "
+            "(inputs, targets) or (inputs, targets, sample_weights). "
+            f"Received: {str(raw)[:100]}... of type {type(raw).__name__}"
+        )
+    return unpack_batch(tuple(raw))
+
+
+class _Batches(torch.utils.data.Dataset[Any]):
+    """The PyDataset seen by a DataLoader: item ``i`` is batch ``i``."""
+
+    def __init__(self, dataset: PyDataset) -> None:
+        self.dataset = dataset
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[index]
+
+
+class PyDatasetSource(IterableSource):
+    """Batches of a :class:`~epochal.utils.PyDataset`, in a seeded order when shuffled."""
+
+    def __init__(self, dataset: PyDataset, *, shuffle: bool, device: torch.device) -> None:
+        super().__init__([], device)
+        self.iterable = dataset
+        self.dataset = dataset
+        self.shuffle = bool(shuffle)
+        self.seekable = True
+        self.batch_size = None
+        self.shard: tuple[int, int, bool] | None = None
+        self._open_pass = False
+        workers, processes = dataset.workers, dataset.use_multiprocessing
+        queue = dataset.max_queue_size
+        for name, value, low in (("workers", workers, 0), ("max_queue_size", queue, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(
+                    f"PyDataset `{name}` must be an int >= {low}. Received: {name}={value!r}"
+                )
+        self._workers = workers
+        self._processes = bool(processes) and workers > 0
+        self._queue = queue
+
+    @property
+    def total_batches(self) -> int | None:
+        return self.dataset.num_batches
+
+    @property
+    def num_batches(self) -> int | None:
+        total = self.total_batches
+        return None if total is None else _shard_len(total, self.shard)
+
+    def set_shard(self, rank: int, world_size: int, pad: bool) -> None:
+        """Splits the batches between ranks (every ``world_size``-th batch of the order)."""
+        if self.total_batches is None:
+            raise ValueError("An endless PyDataset (num_batches=None) cannot be split.")
+        self.shard = (rank, world_size, pad)
+
+    def _order(self, seed: int, pass_index: int) -> list[int] | None:
+        total = self.total_batches
+        if total is None:
+            return None
+        if self.shuffle:
+            order = order_for(total, seed, pass_index)
+        else:
+            order = torch.arange(total)
+        if self.shard is not None:
+            rank, world_size, pad = self.shard
+            order = shard_order(order, rank, world_size, pad=pad)
+        return [int(i) for i in order.tolist()]
+
+    def _raw(self, indices: list[int] | None, start: int) -> Iterator[Any]:
+        if indices is None:
+            stream: Iterator[int] = itertools.count(start)
+        else:
+            indices = indices[start:]
+            stream = iter(indices)
+        if self._workers <= 1 and not self._processes:
+            for index in stream:
+                yield self.dataset[index]
+            return
+        if self._processes and indices is not None:
+            loader = torch.utils.data.DataLoader(
+                _Batches(self.dataset),
+                batch_size=None,
+                sampler=indices,
+                num_workers=self._workers,
+                prefetch_factor=max(1, math.ceil(self._queue / self._workers)),
+            )
+            yield from loader
+            return
+        with ThreadPoolExecutor(max_workers=max(self._workers, 1)) as pool:
+            pending: deque[Future[Any]] = deque()
+            for index in itertools.islice(stream, self._queue):
+                pending.append(pool.submit(self.dataset.__getitem__, index))
+            while pending:
+                raw = pending.popleft().result()
+                for index in itertools.islice(stream, 1):
+                    pending.append(pool.submit(self.dataset.__getitem__, index))
+                yield raw
+
+    def iterate(self, seed: int, pass_index: int, start: int) -> Iterator[Batch]:
+        if self._open_pass:  # a pass cut short by steps_per_epoch still ends
+            self._end_pass()
+        self._open_pass = True
+        self.dataset.on_epoch_begin()
+        try:
+            for raw in self._raw(self._order(seed, pass_index), start):
+                yield self._device_batch(raw)
+        except GeneratorExit:
+            self._end_pass()
+            raise
+        self._end_pass()
+
+    def _end_pass(self) -> None:
+        if self._open_pass:
+            self._open_pass = False
+            self.dataset.on_epoch_end()
+
+    def first_batch(self, seed: int) -> Batch:
+        order = self._order(seed, 0)
+        if order is not None and not order:
+            raise ValueError(
+                "The PyDataset has no batch: there is nothing to train or evaluate on."
+            )
+        return self._device_batch(self.dataset[order[0] if order is not None else 0])
+
+    def _device_batch(self, raw: Any) -> Batch:
+        x, y, sample_weight = _standardize(raw)
+        return self._to_device(x), self._to_device(y), self._to_device(sample_weight)
+
+
 def shard_source(
     source: ArraySource | IterableSource, rank: int, world_size: int, *, pad: bool
 ) -> bool:
@@ -220,6 +361,10 @@ def shard_source(
     """
     if isinstance(source, ArraySource):
         source.shard = (rank, world_size, pad)
+        return True
+    set_shard = getattr(source, "set_shard", None)  # a source that splits itself
+    if callable(set_shard):
+        set_shard(rank, world_size, pad)
         return True
     loader = source.iterable
     if source.sampler is not None:
@@ -289,7 +434,18 @@ def make_source(
         ValueError: ``y`` or ``sample_weight`` given with a DataLoader/iterable (they belong
             inside the batches), or x/y lengths that differ.
         TypeError: an input that is neither arrays nor an iterable of batches.
+
+    pandas DataFrames / Series become numpy arrays here, once (Keras' conversion); a
+    :class:`~epochal.utils.PyDataset` becomes a :class:`PyDatasetSource`.
     """
+    if isinstance(x, PyDataset):
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise ValueError(
+                    f"`{name}` must be None when `x` is a PyDataset: its batches hold the "
+                    "targets and sample weights."
+                )
+        return PyDatasetSource(x, shuffle=shuffle, device=device)
     if isinstance(x, torch.utils.data.Dataset) and not isinstance(
         x, torch.utils.data.IterableDataset
     ):
@@ -299,6 +455,7 @@ def make_source(
         sampler = EpochSampler(dataset, shuffle=shuffle, seed=seed)  # type: ignore[arg-type]
         sampler.follow_seed = True
         x = torch.utils.data.DataLoader(dataset, batch_size=batch_size or 32, sampler=sampler)
+    x, y, sample_weight = from_pandas(x), from_pandas(y), from_pandas(sample_weight)
     if _is_number_list(x):
         x = np.asarray(x)
         y = np.asarray(y) if _is_number_list(y) else y
@@ -315,6 +472,7 @@ def make_source(
                 )
         return IterableSource(x, device)
     raise TypeError(
-        "`x` must be a numpy array, a torch tensor, a list/tuple/dict of them, a "
-        f"torch Dataset, a DataLoader or an iterable of batches. Received: {type(x).__name__}"
+        "`x` must be a numpy array, a torch tensor, a pandas DataFrame/Series, a list/tuple/"
+        "dict of them, a PyDataset, a torch Dataset, a DataLoader or an iterable of batches. "
+        f"Received: {type(x).__name__}"
     )

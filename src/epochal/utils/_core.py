@@ -1,4 +1,4 @@
-"""Small helpers with Keras' names."""
+"""to_categorical and set_random_seed (Keras' names)."""
 
 from __future__ import annotations
 
