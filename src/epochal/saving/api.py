@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from epochal._modes import evaluating
+from epochal.saving import keras_format
 from epochal.saving._bundle import Bundle, CheckpointError
 from epochal.saving.formats import (
     MODEL_SUFFIXES,
@@ -25,6 +26,8 @@ from epochal.saving.formats import (
 )
 from epochal.saving.protocol import Saveable
 from epochal.saving.serialization import (
+    _resolve_loss,
+    _resolve_metric,
     compile_config,
     model_config,
     model_from_config,
@@ -222,9 +225,57 @@ def load_weights(model: Saveable, filepath: str | os.PathLike[str]) -> None:
         CheckpointError: corrupt/foreign/unsafe file, or a name/shape mismatch (naming the
             tensor); the model is left untouched.
     """
+    kind = keras_format.sniff(filepath)
+    if kind is not None:  # a file in Keras' own format (see keras_format.py)
+        kfile = keras_format.read_keras_file(filepath, kind)
+        _build(model, Bundle(weights={}, config=_keras_build_config(kfile)), filepath)
+        weights = keras_format.bundle_weights(model, kfile, filepath)
+        _assign(model, _match_weights(model, weights, filepath))
+        return
     bundle = read_bundle(filepath)
     _build(model, bundle, filepath)
     _assign(model, _match_weights(model, bundle.weights, filepath))
+
+
+def _keras_build_config(kfile: keras_format.KerasFile) -> dict[str, Any]:
+    build = (kfile.model_config or {}).get("build_config") or {}
+    shape = build.get("input_shape")
+    if isinstance(shape, list) and shape and all(isinstance(d, int | None) for d in shape):
+        return {"build_config": {"input_shape": shape[1:], "dtype": "float32"}}
+    return {}
+
+
+def _load_keras_model(
+    filepath: Any, kind: str, custom_objects: Mapping[str, Any] | None, compile: bool
+) -> Any:
+    """``load_model`` for a file in Keras' format: the architecture mapped onto epochal's
+    layers, the weights checked against it, then compile settings and optimizer slots."""
+    kfile = keras_format.read_keras_file(filepath, kind)
+    if kfile.model_config is None:
+        raise CheckpointError(
+            filepath,
+            "it holds weights only (no architecture); build the model "
+            "in code and call model.load_weights() instead",
+        )
+    model = keras_format.model_from_keras(kfile.model_config, custom_objects, filepath)
+    _build(model, Bundle(weights={}, config=_keras_build_config(kfile)), filepath)
+    weights = _match_weights(model, keras_format.bundle_weights(model, kfile, filepath), filepath)
+    settings = kfile.compile_config
+    if compile and settings:
+        optimizer, loss, metrics = keras_format.compile_from_keras(settings, filepath)
+        try:
+            loss = _resolve_loss(loss, custom_objects)
+            metrics = [_resolve_metric(m, custom_objects) for m in metrics]
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(filepath, f"the compile settings cannot be read: {exc}") from exc
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.module.parameters())
+        entry = settings.get("optimizer")
+        keras_class = entry.get("class_name") if isinstance(entry, dict) else entry
+        keras_format.restore_optimizer(model, kfile, keras_class)
+    _assign(model, weights)
+    return model
 
 
 def load_model(
@@ -247,6 +298,9 @@ def load_model(
         CheckpointError: corrupt/foreign/unsafe file, a weights-only file, or mismatches.
         ValueError: naming a custom object that is neither passed nor registered.
     """
+    kind = keras_format.sniff(filepath)
+    if kind is not None:  # a file in Keras' own format (see keras_format.py)
+        return _load_keras_model(filepath, kind, custom_objects, compile)
     bundle = read_bundle(filepath)
     if "model_config" not in bundle.config:
         raise CheckpointError(
