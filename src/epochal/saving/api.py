@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from epochal._modes import evaluating
-from epochal.saving import keras_format
+from epochal.saving import keras_format, keras_writer
 from epochal.saving._bundle import Bundle, CheckpointError
 from epochal.saving.formats import (
     MODEL_SUFFIXES,
@@ -38,6 +38,7 @@ __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
 
 logger = logging.getLogger("epochal.saving")
 _warned_legacy = False
+_warned_obstacles: set[str] = set()
 
 
 def _check_target(
@@ -76,14 +77,72 @@ def _build_config(model: Saveable) -> dict[str, Any] | None:
     return {"input_shape": list(shape[0]), "dtype": str(shape[1]).removeprefix("torch.")}
 
 
-def save_model(model: Saveable, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+def _keras_choice(
+    model: Saveable, filepath: Any, keras_compatible: bool | None, whole: bool
+) -> bool:
+    """Whether to write ``filepath`` in Keras' format (see docs/saving.md)."""
+    suffix = suffix_of(filepath)
+    native = ".keras" if whole else ".weights.h5"
+    if keras_compatible not in (None, True, False):
+        raise TypeError(
+            f"`keras_compatible` must be None, True or False. Received: {keras_compatible!r}"
+        )
+    if suffix != native:
+        if keras_compatible:
+            raise ValueError(
+                f"keras_compatible=True writes Keras' format, which needs a {native!r} file; "
+                f"{suffix!r} files are epochal's format. Received: filepath={filepath!r}"
+            )
+        return False
+    if keras_compatible is False:
+        return False
+    obstacle = keras_writer.keras_obstacle(model, whole=whole)
+    if obstacle is None:
+        return True
+    if keras_compatible:
+        raise ValueError(f"Cannot write {os.fspath(filepath)!r} in Keras' format: {obstacle}.")
+    if obstacle not in _warned_obstacles:
+        _warned_obstacles.add(obstacle)
+        logger.warning(
+            "Writing %s in epochal's own format, which Keras cannot read: %s. "
+            "(keras_compatible=False silences this.)",
+            os.fspath(filepath),
+            obstacle,
+        )
+    return False
+
+
+def save_model(
+    model: Saveable,
+    filepath: str | os.PathLike[str],
+    overwrite: bool = True,
+    keras_compatible: bool | None = None,
+) -> None:
     """Writes architecture, weights, compile settings and optimizer state atomically.
+
+    A ``.keras`` file is written in Keras 3's format (``keras.models.load_model`` reads it)
+    whenever Keras has every piece of the model: a Sequential or functional model of
+    epochal's built-in layers, an epochal optimizer, losses and metrics by name or Keras
+    class. Otherwise, or with ``keras_compatible=False``, and always for ``.h5``/``.hdf5``,
+    it is epochal's own format (any module, torch optimizers; ``metadata.json`` says
+    ``"format": "epochal"``). epochal reads both.
+
+    Args:
+        model: The model.
+        filepath: A ``.keras``, ``.h5`` or ``.hdf5`` path.
+        overwrite: Whether to replace an existing file. Defaults to `True`.
+        keras_compatible: `None` (Keras' format when possible, else epochal's with a
+            one-time warning naming why), `True` (Keras' format or a ``ValueError`` naming
+            what Keras cannot hold), `False` (epochal's format). Defaults to `None`.
 
     Raises:
         ValueError: for an unsupported suffix, or a model whose architecture cannot be
             described (the message says to save weights only or register the class).
     """
     _check_target(filepath, overwrite, MODEL_SUFFIXES, "model.save()")
+    if _keras_choice(model, filepath, keras_compatible, whole=True):
+        keras_writer.write_keras_model(filepath, model)
+        return
     global _warned_legacy
     if suffix_of(filepath) in (".h5", ".hdf5") and not _warned_legacy:
         _warned_legacy = True  # once per process, not at every checkpoint
@@ -104,9 +163,23 @@ def save_model(model: Saveable, filepath: str | os.PathLike[str], overwrite: boo
     write_bundle(filepath, bundle)
 
 
-def save_weights(model: Saveable, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
-    """Writes the module's ``state_dict`` atomically (HDF5, safetensors or ``.pt``)."""
+def save_weights(
+    model: Saveable,
+    filepath: str | os.PathLike[str],
+    overwrite: bool = True,
+    keras_compatible: bool | None = None,
+) -> None:
+    """Writes the module's weights atomically (HDF5, safetensors or ``.pt``).
+
+    ``.weights.h5`` is written in Keras 3's layout (``keras.Model.load_weights`` reads it)
+    when the model is a Sequential or functional model of epochal's built-in layers; else,
+    or with ``keras_compatible=False``, in epochal's layout (any module). Other suffixes are
+    epochal's formats. ``keras_compatible`` works as in :func:`save_model`.
+    """
     _check_target(filepath, overwrite, WEIGHTS_SUFFIXES, "model.save_weights()")
+    if _keras_choice(model, filepath, keras_compatible, whole=False):
+        keras_writer.write_keras_weights(filepath, model)
+        return
     write_bundle(
         filepath, Bundle(weights=_weights(model), config={"build_config": _build_config(model)})
     )
@@ -257,8 +330,18 @@ def _load_keras_model(
             "it holds weights only (no architecture); build the model "
             "in code and call model.load_weights() instead",
         )
+    build = Bundle(weights={}, config=_keras_build_config(kfile))
+    try:  # first on the meta device: a config declaring a huge layer allocates nothing
+        with torch.device("meta"):
+            probe = keras_format.model_from_keras(kfile.model_config, custom_objects, filepath)
+            _build(probe, build, filepath)
+            keras_format.bundle_weights(probe, kfile, filepath)
+    except CheckpointError:
+        raise
+    except Exception:
+        pass  # a module that cannot run on the meta device: checked after building
     model = keras_format.model_from_keras(kfile.model_config, custom_objects, filepath)
-    _build(model, Bundle(weights={}, config=_keras_build_config(kfile)), filepath)
+    _build(model, build, filepath)
     weights = _match_weights(model, keras_format.bundle_weights(model, kfile, filepath), filepath)
     settings = kfile.compile_config
     if compile and settings:

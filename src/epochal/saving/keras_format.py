@@ -45,7 +45,8 @@ from torch import nn
 
 from epochal import optimizers as optimizers_module
 from epochal.layers import LAYER_CLASSES, InputLayer, Layer
-from epochal.saving._bundle import CheckpointError, Refused
+from epochal.saving import _tree
+from epochal.saving._bundle import CheckpointError, Refused, digest, from_numpy
 from epochal.saving.protocol import model_class
 from epochal.saving.serialization import get_registered_object
 
@@ -64,6 +65,8 @@ logger = logging.getLogger("epochal.saving")
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _MEMBER_LIMIT = 1 << 40
+_KERAS_MEMBERS = ("metadata.json", "config.json", "model.weights.h5")
+_MAX_CONFIG_DEPTH = 64
 # Keras options epochal's layers do not take, dropped only at these (Keras' default) values.
 # Anything else is refused, naming the option. Values are compared after normalisation
 # (initializers by name).
@@ -176,6 +179,16 @@ def _array(group: h5py.Group, key: str, what: str) -> np.ndarray:
     return np.asarray(dataset[()])
 
 
+def _as_tensor(array: np.ndarray) -> torch.Tensor:
+    array = np.asarray(array)
+    return torch.from_numpy(array if array.flags.c_contiguous else np.array(array))
+
+
+def _tensor(group: h5py.Group, key: str, what: str) -> torch.Tensor:
+    raw = group[key].attrs.get("torch_dtype") if key in group else None
+    return from_numpy(_array(group, key, what), None if raw is None else _text(raw))
+
+
 def sniff(path: str | os.PathLike[str]) -> str | None:
     """``"keras"``, ``"weights"`` or ``"legacy"`` for a file Keras wrote (or epochal wrote
     in Keras' format), `None` for anything else (epochal's own files included)."""
@@ -235,9 +248,25 @@ def _read_v3_h5(source: Any, kfile: KerasFile) -> None:
         optimizer = f.get("optimizer")
         if isinstance(optimizer, h5py.Group):
             kfile.optimizer = _read_node(optimizer, "optimizer").arrays
-        extra = f.attrs.get("epochal_compile_config")
-        if extra is not None:
-            kfile.epochal["compile_config"] = json.loads(_text(extra))
+        expected = f.attrs.get("epochal_weights_sha256")
+        if expected is not None:  # written by epochal: the checksum it recorded must match
+            stored = sorted(
+                (f"{key}/{i}", _as_tensor(a))
+                for key, node in kfile.layers.items()
+                for i, a in enumerate(_flatten(node))
+            )
+            if digest(stored) != _text(expected):
+                raise Refused("the tensor data is corrupt (epochal_weights_sha256 does not match)")
+        extra = f.get("epochal_optimizer")
+        if isinstance(extra, h5py.Group):
+            names = json.loads(_text(extra.attrs["tensor_names"]))
+            tensors = {
+                n: _tensor(extra, f"t{i}", f"the optimizer tensor {n}") for i, n in enumerate(names)
+            }
+            if digest(tensors.items()) != _text(extra.attrs.get("tensors_sha256")):
+                raise Refused("the optimizer state is corrupt (tensors_sha256 does not match)")
+            state = json.loads(_text(extra.attrs["optimizer_state"]))
+            kfile.epochal["optimizer"] = _tree.decode(state, tensors)
 
 
 def _legacy_compile(training: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -288,6 +317,14 @@ def read_keras_file(path: str | os.PathLike[str], kind: str) -> KerasFile:
         if kind == "keras":
             with zipfile.ZipFile(target) as zf:
                 names = zf.namelist()
+                unexpected = [n for n in names if n not in _KERAS_MEMBERS]
+                if unexpected:
+                    raise CheckpointError(
+                        path,
+                        f"unexpected member(s) {unexpected} in the .keras archive, which epochal does not "
+                        f"read (assets, pickles); only {list(_KERAS_MEMBERS)} are read, and "
+                        "nothing is ever unpickled",
+                    )
                 for member in ("config.json", "model.weights.h5"):
                     if member not in names:
                         raise CheckpointError(path, f"the .keras archive has no {member}")
@@ -299,6 +336,10 @@ def read_keras_file(path: str | os.PathLike[str], kind: str) -> KerasFile:
                 config = json.loads(_member(zf, "config.json", path))
                 if not isinstance(config, dict):
                     raise CheckpointError(path, "config.json is not a JSON object")
+                if _depth(config) > _MAX_CONFIG_DEPTH:
+                    raise CheckpointError(
+                        path, f"config.json is nested too deeply ({_MAX_CONFIG_DEPTH}+ levels)"
+                    )
                 kfile.model_config = config
                 kfile.compile_config = config.get("compile_config")
                 part = "model.weights.h5"
@@ -313,12 +354,28 @@ def read_keras_file(path: str | os.PathLike[str], kind: str) -> KerasFile:
         raise
     except Refused as exc:
         raise CheckpointError(path, f"in {part}: {exc}") from exc
+    except RecursionError as exc:
+        raise CheckpointError(
+            path, f"{part} is nested too deeply to be a model config; refusing it"
+        ) from exc
     except Exception as exc:
         raise CheckpointError(
             path,
             f"it is a Keras file, but {part} cannot be read ({type(exc).__name__}: {exc})",
         ) from exc
     return kfile
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
 
 
 def _member(zf: zipfile.ZipFile, name: str, path: Any) -> bytes:
@@ -637,8 +694,8 @@ def bundle_weights(model: Any, kfile: KerasFile, path: Any) -> dict[str, torch.T
                 if weights:
                     raise CheckpointError(
                         path,
-                        f"the file has no weights for layer {_name(module)!r} (Keras path "
-                        f"layers/{layer_path}); it holds {sorted(kfile.layers)}",
+                        f"the weights of layer {_name(module)!r} (Keras path layers/"
+                        f"{layer_path}) are missing in the file; it holds {sorted(kfile.layers)}",
                     )
                 continue
             plan.append((module, _name(module), _flatten(node), f"layers/{layer_path}"))
@@ -660,10 +717,11 @@ def bundle_weights(model: Any, kfile: KerasFile, path: Any) -> dict[str, torch.T
             if tuple(array.shape) != tuple(tensor.shape):
                 raise CheckpointError(
                     path,
-                    f"shape mismatch for weight {index} of layer {label!r}: the model has "
-                    f"{tuple(tensor.shape)}, the file ({where}) {tuple(array.shape)}",
+                    f"shape mismatch for tensor {names[id(tensor)]!r} (weight {index} of layer "
+                    f"{label!r}): the model has {tuple(tensor.shape)}, the file ({where}) "
+                    f"{tuple(array.shape)}",
                 )
-            out[names[id(tensor)]] = torch.from_numpy(np.ascontiguousarray(array))
+            out[names[id(tensor)]] = _as_tensor(array)
     for name, tensor in model.module.state_dict().items():
         out.setdefault(name, tensor.detach().cpu())
     return out
@@ -734,6 +792,16 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
     Returns whether the slots were restored."""
     optimizer = model.optimizer
     variables = kfile.optimizer
+    saved = kfile.epochal.get("optimizer")
+    if saved is not None and optimizer is not None:  # epochal's own full state
+        try:
+            optimizer.load_state_dict(saved)
+            return True
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            logger.warning(
+                "The optimizer state in the file does not fit (%s); it starts fresh.", exc
+            )
+            return False
     if not variables or optimizer is None:
         return False
     name = type(optimizer).__name__
