@@ -334,8 +334,14 @@ def _load_keras_model(
     try:  # first on the meta device: a config declaring a huge layer allocates nothing
         with torch.device("meta"):
             probe = keras_format.model_from_keras(kfile.model_config, custom_objects, filepath)
-            _build(probe, build, filepath)
-            keras_format.bundle_weights(probe, kfile, filepath)
+            declared = probe.declared_input_shape()
+            shape = (build.config.get("build_config") or {}).get("input_shape")
+            shape = list(declared) if declared is not None else shape
+            if shape is not None:
+                if not probe.built:
+                    with evaluating(probe.module):
+                        probe.module(torch.zeros((1, *shape)))
+                keras_format.bundle_weights(probe, kfile, filepath)
     except CheckpointError:
         raise
     except Exception:

@@ -321,9 +321,9 @@ def read_keras_file(path: str | os.PathLike[str], kind: str) -> KerasFile:
                 if unexpected:
                     raise CheckpointError(
                         path,
-                        f"unexpected member(s) {unexpected} in the .keras archive, which epochal does not "
-                        f"read (assets, pickles); only {list(_KERAS_MEMBERS)} are read, and "
-                        "nothing is ever unpickled",
+                        f"unexpected member(s) {unexpected} in the .keras archive, which "
+                        "epochal does not read (assets, pickles); only "
+                        f"{list(_KERAS_MEMBERS)} are read, and nothing is ever unpickled",
                     )
                 for member in ("config.json", "model.weights.h5"):
                     if member not in names:
@@ -576,9 +576,9 @@ def model_from_keras(
 
     def build(entry: Mapping[str, Any]) -> nn.Module:
         if entry.get("class_name") in ("Sequential", "Functional", "Model"):
-            return model_from_keras(entry, custom_objects, path)  # type: ignore[no-any-return]
+            return model_from_keras(entry, custom_objects, path)
         layer_cls, layer_config = _layer_config(entry, custom_objects, path)
-        return _rebuilt(layer_cls, layer_config, path, entry)  # type: ignore[no-any-return]
+        return _rebuilt(layer_cls, layer_config, path, entry)
 
     try:
         if class_name == "Sequential":
@@ -607,7 +607,7 @@ def model_from_keras(
 
 
 def _functional_entry(entry: Mapping[str, Any], build: Any) -> nn.Module:
-    return build(entry)  # type: ignore[no-any-return]
+    return build(entry)
 
 
 # ---------------------------------------------------------------------------- weights
@@ -809,8 +809,8 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
     trainable: list[torch.Tensor] = []
     for _, layer in keras_layer_paths(model):
         trainable.extend(getattr(layer, "trainable_weights", []) or [])
-    supported = name in ("Adam", "AdamW") and keras_class == name and torch_opt is not None
-    if supported and len(variables) == 2 + 2 * len(trainable):
+    supported = name in ("Adam", "AdamW") and keras_class == name
+    if supported and torch_opt is not None and len(variables) == 2 + 2 * len(trainable):
         slots = variables[2:]
         if all(
             tuple(slots[2 * i].shape) == tuple(t.shape) == tuple(slots[2 * i + 1].shape)

@@ -76,7 +76,11 @@ def _layer_entry(layer: Any) -> dict[str, Any]:
         if key in ("layer", "backward_layer") and isinstance(value, dict):
             sub = getattr(layer, "forward_layer" if key == "layer" else key, None)
             config[key] = _layer_entry(sub) if isinstance(sub, Layer) else value
-    if not isinstance(layer, InputLayer):
+    if isinstance(layer, InputLayer):
+        config.pop("trainable", None)
+        config.setdefault("ragged", False)
+        config.setdefault("optional", False)
+    else:
         config["dtype"] = dict(_POLICY)
     return {"module": "keras.layers", "class_name": name, "config": config, "registered_name": None}
 
@@ -159,8 +163,10 @@ def _named(value: Any, module: Any, where: str, keras_module: str) -> Any:
             "config": value.get_config(),
             "registered_name": None,
         }
-    if isinstance(value, type) and getattr(module, value.__name__, None) is value:
-        return {"module": keras_module, "class_name": value.__name__, "config": {}}
+    if isinstance(value, type):
+        class_name = str(value.__name__)
+        if getattr(module, class_name, None) is value:
+            return {"module": keras_module, "class_name": class_name, "config": {}}
     raise NotKerasExpressible(
         f"the {where} {getattr(value, '__name__', value)!r} is not a Keras name or class"
     )
@@ -261,7 +267,7 @@ def _write_layer(group: h5py.Group, layer: Any) -> None:
     _write_vars(group, own, str(getattr(layer, "name", type(layer).__name__)))
     for key, child in children.items():
         sub = group.create_group(key)
-        if isinstance(child, list):
+        if isinstance(child, list):  # a recurrent layer's cell: its variables
             _write_vars(sub, child, f"{layer.name}_cell")
         else:
             _write_layer(sub, child)
@@ -274,7 +280,7 @@ def _keras_slots(model: Any) -> list[np.ndarray] | None:
     torch_opt = getattr(optimizer, "torch_optimizer", None)
     if type(optimizer).__name__ not in ("Adam", "AdamW") or torch_opt is None:
         return None
-    slots = [
+    slots: list[np.ndarray] = [
         np.asarray(optimizer.iterations, dtype=np.int64),
         np.asarray(float(optimizer._base_rate()), dtype=np.float32),
     ]
@@ -303,7 +309,8 @@ def weights_h5(model: Any, with_optimizer: bool) -> bytes:
         for path, layer in keras_layer_paths(model):
             group = layers.require_group(path)
             _write_layer(group, layer)
-            tensors.extend((f"{path}/{i}", t) for i, t in enumerate(layer.weights))
+            weights: list[torch.Tensor] = getattr(layer, "weights", [])
+            tensors.extend((f"{path}/{i}", t) for i, t in enumerate(weights))
         _write_vars(f, [], model.name)
         f.attrs["epochal_weights_sha256"] = digest(
             sorted((n, t.detach().cpu()) for n, t in tensors)
