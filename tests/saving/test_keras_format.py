@@ -291,7 +291,11 @@ def test_written_files_have_the_layout_keras_writes(tmp_path, name):
     plain = {
         k: v for k, v in _tree(tmp_path / "m.weights.h5").items() if not k.startswith("epochal")
     }
-    assert plain == _tree(FIXTURES / f"{name}.weights.h5")
+    assert plain == {
+        k: v
+        for k, v in _tree(FIXTURES / f"{name}.weights.h5").items()
+        if not k.startswith("optimizer")
+    }
 
 
 def test_epochal_reads_back_its_keras_files_exactly(tmp_path):
@@ -306,6 +310,14 @@ def test_epochal_reads_back_its_keras_files_exactly(tmp_path):
         fresh = _epochal_models()[name]
         fresh.load_weights(tmp_path / f"{name}.weights.h5")
         np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
+        if name == "mlp":
+            continue  # Dropout draws differ between the two models
+        y = np.ones((len(x), model.predict(x, verbose=0).shape[-1]), "float32")
+        for resumed in (model, again):  # the optimizer state came back: training agrees
+            resumed.fit(x, y, epochs=2, shuffle=False, verbose=0)
+        for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
+            if a.dtype.kind == "f":  # BN's num_batches_tracked has no Keras counterpart
+                np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
 
 
 def test_keras_compatible_chooses_the_format_and_says_why(tmp_path, caplog):

@@ -300,7 +300,7 @@ def load_weights(model: Saveable, filepath: str | os.PathLike[str]) -> None:
     """
     kind = keras_format.sniff(filepath)
     if kind is not None:  # a file in Keras' own format (see keras_format.py)
-        kfile = keras_format.read_keras_file(filepath, kind)
+        kfile = keras_format.read_keras_file(filepath, kind, optimizer_state=False)
         _build(model, Bundle(weights={}, config=_keras_build_config(kfile)), filepath)
         weights = keras_format.bundle_weights(model, kfile, filepath)
         _assign(model, _match_weights(model, weights, filepath))

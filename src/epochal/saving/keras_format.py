@@ -240,12 +240,12 @@ def _read_node(group: h5py.Group, where: str) -> _Node:
     return node
 
 
-def _read_v3_h5(source: Any, kfile: KerasFile) -> None:
+def _read_v3_h5(source: Any, kfile: KerasFile, optimizer_state: bool) -> None:
     with h5py.File(source, "r") as f:
         layers = f.get("layers")
         if isinstance(layers, h5py.Group):
             kfile.layers = {k: _read_node(layers[k], f"layers/{k}") for k in layers}
-        optimizer = f.get("optimizer")
+        optimizer = f.get("optimizer") if optimizer_state else None
         if isinstance(optimizer, h5py.Group):
             kfile.optimizer = _read_node(optimizer, "optimizer").arrays
         expected = f.attrs.get("epochal_weights_sha256")
@@ -257,7 +257,7 @@ def _read_v3_h5(source: Any, kfile: KerasFile) -> None:
             )
             if digest(stored) != _text(expected):
                 raise Refused("the tensor data is corrupt (epochal_weights_sha256 does not match)")
-        extra = f.get("epochal_optimizer")
+        extra = f.get("epochal_optimizer") if optimizer_state else None
         if isinstance(extra, h5py.Group):
             names = json.loads(_text(extra.attrs["tensor_names"]))
             tensors = {
@@ -281,7 +281,7 @@ def _legacy_compile(training: Mapping[str, Any] | None) -> dict[str, Any] | None
     }
 
 
-def _read_legacy(path: Path, kfile: KerasFile) -> None:
+def _read_legacy(path: Path, kfile: KerasFile, optimizer_state: bool) -> None:
     with h5py.File(path, "r") as f:
         kfile.keras_version = (
             _text(f.attrs["keras_version"]) if "keras_version" in f.attrs else None
@@ -298,14 +298,17 @@ def _read_legacy(path: Path, kfile: KerasFile) -> None:
             weights = _names(layer.attrs.get("weight_names"))
             arrays = [_array(layer, w, f"the weight {name}/{w}") for w in weights]
             kfile.legacy_layers.append((name, arrays))
-        optimizer = f.get("optimizer_weights")
+        optimizer = f.get("optimizer_weights") if optimizer_state else None
         if isinstance(optimizer, h5py.Group):
             names = _names(optimizer.attrs.get("weight_names"))
             kfile.optimizer = [_array(optimizer, n, f"the optimizer weight {n}") for n in names]
 
 
-def read_keras_file(path: str | os.PathLike[str], kind: str) -> KerasFile:
-    """Reads a file :func:`sniff` recognised.
+def read_keras_file(
+    path: str | os.PathLike[str], kind: str, optimizer_state: bool = True
+) -> KerasFile:
+    """Reads a file :func:`sniff` recognised (the optimizer's variables only when
+    ``optimizer_state``: ``load_weights`` skips them).
 
     Raises:
         CheckpointError: naming the part of the file that cannot be read.
@@ -343,13 +346,15 @@ def read_keras_file(path: str | os.PathLike[str], kind: str) -> KerasFile:
                 kfile.model_config = config
                 kfile.compile_config = config.get("compile_config")
                 part = "model.weights.h5"
-                _read_v3_h5(io.BytesIO(_member(zf, "model.weights.h5", path)), kfile)
+                _read_v3_h5(
+                    io.BytesIO(_member(zf, "model.weights.h5", path)), kfile, optimizer_state
+                )
         elif kind == "weights":
             part = "the Keras 3 weights layout"
-            _read_v3_h5(target, kfile)
+            _read_v3_h5(target, kfile, optimizer_state)
         else:
             part = "the legacy HDF5 layout"
-            _read_legacy(target, kfile)
+            _read_legacy(target, kfile, optimizer_state)
     except CheckpointError:
         raise
     except Refused as exc:

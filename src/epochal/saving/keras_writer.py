@@ -12,8 +12,10 @@ What only epochal reads rides along where Keras does not look, so the file stays
 and Keras ignores it: ``metadata.json`` carries ``epochal_version`` and
 ``epochal_format: "keras"`` (the marker that tells the two formats apart); the weights file
 carries root attributes ``epochal_format``, ``epochal_weights_sha256`` (checked on reading)
-and the optimizer's full state in an ``epochal_optimizer`` group, so epochal resumes
-bit-exactly while Keras reads Adam/AdamW moments from ``optimizer/vars``.
+and, for an optimizer whose state Keras' ``optimizer/vars`` cannot hold, the full state in
+an ``epochal_optimizer`` group. Adam and AdamW moments are written once, in Keras'
+``optimizer/vars`` (iterations, learning rate, each weight's two moments), which both Keras
+and epochal restore.
 """
 
 from __future__ import annotations
@@ -280,6 +282,8 @@ def _keras_slots(model: Any) -> list[np.ndarray] | None:
     torch_opt = getattr(optimizer, "torch_optimizer", None)
     if type(optimizer).__name__ not in ("Adam", "AdamW") or torch_opt is None:
         return None
+    if optimizer.torch_kwargs.get("amsgrad"):
+        return None  # Keras keeps no maximum of the second moments: epochal's own copy
     slots: list[np.ndarray] = [
         np.asarray(optimizer.iterations, dtype=np.int64),
         np.asarray(float(optimizer._base_rate()), dtype=np.float32),
@@ -316,6 +320,7 @@ def weights_h5(model: Any, with_optimizer: bool) -> bytes:
             sorted((n, t.detach().cpu()) for n, t in tensors)
         )
         optimizer = model.optimizer
+        slots = None
         if with_optimizer and optimizer is not None and optimizer.built:
             slots = _keras_slots(model)
             if slots is not None:
@@ -323,6 +328,8 @@ def weights_h5(model: Any, with_optimizer: bool) -> bytes:
                 group.attrs["name"] = optimizer.name
                 for index, array in enumerate(slots):
                     group.create_dataset(str(index), data=array)
+        if with_optimizer and optimizer is not None and optimizer.built and slots is None:
+            # Keras has no counterpart for this optimizer's state: epochal's own copy
             stored: dict[str, torch.Tensor] = {}
             state = _tree.encode(optimizer.state_dict(), "", stored)
             extra = f.create_group("epochal_optimizer")
@@ -343,7 +350,7 @@ def _write(path: str | os.PathLike[str], produce: Callable[[Path], None]) -> Pat
 
 def write_keras_weights(path: str | os.PathLike[str], model: Any) -> Path:
     """Writes ``model``'s weights as Keras 3's ``.weights.h5`` (atomically)."""
-    data = weights_h5(model, with_optimizer=True)
+    data = weights_h5(model, with_optimizer=False)
 
     def produce(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
