@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import types
 from typing import Any
 
 from epochal.callbacks import Callback
@@ -61,3 +63,43 @@ class StubModel:
 
     def metric_direction(self, name: str) -> str | None:
         return self.directions.get(name[4:] if name.startswith("val_") else name)
+
+
+class FakeNvmlError(Exception):
+    pass
+
+
+def fake_pynvml(devices: int = 2, power: bool = True) -> types.ModuleType:
+    """A stand-in for nvidia-ml-py's ``pynvml``: fixed readings, device 1 without power."""
+    module = types.ModuleType("pynvml")
+    module.NVMLError = FakeNvmlError
+    module.NVML_TEMPERATURE_GPU = 0
+    module.calls = {"init": 0, "shutdown": 0, "threads": set()}
+
+    def init():
+        module.calls["init"] += 1
+
+    def shutdown():
+        module.calls["shutdown"] += 1
+
+    def utilization(handle):
+        module.calls["threads"].add(threading.get_ident())
+        return types.SimpleNamespace(gpu=40 + 10 * handle, memory=5)
+
+    def memory(handle):
+        return types.SimpleNamespace(used=(handle + 1) * 1024**3, total=80 * 1024**3, free=0)
+
+    def power_usage(handle):
+        if not power or handle == 1:
+            raise FakeNvmlError("Not Supported")
+        return 250_000  # milliwatts
+
+    module.nvmlInit = init
+    module.nvmlShutdown = shutdown
+    module.nvmlDeviceGetCount = lambda: devices
+    module.nvmlDeviceGetHandleByIndex = lambda index: index
+    module.nvmlDeviceGetUtilizationRates = utilization
+    module.nvmlDeviceGetMemoryInfo = memory
+    module.nvmlDeviceGetTemperature = lambda handle, sensor: 60 + handle
+    module.nvmlDeviceGetPowerUsage = power_usage
+    return module

@@ -195,6 +195,25 @@ def test_callback_list_calls_a_batch_hook_only_on_callbacks_that_override_it():
     assert calls == [0]
 
 
+def test_system_monitor_adds_no_per_step_sync(host_reads, monkeypatch):
+    """SystemMonitor samples on its own thread and writes batch logs without reading them."""
+    import sys
+
+    from _helpers import fake_pynvml
+
+    from epochal.callbacks import SystemMonitor
+
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())
+    quiet = _reads_during_fit(host_reads, 16, "sgd", verbose=0)
+    few = _reads_during_fit(
+        host_reads, 16, "sgd", verbose=0, callbacks=[SystemMonitor(log_every_n_batches=2)]
+    )
+    many = _reads_during_fit(
+        host_reads, 160, "sgd", verbose=0, callbacks=[SystemMonitor(log_every_n_batches=2)]
+    )
+    assert many == few == quiet
+
+
 # ---------------------------------------------------------------- Keras metrics, schedules
 
 

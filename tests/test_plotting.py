@@ -90,3 +90,11 @@ def test_cli_demo_writes_csv_tensorboard_and_curves(tmp_path, capsys):
     assert list((run_dir / "tensorboard" / "validation").glob("events.out.tfevents.*"))
     assert (run_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert f"tensorboard --logdir {run_dir / 'tensorboard'}" in out
+    columns = rows[0].split(",")
+    # SystemMonitor's keys and the test set's evaluation are columns of the CSV.
+    assert {"system/process_rss_mib", "system/process_cpu_percent"} <= set(columns)
+    assert {"test_loss", "test_accuracy", "val_loss"} <= set(columns)
+    history = load_history_csv(run_dir / "history.csv")
+    assert all(v > 0 for v in history["system/process_rss_mib"])
+    assert all(0 <= v <= 1 for v in history["test_accuracy"])
+    assert list((run_dir / "tensorboard" / "test").glob("events.out.tfevents.*"))

@@ -53,6 +53,8 @@ def run_demo(run_dir: Path, epochs: int = 20, verbose: Any = 1) -> dict[str, Any
         epochs=epochs,
         verbose=verbose,
         validation_split=0.2,
+        # The held-out test set, evaluated after every epoch: test_loss, test_accuracy.
+        evaluation_data={"test": (x_test, y_test)},
         callbacks=callbacks,
     )
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
@@ -82,6 +84,12 @@ def _demo_callback_factories(cb: Any) -> list[Any]:
         factories.append(lambda d: cb.CSVLogger(str(d / "history.csv")))
     if hasattr(cb, "TensorBoard"):
         factories.append(lambda d: cb.TensorBoard(log_dir=str(d / "tensorboard")))
+    if hasattr(cb, "SystemMonitor"):
+        # CPU / memory (and GPU) columns in history.csv, sampled on a background thread.
+        factories.append(lambda d: cb.SystemMonitor(interval=0.25))
+    if hasattr(cb, "LivePlot"):
+        # curves.png redrawn while training (at most twice a second): open it and watch.
+        factories.append(lambda d: cb.LivePlot(d / "curves.png", min_interval=0.5))
     return factories
 
 
@@ -107,12 +115,10 @@ def _demo(args: argparse.Namespace) -> int:
     history = run_demo(run_dir, epochs=args.epochs, verbose=args.verbose)
     if not (run_dir / "history.csv").exists():
         _write_history_csv(history, run_dir / "history.csv")
-    try:
+    if not (run_dir / "curves.png").exists():
         from epochal.plotting import plot_history
 
-        plot_history(history, path=run_dir / "curves.png")
-    except ImportError:
-        pass
+        plot_history(history, path=run_dir / "curves.png", sets=("test",))
     print(f"Run folder: {run_dir.resolve()}")
     for item in sorted(run_dir.iterdir()):
         print(f"  {item.name}")
@@ -144,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         help="train a small digit classifier with the standard callbacks",
         description=(
             "Trains a small MLP on the 8x8 handwritten digits shipped with epochal (no "
-            "download) with EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CSVLogger and "
-            "TensorBoard, and writes the history, the best weights, the TensorBoard logs and "
-            "a plot of the curves into a run folder."
+            "download) with EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CSVLogger, "
+            "TensorBoard, SystemMonitor and LivePlot, evaluating the test set after every "
+            "epoch, and writes the history (with CPU and memory columns), the best weights, "
+            "the TensorBoard logs and the curves (redrawn while it trains) into a run folder."
         ),
     )
     demo.add_argument("--epochs", type=int, default=20, help="epochs to train (default 20)")

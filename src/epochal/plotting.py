@@ -87,8 +87,13 @@ def plot_history(
     history_or_csv: Any,
     metrics: Sequence[str] | None = None,
     path: str | os.PathLike[str] | None = None,
+    sets: Sequence[str] = (),
 ) -> Figure:
     """Draws train and validation curves, one panel per metric, best epoch marked.
+
+    The curves of ``fit``'s ``evaluation_data`` sets named in ``sets`` (``test_loss`` for
+    ``"test"``) are drawn in the panel of their metric. Keys with a ``/`` (the
+    ``system/...`` keys of ``SystemMonitor``) get no panel unless ``metrics`` names them.
 
     The best epoch is taken on the validation curve when there is one (lowest for losses
     and errors, highest for accuracy-like metrics). When a learning rate was logged
@@ -102,6 +107,7 @@ def plot_history(
             metric, ``loss`` first).
         path: Where to save the figure (format from the extension), written atomically.
             Defaults to `None` (not saved).
+        sets: Names of evaluation sets to overlay. Defaults to `()`.
 
     Returns:
         The matplotlib ``Figure``.
@@ -120,11 +126,14 @@ def plot_history(
     epochs_column = data.pop("epoch", None)
     lr_key = next((k for k in _LR_KEYS if k in data), None)
     ignored = {*_LR_KEYS, *(f"val_{k}" for k in _LR_KEYS)}
-    available = [k for k in data if not k.startswith("val_") and k not in ignored]
+    prefixes = ("val_", *(f"{name}_" for name in sets))
+    available = [
+        k for k in data if not k.startswith(prefixes) and k not in ignored and "/" not in k
+    ]
     available.sort(key=lambda k: (k != "loss", k))
     if metrics is None:
         metrics = available
-    missing = [m for m in metrics if m not in data and f"val_{m}" not in data]
+    missing = [m for m in metrics if not any(p + m in data for p in ("", *prefixes))]
     if missing or not metrics:
         raise ValueError(
             f"Nothing to plot for {missing or 'any metric'}; logged keys: {sorted(data)}"
@@ -132,7 +141,7 @@ def plot_history(
     figure = Figure(figsize=(6.4, 3.2 * len(metrics)), layout="constrained")
     axes = figure.subplots(len(metrics), 1, squeeze=False)[:, 0]
     for index, (axis, name) in enumerate(zip(axes, metrics, strict=True)):
-        _draw_metric(axis, name, data, epochs_column)
+        _draw_metric(axis, name, data, epochs_column, sets)
         if index == 0 and lr_key is not None:
             _draw_learning_rate(axis, data[lr_key], epochs_column)
     axes[-1].set_xlabel("epoch")
@@ -150,7 +159,11 @@ def _epochs(count: int, column: list[float] | None) -> list[float]:
 
 
 def _draw_metric(
-    axis: Any, name: str, data: dict[str, list[float]], column: list[float] | None
+    axis: Any,
+    name: str,
+    data: dict[str, list[float]],
+    column: list[float] | None,
+    sets: Sequence[str] = (),
 ) -> None:
     curves = [
         (key, label)
@@ -160,6 +173,18 @@ def _draw_metric(
     for key, label in curves:
         values = data[key]
         axis.plot(_epochs(len(values), column), values, marker=".", label=label)
+    for set_name in sets:
+        values = data.get(f"{set_name}_{name}", [])
+        # A set evaluated every N epochs has NaN in the others: draw its points only.
+        xs_all = _epochs(len(values), column)
+        points = [(x, v) for x, v in zip(xs_all, values, strict=True) if math.isfinite(v)]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axis.plot(xs, ys, marker="s", linestyle="--", label=set_name)
+    if not curves:
+        axis.set_title(name)
+        axis.legend(loc="best", fontsize="small")
+        return
     key = curves[-1][0]  # the validation curve when there is one
     best = _best_index(data[key], name)
     title = name

@@ -65,12 +65,14 @@ FACTORIES = {
     "BackupAndRestore": lambda tmp: cb.BackupAndRestore(tmp / "backup", delete_checkpoint=False),
     "CSVLogger": lambda tmp: cb.CSVLogger(str(tmp / "log.csv")),
     "LearningRateScheduler": lambda tmp: cb.LearningRateScheduler(lambda epoch, lr: lr),
+    "LivePlot": lambda tmp: cb.LivePlot(tmp / "curves.png"),
     "MLflowLogger": lambda tmp: cb.MLflowLogger(client=_MemoryTracking()),
     "ModelCheckpoint": lambda tmp: cb.ModelCheckpoint(
         str(tmp / "w.weights.h5"), save_weights_only=True
     ),
     "RemoteMonitor": lambda tmp: cb.RemoteMonitor(sender=lambda *args, **kwargs: None),
     "TensorBoard": lambda tmp: cb.TensorBoard(log_dir=str(tmp / "tb")),
+    "WandbLogger": lambda tmp: cb.WandbLogger(mode="offline", dir=tmp / "wandb"),  # no network
 }
 # Exported names that are not callbacks one puts in a list (bases, the dispatcher).
 NOT_STANDALONE = {"Callback", "CallbackList", "MonitorCallback"}

@@ -10,14 +10,17 @@ from epochal.callbacks.history import History
 from epochal.callbacks.host import CallbackHost, Stateful, TrainStateView
 from epochal.callbacks.lambda_callback import LambdaCallback
 from epochal.callbacks.learning_rate_scheduler import LearningRateScheduler
+from epochal.callbacks.live_plot import LivePlot
 from epochal.callbacks.mlflow_logger import MLflowLogger
 from epochal.callbacks.model_checkpoint import ModelCheckpoint
 from epochal.callbacks.monitor_callback import MonitorCallback
 from epochal.callbacks.progbar_logger import ProgbarLogger
 from epochal.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from epochal.callbacks.remote_monitor import RemoteMonitor
+from epochal.callbacks.system_monitor import SystemMonitor
 from epochal.callbacks.tensorboard import TensorBoard
 from epochal.callbacks.terminate_on_nan import TerminateOnNaN
+from epochal.callbacks.wandb_logger import WandbLogger
 
 __all__ = [
     "BackupAndRestore",
@@ -30,6 +33,7 @@ __all__ = [
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
+    "LivePlot",
     "MLflowLogger",
     "ModelCheckpoint",
     "MonitorCallback",
@@ -38,7 +42,9 @@ __all__ = [
     "RemoteMonitor",
     "RunGuard",
     "Stateful",
+    "SystemMonitor",
     "TensorBoard",
     "TerminateOnNaN",
     "TrainStateView",
+    "WandbLogger",
 ]

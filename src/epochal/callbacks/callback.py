@@ -121,6 +121,9 @@ class Callback:
 
     #: Callbacks that only write (files, network) set this: they run on rank 0 alone.
     main_process_only: ClassVar[bool] = False
+    #: Callbacks that add keys to the logs (``SystemMonitor``) set this: every hook reaches
+    #: them before all other callbacks, so the others see those keys.
+    run_first: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}

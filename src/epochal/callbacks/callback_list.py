@@ -99,9 +99,11 @@ class CallbackList(Callback):
                 model.history = callback
 
     def _build_dispatch(self) -> dict[str, list[Callback]]:
-        # List order, except that run guards come last (stable sort); callbacks marked
-        # main_process_only are left out on every rank but 0.
-        ordered = sorted(self.callbacks, key=lambda c: isinstance(c, RunGuard))
+        # List order, except that `run_first` callbacks come first and run guards last
+        # (stable sort); callbacks marked main_process_only are left out on every rank but 0.
+        ordered = sorted(
+            self.callbacks, key=lambda c: int(isinstance(c, RunGuard)) - int(c.run_first)
+        )
         active = [c for c in ordered if self._main_process or not c.main_process_only]
         self._guards: list[RunGuard] = [c for c in active if isinstance(c, RunGuard)]
         return {hook: [c for c in active if c.implements(hook)] for hook in HOOKS}

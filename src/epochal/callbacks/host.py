@@ -36,6 +36,9 @@ class TrainStateView(Protocol):
 
     ``epoch``/``step`` tell where the run is; ``resumed`` whether a backup was just
     restored; a callback sets ``interrupt_requested`` to end ``fit`` after the current step.
+    ``evaluation`` names the set whose ``on_test_*`` hooks are running inside ``fit``
+    (``"val"``, or a key of ``evaluation_data``; `None` otherwise), ``evaluation_sets`` the
+    keys of ``evaluation_data``.
     """
 
     epoch: int
@@ -44,6 +47,8 @@ class TrainStateView(Protocol):
     epochs: int
     resumed: bool
     interrupt_requested: bool
+    evaluation: str | None
+    evaluation_sets: tuple[str, ...]
 
     def state_dict(self, *, include_callbacks: bool = True) -> dict[str, Any]: ...
 

@@ -19,7 +19,8 @@ __all__ = ["TensorBoard"]
 class TensorBoard(Callback):
     """Writes Keras' TensorBoard logs: scalars, histograms, images, graph, profile, projector.
 
-    Events go to ``<log_dir>/train`` and ``<log_dir>/validation`` with Keras' tags:
+    Events go to ``<log_dir>/train`` and ``<log_dir>/validation`` with Keras' tags (and a
+    set ``name`` of ``fit(evaluation_data=...)`` to ``<log_dir>/<name>``, same tags):
     ``epoch_<metric>`` and ``epoch_learning_rate`` (step = epoch), ``batch_<metric>`` every
     ``update_freq`` batches (step = batch counter of the run, from 1), and
     ``evaluation_<metric>_vs_iterations`` after each evaluation (step = optimizer updates).
@@ -226,7 +227,7 @@ class TensorBoard(Callback):
                 return event.step <= updates
             return event.step < epochs
 
-        for run in ("train", "validation"):
+        for run in ("train", "validation", *self._evaluation_sets()):
             try:
                 tbu.purge_events(os.path.join(self.log_dir, run), keep)
             except (OSError, ImportError) as exc:
@@ -286,16 +287,20 @@ class TensorBoard(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
-        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        runs = {"val": "validation", **{name: name for name in self._evaluation_sets()}}
+        train: dict[str, Any] = {}
+        for name, value in logs.items():
+            prefix, _, metric = name.partition("_")
+            if metric and prefix in runs:
+                self._scalar(runs[prefix], "epoch_" + metric, value, epoch)
+            else:
+                train[name] = value
         train["learning_rate"] = self.model.optimizer.learning_rate
         if self.write_steps_per_second:
             elapsed = max(self.clock() - self._epoch_start, 1e-9)
             train["steps_per_second"] = (self._iterations() - self._epoch_iterations) / elapsed
         for name, value in train.items():
             self._scalar("train", "epoch_" + name, value, epoch)
-        for name, value in logs.items():
-            if name.startswith("val_"):
-                self._scalar("validation", "epoch_" + name[4:], value, epoch)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._write_histograms(epoch)
         if self.embeddings_freq and epoch % self.embeddings_freq == 0:
@@ -303,9 +308,12 @@ class TensorBoard(Callback):
 
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
         step = self._iterations()
+        # A set of fit's evaluation_data gets its own run, named after it.
+        evaluation = getattr(self.model.train_state, "evaluation", None)
+        run = evaluation if evaluation in self._evaluation_sets() else "validation"
         for name, value in (logs or {}).items():
-            self._scalar("validation", f"evaluation_{name}_vs_iterations", value, step)
-        self._queue.submit(self._writer("validation").flush)
+            self._scalar(run, f"evaluation_{name}_vs_iterations", value, step)
+        self._queue.submit(self._writer(run).flush)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self._profiler is not None:
@@ -313,6 +321,10 @@ class TensorBoard(Callback):
         self._close_writers()
 
     # ------------------------------------------------------------------ pieces
+    def _evaluation_sets(self) -> tuple[str, ...]:
+        state = getattr(self.model, "train_state", None)
+        return tuple(getattr(state, "evaluation_sets", ()) or ())
+
     def _iterations(self) -> int:
         return int(getattr(getattr(self.model, "optimizer", None), "iterations", 0) or 0)
 

@@ -17,7 +17,7 @@ once, as floats, and every callback sees the same numbers.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,33 +38,33 @@ class ValidationFreqError(ValueError, ZeroDivisionError):
     """``validation_freq=0``: a ValueError, and a ZeroDivisionError as in Keras."""
 
 
-def should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:
+def should_validate(
+    epoch: int, validation_freq: int | Sequence[int], name: str = "validation_freq"
+) -> bool:
     """Keras' rule: every N epochs (1-based), or the epochs listed (1-based).
+
+    ``name`` is the argument named in errors (``evaluation_freq`` follows the same rule).
 
     Raises:
         ValueError: when ``validation_freq`` is neither an int nor a list of ints, or is 0.
     """
     if isinstance(validation_freq, bool):
-        raise ValueError(
-            f"Expected `validation_freq` to be a list or int. Received: {validation_freq!r}"
-        )
+        raise ValueError(f"Expected `{name}` to be a list or int. Received: {validation_freq!r}")
     if isinstance(validation_freq, int):
         if validation_freq <= 0:
             raise ValidationFreqError(
-                f"`validation_freq` must be a positive integer. Received: {validation_freq}"
+                f"`{name}` must be a positive integer. Received: {validation_freq}"
             )
         return (epoch + 1) % validation_freq == 0
     if isinstance(validation_freq, list | tuple | set):
         for entry in validation_freq:
             if isinstance(entry, bool) or not isinstance(entry, int) or entry < 1:
                 raise ValidationFreqError(
-                    "`validation_freq` as a list holds 1-based epoch numbers (positive "
-                    f"integers). Received: validation_freq={validation_freq!r}"
+                    f"`{name}` as a list holds 1-based epoch numbers (positive "
+                    f"integers). Received: {name}={validation_freq!r}"
                 )
         return epoch + 1 in validation_freq
-    raise ValueError(
-        f"Expected `validation_freq` to be a list or int. Received: {validation_freq!r}"
-    )
+    raise ValueError(f"Expected `{name}` to be a list or int. Received: {validation_freq!r}")
 
 
 def run_fit(
@@ -75,8 +75,15 @@ def run_fit(
     initial_epoch: int,
     validation: EpochIterator | None,
     validation_freq: int | Sequence[int],
+    evaluations: Mapping[str, EpochIterator] | None = None,
+    evaluation_freq: int | Sequence[int] = 1,
 ) -> None:
-    """Runs epochs ``initial_epoch .. epochs-1`` (or from where a restore put the state)."""
+    """Runs epochs ``initial_epoch .. epochs-1`` (or from where a restore put the state).
+
+    After each epoch's validation, every set of ``evaluations`` due by ``evaluation_freq``
+    is evaluated in turn (``on_test_*`` hooks per set, ``train_state.evaluation`` naming it)
+    and its results join the epoch logs as ``<name>_<metric>`` before ``on_epoch_end``.
+    """
     state, callbacks = run.state, run.callbacks
     state.epoch, state.step, state.initial_epoch, state.epochs = (
         initial_epoch,
@@ -86,13 +93,17 @@ def run_fit(
     )
     state.resumed = state.interrupt_requested = False
     state.data, state.metrics, state.callbacks = train, run.metrics, callbacks
+    evaluations = dict(evaluations or {})
+    state.evaluation_sets = tuple(evaluations)
     run.metrics.reset()
     run.host.stop_training = False
 
     callbacks.restore_run()
     try:
         callbacks.on_train_begin()
-        training_logs = _fit_epochs(run, train, validation, validation_freq)
+        training_logs = _fit_epochs(
+            run, train, validation, validation_freq, evaluations, evaluation_freq
+        )
         callbacks.on_train_end(Logs(training_logs))
     finally:
         # on_train_end is not called when fit raises: end_run is, in every case.
@@ -104,6 +115,8 @@ def _fit_epochs(
     train: EpochIterator,
     validation: EpochIterator | None,
     validation_freq: int | Sequence[int],
+    evaluations: Mapping[str, EpochIterator],
+    evaluation_freq: int | Sequence[int],
 ) -> dict[str, Any]:
     state, metrics, strategy, host = run.state, run.metrics, run.strategy, run.host
     callbacks = run.callbacks
@@ -136,8 +149,12 @@ def _fit_epochs(
         host.stop_training = host.stop_training or stop
         epoch_logs = metrics.results()
         if validation is not None and should_validate(epoch, validation_freq):
-            val_logs = run_evaluate(run, validation)
+            val_logs = run_evaluate(run, validation, name="val")
             epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})
+        if evaluations and should_validate(epoch, evaluation_freq, "evaluation_freq"):
+            for name, data in evaluations.items():
+                set_logs = run_evaluate(run, data, name=name)
+                epoch_logs.update({f"{name}_{key}": value for key, value in set_logs.items()})
         state.epoch, state.step = epoch + 1, 0
         callbacks.on_epoch_end(epoch, Logs(epoch_logs))
         training_logs = epoch_logs
@@ -147,8 +164,21 @@ def _fit_epochs(
     return training_logs
 
 
-def run_evaluate(run: Run, data: EpochIterator) -> dict[str, float]:
-    """One pass of evaluation; fires the ``on_test_*`` hooks on the run's callbacks."""
+def run_evaluate(run: Run, data: EpochIterator, name: str | None = None) -> dict[str, float]:
+    """One pass of evaluation; fires the ``on_test_*`` hooks on the run's callbacks.
+
+    ``name`` is the set being evaluated inside ``fit`` (``"val"`` for validation, a key of
+    ``evaluation_data``), shown to callbacks as ``train_state.evaluation`` during the pass.
+    """
+    previous = run.state.evaluation
+    run.state.evaluation = name
+    try:
+        return _evaluate(run, data)
+    finally:
+        run.state.evaluation = previous
+
+
+def _evaluate(run: Run, data: EpochIterator) -> dict[str, float]:
     metrics, callbacks = run.metrics, run.callbacks
     run.host.stop_evaluating = False
     begin_hook = callbacks.implements("on_test_batch_begin")

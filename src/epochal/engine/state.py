@@ -39,6 +39,11 @@ class TrainState:
             end ``fit`` after the current training step: the loop skips the rest of the
             epoch, its validation and ``on_epoch_end``, calls the run guards' ``interrupt_run`` then
             ``on_train_end``. Set on one rank, it is agreed by all (like ``stop_training``).
+        evaluation: The set being evaluated inside ``fit`` while its ``on_test_*`` hooks
+            run: ``"val"`` for ``validation_data``, a key of ``evaluation_data``; `None`
+            otherwise (and during a standalone ``evaluate``).
+        evaluation_sets: The keys of ``fit``'s ``evaluation_data`` (their logs are
+            ``<name>_<metric>``), in order.
     """
 
     epoch: int = 0
@@ -47,6 +52,8 @@ class TrainState:
     epochs: int = 0
     resumed: bool = False
     interrupt_requested: bool = False
+    evaluation: str | None = None
+    evaluation_sets: tuple[str, ...] = ()
     data: EpochIterator | None = field(default=None, repr=False)
     metrics: CompiledMetrics | None = field(default=None, repr=False)
     callbacks: CallbackList | None = field(default=None, repr=False)

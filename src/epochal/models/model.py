@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -59,6 +60,7 @@ from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_mod
 __all__ = ["Model", "default_device"]
 
 _VERBOSE = (0, 1, 2, "auto", True, False)
+_SET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def default_device() -> torch.device:
@@ -431,8 +433,21 @@ class Model:
         validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         validation_freq: int | Sequence[int] = 1,
+        *,
+        evaluation_data: Mapping[str, Any] | None = None,
+        evaluation_freq: int | Sequence[int] = 1,
     ) -> History:
         """Trains for ``epochs`` (the final epoch index), firing Keras' callback hooks.
+
+        Beyond Keras' arguments, ``evaluation_data`` evaluates more sets during training:
+        ``{"test": (x_test, y_test), "ood": loader}``, each given as ``validation_data`` is,
+        evaluated after validation every ``evaluation_freq`` epochs (an int or the 1-based
+        epochs, as ``validation_freq``), with ``validation_batch_size`` (else
+        ``batch_size``). Results join the epoch logs as ``test_loss``, ``test_accuracy``,
+        ... before ``on_epoch_end``, so ``EarlyStopping(monitor="test_loss")``,
+        ``ModelCheckpoint`` and the loggers see them; the ``on_test_*`` hooks fire for each
+        set (``model.train_state.evaluation`` names it), and under data parallelism each
+        set is sharded and its metrics reduced over the ranks, like validation.
 
         Returns:
             The :class:`~epochal.callbacks.History` of the run.
@@ -482,6 +497,10 @@ class Model:
             validation_data, validation_batch_size or batch_size, validation_steps
         )
         should_validate(0, validation_freq)  # reject a bad validation_freq now
+        evaluations = self._evaluation_iterators(
+            evaluation_data, validation_batch_size or batch_size
+        )
+        should_validate(0, evaluation_freq, "evaluation_freq")
         class_weights = _class_weight_table(class_weight)
         if self.loss_fn is not None and isinstance(y, np.ndarray | torch.Tensor):
             check_targets(self.loss_fn, to_tensor(y))  # every label, not just the first batch
@@ -497,6 +516,8 @@ class Model:
         first = self._prepare(train)
         if validation is not None:
             _check_validation_fits(self.module, first, validation)
+        for name, data in evaluations.items():
+            _check_validation_fits(self.module, first, data, f"evaluation_data[{name!r}]")
         callback_list = self._callback_list(
             callbacks, add_history=True, verbose=verbose, epochs=epochs, steps=train.steps
         )
@@ -510,14 +531,48 @@ class Model:
                 initial_epoch=int(initial_epoch),
                 validation=validation,
                 validation_freq=validation_freq,
+                evaluations=evaluations,
+                evaluation_freq=evaluation_freq,
             )
         self.strategy.barrier()  # rank 0's callbacks have finished writing when fit returns
         if self.history is None:  # a CallbackList without a History was passed
             raise RuntimeError("fit() ran without a History callback to return.")
         return self.history
 
+    def _evaluation_iterators(
+        self, evaluation_data: Any, batch_size: int | None
+    ) -> dict[str, EpochIterator]:
+        """``fit``'s ``evaluation_data``: a dict of named sets, each as ``validation_data``."""
+        if evaluation_data is None:
+            return {}
+        if not isinstance(evaluation_data, Mapping):
+            raise TypeError(
+                "`evaluation_data` must be a dict of named sets, such as "
+                "{'test': (x_test, y_test)}. "
+                f"Received: {type(evaluation_data).__name__}"
+            )
+        iterators: dict[str, EpochIterator] = {}
+        for name, data in evaluation_data.items():
+            if not isinstance(name, str) or not _SET_NAME.fullmatch(name) or name == "val":
+                raise ValueError(
+                    "`evaluation_data` keys must be identifiers (letters, digits, `_`; "
+                    "not starting with a digit) other than 'val', used as the logs prefix "
+                    f"('test' gives test_loss). Received: {name!r}"
+                )
+            iterator = self._validation_iterator(
+                data, batch_size, None, argument=f"evaluation_data[{name!r}]"
+            )
+            if iterator is None:
+                raise ValueError(f"`evaluation_data[{name!r}]` is None: pass a data set.")
+            iterators[name] = iterator
+        return iterators
+
     def _validation_iterator(
-        self, validation_data: Any, batch_size: int | None, steps: int | None
+        self,
+        validation_data: Any,
+        batch_size: int | None,
+        steps: int | None,
+        argument: str = "validation_data",
     ) -> EpochIterator | None:
         if validation_data is None:
             return None
@@ -533,7 +588,7 @@ class Model:
             or (len(validation_data) not in (2, 3) and is_array_like(validation_data[:1] or None))
         ):
             raise ValueError(
-                "`validation_data` must be (x_val, y_val) or (x_val, y_val, val_sample_weight). "
+                f"`{argument}` must be (x_val, y_val) or (x_val, y_val, val_sample_weight). "
                 f"Received a {type(validation_data).__name__} of length {len(validation_data)}."
             )
         else:
@@ -793,8 +848,12 @@ class Model:
         self.module.load_state_dict(state)
 
     def metric_direction(self, name: str) -> str | None:
-        """``"up"``, ``"down"`` or ``None`` for a logs key (``val_`` prefix allowed)."""
-        return self.compiled_metrics.direction(name[4:] if name.startswith("val_") else name)
+        """``"up"``, ``"down"`` or ``None`` for a logs key (``val_`` prefix allowed, and the
+        prefix of an ``evaluation_data`` set: ``test_accuracy``)."""
+        for prefix in ("val", *self._fit_state.evaluation_sets):
+            if name.startswith(prefix + "_"):
+                return self.compiled_metrics.direction(name[len(prefix) + 1 :])
+        return self.compiled_metrics.direction(name)
 
     @property
     def metrics_names(self) -> list[str]:
@@ -865,7 +924,9 @@ def _sample_shapes(x: Any) -> Any:
     return None
 
 
-def _check_validation_fits(module: nn.Module, train_x: Any, validation: EpochIterator) -> None:
+def _check_validation_fits(
+    module: nn.Module, train_x: Any, validation: EpochIterator, argument: str = "validation_data"
+) -> None:
     """Refuses validation inputs the model cannot take before the first epoch, not after it.
 
     Inputs shaped like the training inputs fit; others (variable-length sequences, say) get
@@ -879,7 +940,7 @@ def _check_validation_fits(module: nn.Module, train_x: Any, validation: EpochIte
             forward(module, val_x)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         raise ValueError(
-            "`validation_data` does not fit the model: the training inputs have per-sample "
+            f"`{argument}` does not fit the model: the training inputs have per-sample "
             f"shape {_sample_shapes(train_x)}, the validation inputs {_sample_shapes(val_x)}, "
             f"and the model refused them ({type(exc).__name__}: {exc})."
         ) from exc
