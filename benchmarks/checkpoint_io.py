@@ -6,7 +6,8 @@ epochal writes, each round times one epochal save and one raw
 raw ``load_file`` + ``load_state_dict`` (a lazy mmap alone reads nothing); the ratio is raw
 time / epochal time (1.0 = as fast as raw, higher is faster), the median over rounds.
 ``.keras`` also holds the optimizer state (three times the bytes): its row is also reported
-per byte written.
+per byte written. ``.weights.h5`` and ``.keras`` are written in Keras' layout (issue 13). A
+last line compares ``load_weights`` of a Keras-written ``.weights.h5`` with epochal's own.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python benchmarks/checkpoint_io.py
     ... --quick            (a 16 MiB model, 3 rounds: a smoke run)
@@ -99,6 +100,43 @@ def main() -> None:
         print(
             f"| `{suffix}` | {per_byte:.2f}x | {write:.2f} | {read:.2f} | {write * per_byte:.2f} |"
         )
+    keras_read_rows(model, folder, rounds)
+
+
+def _as_keras_wrote_it(path: Path) -> None:
+    """Drops what only epochal writes (marker, checksum, its optimizer copy) from a
+    Keras-layout ``.weights.h5``: what remains is the file Keras' ``save_weights`` writes."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        for key in [k for k in f.attrs if k.startswith("epochal")]:
+            del f.attrs[key]
+        if "epochal_optimizer" in f:
+            del f["epochal_optimizer"]
+
+
+def keras_read_rows(model: epochal.Model, folder: Path, rounds: int) -> None:
+    """Reading a Keras-written ``.weights.h5`` (Keras 3 layout, optimizer variables
+    included as Keras writes them) against reading epochal's own ``.weights.h5``, both with
+    ``load_weights``, interleaved; ratio = Keras file time / own file time (issue 13: at
+    most 1.2)."""
+    own, keras_file = folder / "own.weights.h5", folder / "keras.weights.h5"
+    model.save_weights(own, keras_compatible=False)
+    model.save_weights(keras_file, keras_compatible=True)
+    _as_keras_wrote_it(keras_file)
+    ratios, own_s, keras_s = [], [], []
+    for _ in range(rounds):
+        a = _timed(lambda: model.load_weights(own))
+        b = _timed(lambda: model.load_weights(keras_file))
+        own_s.append(a)
+        keras_s.append(b)
+        ratios.append(b / a)
+    print(
+        f"\nload_weights: epochal's own .weights.h5 ({own.stat().st_size / 2**20:.0f} MiB) "
+        f"{statistics.median(own_s) * 1e3:.0f} ms; Keras-written .weights.h5 "
+        f"({keras_file.stat().st_size / 2**20:.0f} MiB) {statistics.median(keras_s) * 1e3:.0f} "
+        f"ms; Keras / own = {statistics.median(ratios):.2f} (target <= 1.2)"
+    )
 
 
 if __name__ == "__main__":

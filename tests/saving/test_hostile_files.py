@@ -42,7 +42,7 @@ def _peak_rss_mib() -> float:
 
 def test_a_config_declaring_a_huge_layer_is_refused_before_allocating(tmp_path):
     path = tmp_path / "m.keras"
-    _model().save(path)
+    _model().save(path, keras_compatible=False)
 
     def inflate(config):  # 4 x 2**32 float32 kernel: 64 GiB if it were built
         config["model_config"]["config"]["layers"][0]["config"]["units"] = 2**32
@@ -56,7 +56,7 @@ def test_a_config_declaring_a_huge_layer_is_refused_before_allocating(tmp_path):
 
 def test_a_deeply_nested_config_is_refused_by_name_not_as_corrupt(tmp_path):
     path = tmp_path / "m.keras"
-    _model().save(path)
+    _model().save(path, keras_compatible=False)
     nested = "[" * 100_000 + "]" * 100_000
     _rewrite_keras(path, member_bytes={"config.json": nested.encode()})
     with pytest.raises(CheckpointError, match="nested too deeply"):
@@ -68,7 +68,7 @@ def test_a_deeply_nested_config_is_refused_by_name_not_as_corrupt(tmp_path):
             node["x"] = {}
             node = node["x"]
 
-    _model().save(path, overwrite=True)
+    _model().save(path, overwrite=True, keras_compatible=False)
     _rewrite_keras(path, deepen)
     with pytest.raises(CheckpointError, match="model_config is nested more than 64 levels"):
         epochal.load_model(path)
@@ -84,7 +84,7 @@ def _replace_dataset(path, make):
 def test_complex_tensors_are_refused_in_every_format(tmp_path):
     model = _model()
     h5 = tmp_path / "w.weights.h5"
-    model.save_weights(h5)
+    model.save_weights(h5, keras_compatible=False)
     _replace_dataset(h5, lambda g, f: g.create_dataset("kernel", data=np.ones((4, 3), "complex64")))
     with pytest.raises(CheckpointError, match=r"kernel.*complex64.*accepted"):
         model.load_weights(h5)
@@ -104,7 +104,7 @@ def test_complex_tensors_are_refused_in_every_format(tmp_path):
 def test_hdf5_links_are_never_followed(tmp_path, kind):
     model = _model()
     path = tmp_path / "w.weights.h5"
-    model.save_weights(path)
+    model.save_weights(path, keras_compatible=False)
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f.create_dataset("secret", data=np.full((4, 3), 7.0, "float32"))
@@ -124,7 +124,7 @@ def test_hdf5_links_are_never_followed(tmp_path, kind):
 def test_hdf5_virtual_and_external_storage_datasets_are_refused(tmp_path):
     model = _model()
     path = tmp_path / "w.weights.h5"
-    model.save_weights(path)
+    model.save_weights(path, keras_compatible=False)
     source = tmp_path / "source.h5"
     with h5py.File(source, "w") as f:
         f.create_dataset("data", data=np.full((4, 3), 7.0, "float32"))
@@ -138,7 +138,7 @@ def test_hdf5_virtual_and_external_storage_datasets_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="virtual or external dataset"):
         model.load_weights(path)
 
-    model.save_weights(path, overwrite=True)
+    model.save_weights(path, overwrite=True, keras_compatible=False)
     raw = tmp_path / "raw.bin"
     raw.write_bytes(np.full((4, 3), 7.0, "float32").tobytes())
     _replace_dataset(
@@ -153,7 +153,7 @@ def test_hdf5_virtual_and_external_storage_datasets_are_refused(tmp_path):
 
 def test_a_zip_bomb_member_is_refused_without_inflating_it(tmp_path):
     path = tmp_path / "m.keras"
-    _model().save(path)
+    _model().save(path, keras_compatible=False)
     zeros = b"\0" * (128 << 20)  # deflates to ~128 KiB: a 1000x ratio
     _rewrite_keras(path, member_bytes={"model.weights.h5": zeros})
     before = _peak_rss_mib()
@@ -165,7 +165,7 @@ def test_a_zip_bomb_member_is_refused_without_inflating_it(tmp_path):
 @pytest.mark.parametrize("member", ["../escape.json", "/abs.json", "model.weights.h5/../x"])
 def test_keras_archives_with_foreign_or_traversing_members_are_refused(tmp_path, member):
     path = tmp_path / "m.keras"
-    _model().save(path)
+    _model().save(path, keras_compatible=False)
     _rewrite_keras(path, extra={member: b"{}"})
     with pytest.raises(CheckpointError, match="unexpected member"):
         epochal.load_model(path)

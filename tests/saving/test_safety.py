@@ -72,7 +72,7 @@ def test_pickle_member_in_keras_zip_is_refused(tmp_path):
 def test_pickled_bytes_inside_hdf5_are_never_unpickled(tmp_path):
     marker = tmp_path / "pwned"
     model = _model()
-    model.save_weights(tmp_path / "w.weights.h5")
+    model.save_weights(tmp_path / "w.weights.h5", keras_compatible=False)
     with h5py.File(tmp_path / "w.weights.h5", "a") as f:
         name = next(iter(f["model_weights"]))
         group = f["model_weights"][name]

@@ -1113,20 +1113,29 @@ class Model(StepAPI):
         """Rebuilds what :meth:`architecture` described (unbuilt, uncompiled)."""
         return cls(build(config["module"]), name=config.get("name"))
 
-    def save(self, filepath: Any, overwrite: bool = True) -> None:
+    def save(
+        self, filepath: Any, overwrite: bool = True, keras_compatible: bool | None = None
+    ) -> None:
         """Saves architecture, weights, compile settings and optimizer state atomically
         (``.keras``, or the legacy ``.h5`` / ``.hdf5``); see :func:`epochal.saving.save_model`.
+        A ``.keras`` file is in Keras 3's format when Keras has every piece of the model
+        (``keras_compatible=None``, the default), else epochal's own; ``True`` requires
+        Keras' format, ``False`` asks for epochal's.
 
         Raises:
             ValueError: for another suffix, or an architecture that cannot be described.
             FileExistsError: with ``overwrite=False`` when the file exists.
         """
-        saving.save_model(self, filepath, overwrite=overwrite)
+        saving.save_model(self, filepath, overwrite=overwrite, keras_compatible=keras_compatible)
 
-    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+    def save_weights(
+        self, filepath: Any, overwrite: bool = True, keras_compatible: bool | None = None
+    ) -> None:
         """Saves the weights atomically (``.weights.h5``, ``.h5``, ``.hdf5``, ``.safetensors``,
-        ``.pt``/``.pth``); see :func:`epochal.saving.save_weights`."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        ``.pt``/``.pth``); see :func:`epochal.saving.save_weights`. ``.weights.h5`` is in
+        Keras 3's layout when the model is made of epochal's built-in layers
+        (``keras_compatible`` as in :meth:`save`)."""
+        saving.save_weights(self, filepath, overwrite=overwrite, keras_compatible=keras_compatible)
 
     def load_weights(self, filepath: Any) -> None:
         """Loads weights saved by :meth:`save_weights` or :meth:`save`; a bad file raises

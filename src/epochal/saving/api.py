@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from epochal._modes import evaluating
+from epochal.saving import keras_format, keras_writer
 from epochal.saving._bundle import Bundle, CheckpointError
 from epochal.saving.formats import (
     MODEL_SUFFIXES,
@@ -25,6 +26,8 @@ from epochal.saving.formats import (
 )
 from epochal.saving.protocol import Saveable
 from epochal.saving.serialization import (
+    _resolve_loss,
+    _resolve_metric,
     compile_config,
     model_config,
     model_from_config,
@@ -35,6 +38,7 @@ __all__ = ["load_model", "load_weights", "save_bundle", "save_model", "save_weig
 
 logger = logging.getLogger("epochal.saving")
 _warned_legacy = False
+_warned_obstacles: set[str] = set()
 
 
 def _check_target(
@@ -73,13 +77,72 @@ def _build_config(model: Saveable) -> dict[str, Any] | None:
     return {"input_shape": list(shape[0]), "dtype": str(shape[1]).removeprefix("torch.")}
 
 
-def save_model(model: Saveable, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+def _keras_choice(
+    model: Saveable, filepath: Any, keras_compatible: bool | None, whole: bool
+) -> bool:
+    """Whether to write ``filepath`` in Keras' format (see docs/saving.md)."""
+    suffix = suffix_of(filepath)
+    native = ".keras" if whole else ".weights.h5"
+    if keras_compatible not in (None, True, False):
+        raise TypeError(
+            f"`keras_compatible` must be None, True or False. Received: {keras_compatible!r}"
+        )
+    if suffix != native:
+        if keras_compatible:
+            raise ValueError(
+                f"keras_compatible=True writes Keras' format, which needs a {native!r} file; "
+                f"{suffix!r} files are epochal's format. Received: filepath={filepath!r}"
+            )
+        return False
+    if keras_compatible is False:
+        return False
+    obstacle = keras_writer.keras_obstacle(model, whole=whole)
+    if obstacle is None:
+        return True
+    if keras_compatible:
+        raise ValueError(f"Cannot write {os.fspath(filepath)!r} in Keras' format: {obstacle}.")
+    if obstacle not in _warned_obstacles:
+        _warned_obstacles.add(obstacle)
+        logger.warning(
+            "Writing %s in epochal's own format, which Keras cannot read: %s. "
+            "(keras_compatible=False silences this.)",
+            os.fspath(filepath),
+            obstacle,
+        )
+    return False
+
+
+def save_model(
+    model: Saveable,
+    filepath: str | os.PathLike[str],
+    overwrite: bool = True,
+    keras_compatible: bool | None = None,
+) -> None:
     """Writes architecture, weights, compile settings and optimizer state atomically.
+
+    A ``.keras`` file is written in Keras 3's format (``keras.models.load_model`` reads it)
+    whenever Keras has every piece of the model: a Sequential or functional model of
+    epochal's built-in layers, an epochal optimizer, losses and metrics by name or Keras
+    class. Otherwise, or with ``keras_compatible=False``, and always for ``.h5``/``.hdf5``,
+    it is epochal's own format (any module, torch optimizers; ``metadata.json`` says
+    ``"format": "epochal"``). epochal reads both.
+
+    Args:
+        model: The model.
+        filepath: A ``.keras``, ``.h5`` or ``.hdf5`` path.
+        overwrite: Whether to replace an existing file. Defaults to `True`.
+        keras_compatible: `None` (Keras' format when possible, else epochal's with a
+            one-time warning naming why), `True` (Keras' format or a ``ValueError`` naming
+            what Keras cannot hold), `False` (epochal's format). Defaults to `None`.
 
     Raises:
         ValueError: for an unsupported suffix, or a model whose architecture cannot be
             described (the message says to save weights only or register the class).
     """
+    _check_target(filepath, overwrite, MODEL_SUFFIXES, "model.save()")
+    if _keras_choice(model, filepath, keras_compatible, whole=True):
+        keras_writer.write_keras_model(filepath, model)
+        return
     write_bundle(filepath, save_bundle(model, filepath, overwrite=overwrite))
 
 
@@ -93,6 +156,7 @@ def save_bundle(
     """What :func:`save_model` (or, ``weights_only``, :func:`save_weights`) writes to
     ``filepath``, checked against it, without writing it: ``write_bundle(filepath, bundle)``
     does. Its tensors are the live ones (CPU models): copy them before training goes on.
+    Always epochal's own format (what an asynchronous ModelCheckpoint writes).
 
     Raises:
         ValueError / IsADirectoryError / FileExistsError: as :func:`save_model` does.
@@ -120,8 +184,23 @@ def save_bundle(
     )
 
 
-def save_weights(model: Saveable, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
-    """Writes the module's ``state_dict`` atomically (HDF5, safetensors or ``.pt``)."""
+def save_weights(
+    model: Saveable,
+    filepath: str | os.PathLike[str],
+    overwrite: bool = True,
+    keras_compatible: bool | None = None,
+) -> None:
+    """Writes the module's weights atomically (HDF5, safetensors or ``.pt``).
+
+    ``.weights.h5`` is written in Keras 3's layout (``keras.Model.load_weights`` reads it)
+    when the model is a Sequential or functional model of epochal's built-in layers; else,
+    or with ``keras_compatible=False``, in epochal's layout (any module). Other suffixes are
+    epochal's formats. ``keras_compatible`` works as in :func:`save_model`.
+    """
+    _check_target(filepath, overwrite, WEIGHTS_SUFFIXES, "model.save_weights()")
+    if _keras_choice(model, filepath, keras_compatible, whole=False):
+        keras_writer.write_keras_weights(filepath, model)
+        return
     write_bundle(filepath, save_bundle(model, filepath, overwrite, weights_only=True))
 
 
@@ -238,9 +317,73 @@ def load_weights(model: Saveable, filepath: str | os.PathLike[str]) -> None:
         CheckpointError: corrupt/foreign/unsafe file, or a name/shape mismatch (naming the
             tensor); the model is left untouched.
     """
+    kind = keras_format.sniff(filepath)
+    if kind is not None:  # a file in Keras' own format (see keras_format.py)
+        kfile = keras_format.read_keras_file(filepath, kind, optimizer_state=False)
+        _build(model, Bundle(weights={}, config=_keras_build_config(kfile)), filepath)
+        weights = keras_format.bundle_weights(model, kfile, filepath)
+        _assign(model, _match_weights(model, weights, filepath))
+        return
     bundle = read_bundle(filepath)
     _build(model, bundle, filepath)
     _assign(model, _match_weights(model, bundle.weights, filepath))
+
+
+def _keras_build_config(kfile: keras_format.KerasFile) -> dict[str, Any]:
+    build = (kfile.model_config or {}).get("build_config") or {}
+    shape = build.get("input_shape")
+    if isinstance(shape, list) and shape and all(isinstance(d, int | None) for d in shape):
+        return {"build_config": {"input_shape": shape[1:], "dtype": "float32"}}
+    return {}
+
+
+def _load_keras_model(
+    filepath: Any, kind: str, custom_objects: Mapping[str, Any] | None, compile: bool
+) -> Any:
+    """``load_model`` for a file in Keras' format: the architecture mapped onto epochal's
+    layers, the weights checked against it, then compile settings and optimizer slots."""
+    kfile = keras_format.read_keras_file(filepath, kind)
+    if kfile.model_config is None:
+        raise CheckpointError(
+            filepath,
+            "it holds weights only (no architecture); build the model "
+            "in code and call model.load_weights() instead",
+        )
+    build = Bundle(weights={}, config=_keras_build_config(kfile))
+    try:  # first on the meta device: a config declaring a huge layer allocates nothing
+        with torch.device("meta"):
+            probe = keras_format.model_from_keras(kfile.model_config, custom_objects, filepath)
+            declared = probe.declared_input_shape()
+            shape = (build.config.get("build_config") or {}).get("input_shape")
+            shape = list(declared) if declared is not None else shape
+            if shape is not None:
+                if not probe.built:
+                    with evaluating(probe.module):
+                        probe.module(torch.zeros((1, *shape)))
+                keras_format.bundle_weights(probe, kfile, filepath)
+    except CheckpointError:
+        raise
+    except Exception:
+        pass  # a module that cannot run on the meta device: checked after building
+    model = keras_format.model_from_keras(kfile.model_config, custom_objects, filepath)
+    _build(model, build, filepath)
+    weights = _match_weights(model, keras_format.bundle_weights(model, kfile, filepath), filepath)
+    settings = kfile.compile_config
+    if compile and settings:
+        optimizer, loss, metrics = keras_format.compile_from_keras(settings, filepath)
+        try:
+            loss = _resolve_loss(loss, custom_objects)
+            metrics = [_resolve_metric(m, custom_objects) for m in metrics]
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(filepath, f"the compile settings cannot be read: {exc}") from exc
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.module.parameters())
+        entry = settings.get("optimizer")
+        keras_class = entry.get("class_name") if isinstance(entry, dict) else entry
+        keras_format.restore_optimizer(model, kfile, keras_class)
+    _assign(model, weights)
+    return model
 
 
 def load_model(
@@ -263,6 +406,9 @@ def load_model(
         CheckpointError: corrupt/foreign/unsafe file, a weights-only file, or mismatches.
         ValueError: naming a custom object that is neither passed nor registered.
     """
+    kind = keras_format.sniff(filepath)
+    if kind is not None:  # a file in Keras' own format (see keras_format.py)
+        return _load_keras_model(filepath, kind, custom_objects, compile)
     bundle = read_bundle(filepath)
     if "model_config" not in bundle.config:
         raise CheckpointError(

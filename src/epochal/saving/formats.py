@@ -12,6 +12,11 @@ suffix                 content                                       whole model
 
 Every write goes through :func:`epochal._io.atomic_write`; every read turns any failure
 into a :class:`CheckpointError` naming the file, before the model is touched.
+
+These are epochal's own layouts. Files in Keras' format (what Keras writes, and what
+``save_model``/``save_weights`` write for ``.keras``/``.weights.h5`` when Keras can hold
+the model) are read by :mod:`epochal.saving.keras_format` and written by
+:mod:`epochal.saving.keras_writer`; see ``docs/saving.md``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,197 @@
+"""Writes small model files with real Keras 3, for the tests of reading Keras files.
+
+Run with the test-only Keras environment (Keras is never an epochal dependency)::
+
+    KERAS_BACKEND=torch /work/kerasenv/bin/python scripts/record_keras_files.py
+
+For each model (an MLP with Dropout, a Conv2D/MaxPooling2D CNN, a BatchNormalization model,
+an Embedding/LSTM model, a functional model with two branches) it writes, under
+``tests/fixtures/keras_files/``:
+
+- ``<name>.keras``: ``model.save`` (Keras 3 zip: config.json, metadata.json,
+  model.weights.h5), compiled and trained one step, so the optimizer state is there too;
+- ``<name>.h5``: legacy HDF5 (``model.save("x.h5")``);
+- ``<name>.weights.h5``: ``model.save_weights``;
+- ``<name>.json``: the fixed inputs and Keras' predictions on them.
+
+Two more files stand for older writers: ``mlp_tf2.h5`` is ``mlp.h5`` with tf.keras 2's
+weight names (``dense/kernel:0``) and a Keras 2.x ``model_config`` (no ``module`` fields,
+``batch_input_shape``), rewritten here with h5py from the Keras 3 file, since no tf.keras
+is installed. The tests read these files and need no Keras.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import h5py
+import keras
+import numpy as np
+from keras import layers
+
+OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "keras_files"
+
+
+def mlp() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(6,)),
+            layers.Dense(8, activation="relu"),
+            layers.Dropout(0.25),
+            layers.Dense(3, activation="softmax"),
+        ],
+        name="mlp",
+    )
+
+
+def cnn() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 2)),
+            layers.Conv2D(4, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(3, (2, 2), strides=1),
+            layers.Flatten(),
+            layers.Dense(2),
+        ],
+        name="cnn",
+    )
+
+
+def batchnorm() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(5,)),
+            layers.Dense(6),
+            layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
+            layers.Activation("tanh"),
+            layers.Dense(1),
+        ],
+        name="bn",
+    )
+
+
+def lstm() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(7,), dtype="int32"),
+            layers.Embedding(12, 4),
+            layers.LSTM(5, return_sequences=True),
+            layers.GRU(3),
+            layers.Dense(2),
+        ],
+        name="rnn",
+    )
+
+
+def functional() -> keras.Model:
+    inputs = keras.Input(shape=(4,), name="features")
+    a = layers.Dense(5, activation="relu", name="left")(inputs)
+    b = layers.Dense(5, activation="tanh", name="right")(inputs)
+    merged = layers.Add()([a, b]) if hasattr(layers, "Add") else a
+    outputs = layers.Dense(2, name="head")(merged)
+    return keras.Model(inputs, outputs, name="two_branch")
+
+
+MODELS = {
+    "mlp": (mlp, (6,), "float32", "categorical_crossentropy", 3),
+    "cnn": (cnn, (8, 8, 2), "float32", "mse", 2),
+    "bn": (batchnorm, (5,), "float32", "mse", 1),
+    "rnn": (lstm, (7,), "int32", "mse", 2),
+    "functional": (functional, (4,), "float32", "mse", 2),
+}
+
+
+def data(shape: tuple[int, ...], dtype: str, rows: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if dtype == "int32":
+        return rng.integers(0, 12, size=(rows, *shape)).astype("int32")
+    return rng.normal(size=(rows, *shape)).astype("float32")
+
+
+def record(name: str) -> None:
+    make, shape, dtype, loss, out = MODELS[name]
+    keras.utils.set_random_seed(7)
+    model = make()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss=loss, metrics=["mae"])
+    x = data(shape, dtype, 16, 1)
+    y = np.random.default_rng(2).uniform(size=(16, out)).astype("float32")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # moving stats and optimizer slots
+    probe = data(shape, dtype, 3, 3)
+    predictions = np.asarray(model.predict(probe, verbose=0))
+    model.save(OUT / f"{name}.keras")
+    model.save(OUT / f"{name}.h5")
+    model.save_weights(OUT / f"{name}.weights.h5")
+    (OUT / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "keras_version": keras.__version__,
+                "input": probe.tolist(),
+                "input_dtype": dtype,
+                "predictions": predictions.tolist(),
+            }
+        )
+    )
+
+
+def tf2_style() -> None:
+    """``mlp.h5`` as tf.keras 2 wrote it: ``:0`` weight names, a module-less config."""
+    target = OUT / "mlp_tf2.h5"
+    shutil.copy(OUT / "mlp.h5", target)
+    with h5py.File(target, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        layers_in = config["config"]["layers"]
+        kept = []
+        for entry in layers_in:
+            if entry["class_name"] == "InputLayer":
+                continue
+            entry.pop("module", None)
+            entry.pop("registered_name", None)
+            entry.pop("build_config", None)
+            cfg = entry["config"]
+            cfg["dtype"] = "float32"
+            for key, value in list(cfg.items()):
+                if isinstance(value, dict) and "class_name" in value:
+                    cfg[key] = {"class_name": value["class_name"], "config": value["config"]}
+            kept.append(entry)
+        kept[0]["config"]["batch_input_shape"] = [None, 6]
+        config["config"]["layers"] = kept
+        config.pop("module", None)
+        f.attrs["model_config"] = json.dumps(config)
+        f.attrs["keras_version"] = "2.13.1"
+        f.attrs["backend"] = "tensorflow"
+        group = f["model_weights"]
+        for layer in group.attrs["layer_names"]:
+            layer = layer.decode() if isinstance(layer, bytes) else layer
+            names = [
+                n.decode() if isinstance(n, bytes) else n
+                for n in group[layer].attrs["weight_names"]
+            ]
+            renamed = []
+            for n in names:
+                new = f"{layer}/{n.rsplit('/', 1)[-1]}:0"
+                if n != new:
+                    group[layer].move(n, new)
+                renamed.append(new.encode())
+            group[layer].attrs["weight_names"] = renamed
+        if "optimizer_weights" in f:
+            del f["optimizer_weights"]
+        f.attrs.pop("training_config", None) if hasattr(f.attrs, "pop") else None
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in MODELS:
+        record(name)
+    tf2_style()
+    for path in sorted(OUT.iterdir()):
+        print(f"{path.name:28s} {path.stat().st_size:8d} bytes")
+
+
+if __name__ == "__main__":
+    main()
