@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from epochal import losses as losses_module
 from epochal import optimizers as optimizers_module
 from epochal import saving
 from epochal._devices import resolve_device
@@ -36,6 +35,7 @@ from epochal.data import (
     split_validation,
     to_tensor,
     tree_len,
+    tree_map,
 )
 from epochal.distributed import Strategy, current_strategy
 from epochal.engine import (
@@ -48,6 +48,7 @@ from epochal.engine import (
     run_predict,
     should_validate,
 )
+from epochal.engine.compile_loss import CompiledLoss
 from epochal.engine.loop import to_numpy
 from epochal.engine.steps import forward, test_step, train_step
 from epochal.layers import Layer
@@ -116,7 +117,8 @@ class Model:
         self.name = name or snake_case(type(self).__name__)
         self.device = resolve_device(device) if device is not None else default_device()
         self.optimizer: optimizers_module.Optimizer | None = None
-        self.loss_fn: losses_module.Loss | None = None
+        self.loss_fn: Any = None
+        self._compile_loss: CompiledLoss | None = None
         self.compiled_metrics = CompiledMetrics([], None)
         self.compiled = False
         self.stop_training = False
@@ -207,8 +209,13 @@ class Model:
         self,
         optimizer: Any = "rmsprop",
         loss: Any = None,
-        metrics: Sequence[Any] | None = None,
-        **kwargs: Any,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile: Any = "auto",
+        auto_scale_loss: bool = True,
     ) -> None:
         """Chooses the optimizer, the loss and the metrics (Keras names or objects).
 
@@ -216,39 +223,84 @@ class Model:
             optimizer: Name (``"adam"``), :class:`~epochal.optimizers.Optimizer` or
                 ``torch.optim.Optimizer``. Defaults to `"rmsprop"`.
             loss: Name, :class:`~epochal.losses.Loss`, torch loss module or callable
-                ``fn(y_true, y_pred)``. Defaults to `None` (``fit`` then refuses to run).
+                ``fn(y_true, y_pred)``; for a model with several outputs also a list with
+                one loss per output or a dict ``{output_name: loss}`` (one loss alone is
+                applied to every output). Defaults to `None` (``fit`` then refuses to run).
+            loss_weights: Coefficients of the output losses in the total loss: a number
+                (one output), a list (one per output) or a dict ``{output_name: weight}``.
+                Defaults to `None` (every weight 1).
             metrics: List of names (``"accuracy"``, ``"acc"``, ``"mse"``...), functions or
-                :class:`~epochal.metrics.Metric` objects. Defaults to `None`.
+                :class:`~epochal.metrics.Metric` objects; for several outputs a list with
+                one entry per output or a dict ``{output_name: metrics}``, logged as
+                ``<output>_<metric>``. Never weighted by ``sample_weight`` /
+                ``class_weight``. Defaults to `None`.
+            weighted_metrics: Same forms as ``metrics``; these are weighted by
+                ``sample_weight`` and ``class_weight``. Defaults to `None`.
+            run_eagerly: Accepted: epochal always runs the Python step eagerly.
+                Defaults to `False`.
+            steps_per_execution: Only 1 is supported; another value warns once and runs
+                one step per call. Defaults to `1`.
+            jit_compile: ``"auto"``/`False` run eagerly; `True` warns once (no
+                compilation). Defaults to `"auto"`.
+            auto_scale_loss: Accepted: loss scaling applies to ``mixed_float16``, which
+                epochal does not use. Defaults to `True`.
 
         Raises:
             ValueError / TypeError: for unknown names or unsupported objects, naming them.
         """
-        ignored = {
-            "run_eagerly",
-            "jit_compile",
-            "steps_per_execution",
-            "weighted_metrics",
-            "loss_weights",
-            "auto_scale_loss",
-        }
-        unknown = set(kwargs) - ignored
-        if unknown:
-            raise TypeError(
-                f"compile() got unexpected keyword argument(s): {', '.join(sorted(unknown))}"
+        check_bool("run_eagerly", run_eagerly)
+        check_bool("auto_scale_loss", auto_scale_loss)
+        check_int("steps_per_execution", steps_per_execution, minimum=1)
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(
+                f"`jit_compile` must be 'auto', True or False. Received: {jit_compile!r}"
             )
-        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Sequence)):
-            raise TypeError(
-                f"`metrics` must be a list, e.g. metrics=['accuracy']. Received: {metrics!r}"
+        if jit_compile is True:
+            _warn_once(
+                "jit_compile",
+                "compile(jit_compile=True): epochal does not compile the step (no XLA / "
+                "torch.compile here); the model runs eagerly.",
             )
+        if steps_per_execution != 1:
+            _warn_once(
+                "steps_per_execution",
+                f"compile(steps_per_execution={steps_per_execution}): epochal runs one step "
+                "per call (it does not sync the host per step, which is what the setting "
+                "saves in Keras); callbacks still see every batch.",
+            )
+        for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and (
+                isinstance(value, str) or not isinstance(value, Sequence | Mapping)
+            ):
+                raise TypeError(
+                    f"`{name}` must be a list, e.g. {name}=['accuracy'], a list with one entry "
+                    f"per output or a dict {{output_name: metrics}}. Received: {value!r}"
+                )
+        output_names = getattr(self, "output_names", None)
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss_fn = losses_module.get(loss) if loss is not None else None
+        self._compile_loss = (
+            CompiledLoss(loss, loss_weights, output_names=output_names)
+            if loss is not None
+            else None
+        )
+        if loss is None and loss_weights is not None:
+            raise ValueError("`loss_weights` was given without a `loss`.")
+        single = self._compile_loss.single if self._compile_loss is not None else None
+        # The one resolved loss when there is one, else the per-output compiled loss.
+        self.loss_fn = single if single is not None else self._compile_loss
         self.compiled_metrics = CompiledMetrics(
-            metrics, self.loss_fn.name if self.loss_fn else None
+            metrics,
+            single.name if single is not None else None,
+            weighted_metrics,
+            loss=self._compile_loss,
+            output_names=output_names,
         )
         self._compile_settings = {
             "optimizer": optimizer,
             "loss": loss,
-            "metrics": list(metrics or []),
+            "loss_weights": loss_weights,
+            "metrics": metrics if isinstance(metrics, Mapping) else list(metrics or []),
+            "weighted_metrics": weighted_metrics,
         }
         self.compiled = True
         # Keras builds a model whose input shape is declared; a user module's forward is not
@@ -366,8 +418,9 @@ class Model:
         if validation is not None:
             should_validate(0, validation_freq)  # reject a bad validation_freq now
         class_weights = _class_weight_table(class_weight)
-        if self.loss_fn is not None and y is not None and is_array_like(y):
-            check_targets(self.loss_fn, to_tensor(y))  # every label, not just the first batch
+        if self._compile_loss is not None and y is not None and is_array_like(y):
+            # every label, not just the first batch
+            self._compile_loss.check_targets(tree_map(to_tensor, y), check_targets)
         if steps_per_epoch is None and isinstance(x, Iterator):
             warnings.warn(
                 "fit() got a generator or iterator without a length and no steps_per_epoch: "
@@ -377,7 +430,7 @@ class Model:
                 UserWarning,
                 stacklevel=2,
             )
-        first = self._prepare(train)
+        first = self._prepare(train, class_weight)
         if validation is not None:
             _check_validation_fits(self.module, first, validation)
         callback_list = self._callback_list(
@@ -427,13 +480,24 @@ class Model:
         reducer = self.strategy.reduce_metrics if self.strategy.world_size > 1 else None
         self.compiled_metrics.set_reducer(reducer)
 
-    def _prepare(self, data: EpochIterator) -> Any:
-        """Builds the model from a first batch if needed and checks targets against the loss;
-        returns that batch's ``x``."""
+    def _prepare(self, data: EpochIterator, class_weight: Any = None) -> Any:
+        """Builds the model from a first batch if needed and checks targets against the loss
+        (and that ``class_weight`` has one output to weigh); returns that batch's ``x``."""
         first = data.first_batch()
+        targets = first[1]
+        if (
+            class_weight is not None
+            and isinstance(targets, list | tuple | Mapping)
+            and len(targets) > 1
+        ):
+            raise ValueError(
+                "`class_weight` is only supported for models with a single output (as in "
+                f"Keras); the targets have {len(targets)} entries. Pass a per-output "
+                "`sample_weight` (a list or dict of arrays) instead."
+            )
         self.build_from_batch(first[0])
-        if self.loss_fn is not None and first[1] is not None:
-            check_targets(self.loss_fn, first[1])
+        if self._compile_loss is not None and first[1] is not None:
+            self._compile_loss.check_targets(first[1], check_targets)
         return first[0]
 
     def _training_module(self) -> nn.Module:
@@ -457,7 +521,7 @@ class Model:
             metrics=self.compiled_metrics,
             strategy=self.strategy,
             callbacks=callbacks,
-            loss_fn=self.loss_fn,
+            loss_fn=self._compile_loss,
             optimizer=self.optimizer if training else None,
             example_input=example_input,
             state=state if state is not None else TrainState(),
@@ -536,7 +600,7 @@ class Model:
             logs = run_evaluate(run, data)
         if return_dict:
             return logs
-        ordered = [logs["loss"], *(logs[m.name] for m in self.compiled_metrics.metrics)]
+        ordered = [logs[k] for k in self.compiled_metrics.ordered_keys(logs)]
         return ordered[0] if len(ordered) == 1 else ordered
 
     def predict(
@@ -621,7 +685,7 @@ class Model:
         logs = self.compiled_metrics.results()
         if return_dict:
             return logs
-        ordered = [logs["loss"], *(logs[m.name] for m in self.compiled_metrics.metrics)]
+        ordered = [logs[k] for k in self.compiled_metrics.ordered_keys(logs)]
         return ordered[0] if len(ordered) == 1 else ordered
 
     # ------------------------------------------------------------------ weights
@@ -666,7 +730,7 @@ class Model:
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss", *(m.name for m in self.compiled_metrics.metrics)]
+        return self.compiled_metrics.names
 
     # ------------------------------------------------------------------ summary
     def count_params(self) -> int:
@@ -775,6 +839,16 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tenso
             )
         table[int(key)] = float(value)
     return table
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    """A warning for a Keras setting epochal tolerates without honouring, once a process."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def _only_library_modules(module: nn.Module) -> bool:
