@@ -13,7 +13,7 @@ __all__ = ["capture_rng", "restore_rng"]
 
 def capture_rng() -> dict[str, Any]:
     """Every global random generator's state, as tensors, arrays and plain numbers."""
-    np_state = np.random.get_state()
+    np_state: tuple[Any, ...] = np.random.get_state(legacy=True)  # type: ignore[assignment]
     py_version, py_internal, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, overload
 
@@ -203,6 +204,58 @@ def check_bool(name: str, value: Any, *, where: str = "") -> bool:
     if not isinstance(value, bool | np.bool_):
         _fail(name, value, "True or False", where, ArgumentTypeError)
     return bool(value)
+
+
+def check_verbose(value: Any, *, name: str = "verbose", where: str = "") -> int:
+    """``value`` as an ``int`` verbosity: a non-negative integer or a bool (``True`` is 1, as
+    Keras treats it).
+
+    Raises:
+        ArgumentTypeError: for anything else (``"loud"``, ``2.5``, ``None``).
+        ValueError: for a negative integer.
+    """
+    if isinstance(value, bool | np.bool_):
+        return int(value)
+    return check_int(name, value, minimum=0, where=where)
+
+
+def check_str(
+    name: str,
+    value: Any,
+    *,
+    allow_none: bool = False,
+    non_empty: bool = False,
+    path: bool = False,
+    where: str = "",
+) -> Any:
+    """``value`` when it is a ``str`` (a path-like too when ``path``; ``None`` when allowed).
+
+    Raises:
+        ArgumentTypeError: ``value`` is not a string (or path).
+        ValueError: ``value`` is empty and ``non_empty``.
+    """
+    if value is None and allow_none:
+        return None
+    words = "a non-empty string" if non_empty else "a string"
+    if path:
+        words += " or path"
+    accepted = words + (" or None" if allow_none else "")
+    if not (isinstance(value, str) or (path and isinstance(value, os.PathLike))):
+        _fail(name, value, accepted, where, ArgumentTypeError)
+    if non_empty and not os.fspath(value):
+        _fail(name, value, accepted, where)
+    return value
+
+
+def check_callable(name: str, value: Any, *, allow_none: bool = False, where: str = "") -> Any:
+    """``value`` when it is callable (or ``None`` when allowed).
+
+    Raises:
+        ArgumentTypeError: ``value`` cannot be called.
+    """
+    if (value is None and allow_none) or callable(value):
+        return value
+    _fail(name, value, "a callable" + (" or None" if allow_none else ""), where, ArgumentTypeError)
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any], *, where: str = "") -> Any:

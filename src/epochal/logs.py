@@ -124,13 +124,13 @@ class Logs(dict[str, Any]):
         # Overriding __iter__ also makes dict(logs) and {**logs} use __getitem__.
         return iter(dict.keys(self))
 
-    def items(self):  # type: ignore[override]
+    def items(self):
         return dict.items(self.materialize())
 
-    def values(self):  # type: ignore[override]
+    def values(self):
         return dict.values(self.materialize())
 
-    def copy(self) -> Logs:  # type: ignore[override]
+    def copy(self) -> Logs:
         return Logs(dict.items(self.materialize()))
 
     def pop(self, key: str, *default: Any) -> Any:
@@ -153,7 +153,7 @@ class Logs(dict[str, Any]):
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         return dict.__repr__(self.materialize())
@@ -161,7 +161,7 @@ class Logs(dict[str, Any]):
     def __reduce_ex__(self, protocol: Any) -> Any:
         return (Logs, (dict(dict.items(self.materialize())),))
 
-    def __or__(self, other: Any) -> Logs:
+    def __or__(self, other: Any) -> Logs:  # type: ignore[override]
         merged = self.copy()
         merged.update(other)
         return merged

@@ -207,7 +207,7 @@ class _TorchLoss(Loss):
 
     def __init__(self, module: torch.nn.Module) -> None:
         super().__init__(module, snake_case(type(module).__name__))
-        self.module = module
+        self.module: Any = module
 
     def __call__(
         self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None

@@ -180,7 +180,7 @@ def _detach(value: torch.Tensor | float) -> torch.Tensor | float:
 class Mean(Metric):
     """Weighted mean of the values passed to ``update(value, weight)``; used for the loss."""
 
-    def update(self, value: torch.Tensor, weight: Any = 1.0, _unused: Any = None) -> None:  # type: ignore[override]
+    def update(self, value: torch.Tensor, weight: Any = 1.0, _unused: Any = None) -> None:
         value = value.detach()
         if isinstance(weight, int | float) and not isinstance(weight, bool) and value.dim() == 0:
             self._defer(value, weight)

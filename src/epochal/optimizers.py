@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from epochal._validation import check_number
+from epochal._validation import check_bool, check_number, check_str
 
 __all__ = [
     "SGD",
@@ -155,10 +155,10 @@ class LearningRate:
             return bool(op(self.value.to(other.device), other))
         return bool(op(self.numpy(), other))
 
-    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+    def __eq__(self, other: object) -> bool:
         return self._compare(other, operator.eq)
 
-    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+    def __ne__(self, other: object) -> bool:
         return self._compare(other, operator.ne)
 
     def __lt__(self, other: Any) -> bool:
@@ -259,6 +259,15 @@ class Optimizer:
         _check_number("decay", decay)
         if weight_decay is not None:
             _check_number("weight_decay", weight_decay)
+        for clip_name, clip in (
+            ("clipnorm", clipnorm),
+            ("clipvalue", clipvalue),
+            ("global_clipnorm", global_clipnorm),
+        ):
+            if clip is not None:
+                _check_number(clip_name, clip)
+        if name is not None:
+            check_str("name", name, where=f"{type(self).__name__}: ")
         if decay:
             import warnings
 
@@ -327,10 +336,11 @@ class Optimizer:
                 name, entry = entry
                 names[id(entry)] = str(name).rsplit(".", 1)[-1]
             plain.append(entry)
-        kwargs = _fast_kwargs(self.torch_class, plain, self.torch_kwargs)
+        kwargs = dict(_fast_kwargs(self.torch_class, plain, self.torch_kwargs))
         if "weight_decay" in inspect.signature(self.torch_class).parameters:
             kwargs["weight_decay"] = 0.0  # decoupled, applied by step() (Keras 3)
-        self.torch_optimizer = self.torch_class(plain, lr=self._learning_rate, **kwargs)
+        kwargs["lr"] = self._learning_rate
+        self.torch_optimizer = self.torch_class(plain, **kwargs)
         self._group_scales = [1.0 for _ in self.torch_optimizer.param_groups]
         self._decayed = [p for p in plain if self._use_weight_decay(p, names.get(id(p)))]
         self._constrained = [
@@ -400,7 +410,7 @@ class Optimizer:
 
     # Keras 2 spelling, used by the seed tutorials: works, with a DeprecationWarning (README).
     @property
-    def lr(self) -> float:
+    def lr(self) -> LearningRate:
         """Deprecated alias of :attr:`learning_rate` (warns)."""
         _warn_lr_attribute(type(self).__name__)
         return self.learning_rate
@@ -452,7 +462,8 @@ class Optimizer:
         params = [p for p in self._decayed if p.grad is not None]
         if params:
             with torch.no_grad():
-                torch._foreach_mul_(params, 1.0 - self.current_learning_rate() * self.weight_decay)
+                decay = self.weight_decay or 0.0
+                torch._foreach_mul_(params, 1.0 - self.current_learning_rate() * decay)
 
     def _apply_constraints(self) -> None:
         with torch.no_grad():
@@ -553,6 +564,10 @@ _RANGES: dict[str, tuple[str, float, float, bool]] = {
 }
 
 
+# torch's boolean options: True or False only (``nesterov=1`` is refused, not guessed).
+_FLAGS = {"amsgrad", "nesterov", "centered", "maximize", "foreach", "fused", "capturable"}
+
+
 def _check_hyperparameters(owner: str, torch_kwargs: dict[str, Any]) -> None:
     """Refuses hyperparameters outside the range their update rule is defined on."""
     checks = [
@@ -564,6 +579,8 @@ def _check_hyperparameters(owner: str, torch_kwargs: dict[str, Any]) -> None:
     if "betas" in torch_kwargs:
         beta_1, beta_2 = torch_kwargs["betas"]
         checks += [("beta_1", beta_1, 0.0, 1.0, False), ("beta_2", beta_2, 0.0, 1.0, False)]
+    for key in _FLAGS & set(torch_kwargs):
+        check_bool(key, torch_kwargs[key], where=f"{owner}: ")
     for name, value, low, high, high_ok in checks:
         _check_number(name, value)
         if float(value) > high or (float(value) == high and not high_ok):
@@ -627,6 +644,11 @@ class AdamW(Optimizer):
         amsgrad: bool = False,
         **kwargs: Any,
     ) -> None:
+        if weight_decay is None:
+            raise ValueError(
+                "AdamW: `weight_decay` must be a float (use Adam for none). "
+                "Received: weight_decay=None"
+            )
         super().__init__(
             learning_rate,
             betas=(beta_1, beta_2),

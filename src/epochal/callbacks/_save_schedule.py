@@ -6,6 +6,8 @@ import numbers
 import warnings
 from typing import Any
 
+from epochal._validation import ArgumentTypeError
+
 __all__ = ["SaveSchedule"]
 
 _INVALID = (
@@ -29,7 +31,8 @@ class SaveSchedule:
             ``BackupAndRestore`` wording.
 
     Raises:
-        ValueError: when ``save_freq`` is neither ``"epoch"`` nor an integer.
+        ArgumentTypeError: (a ``TypeError`` and ``ValueError``) when ``save_freq`` is neither
+            ``"epoch"`` nor an integer (a bool is not one).
 
     Example:
         >>> schedule = SaveSchedule(2)
@@ -44,9 +47,11 @@ class SaveSchedule:
         *,
         message: str = _INVALID,
     ) -> None:
-        if save_freq != "epoch" and not isinstance(save_freq, numbers.Integral):
-            raise ValueError(message.format(argument=argument, value=save_freq))
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or save_freq <= 0):
+        if isinstance(save_freq, bool) or (
+            save_freq != "epoch" and not isinstance(save_freq, numbers.Integral)
+        ):
+            raise ArgumentTypeError(message.format(argument=argument, value=save_freq))
+        if not isinstance(save_freq, str) and save_freq <= 0:
             warnings.warn(
                 f"`{argument}={save_freq!r}` is not a positive number of batches; it is "
                 "accepted as in Keras and means: save after every batch.",

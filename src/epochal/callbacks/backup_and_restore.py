@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from epochal._validation import check_bool, check_callable, check_str
 from epochal.callbacks import _backup_files
 from epochal.callbacks._save_schedule import SaveSchedule
 from epochal.callbacks.callback import Callback
@@ -89,14 +90,17 @@ class BackupAndRestore(Callback):
         stream: IO[str] | None = None,
     ) -> None:
         super().__init__()
-        if not backup_dir:
+        where = "BackupAndRestore: "
+        if isinstance(backup_dir, str | os.PathLike) and not os.fspath(backup_dir):
             raise ValueError(f"Empty `backup_dir` argument passed. Received: {backup_dir!r}")
+        check_str("backup_dir", backup_dir, path=True, where=where)
         self.backup_dir = Path(backup_dir)
         self._schedule = SaveSchedule(save_freq)
         self.save_freq = save_freq
-        self.double_checkpoint = bool(double_checkpoint)
-        self.delete_checkpoint = bool(delete_checkpoint)
-        self.handle_signals = bool(handle_signals)
+        self.double_checkpoint = check_bool("double_checkpoint", double_checkpoint, where=where)
+        self.delete_checkpoint = check_bool("delete_checkpoint", delete_checkpoint, where=where)
+        self.handle_signals = check_bool("handle_signals", handle_signals, where=where)
+        check_callable("writer", writer, allow_none=True, where=where)
         self._writer: Writer = writer or _state_io.write_state
         self._stream = stream
         self._pending_signal: int | None = None
@@ -126,7 +130,7 @@ class BackupAndRestore(Callback):
         self._schedule.reset()
         self._pending_signal = self._interrupted_by = None
         self._interrupted = False
-        self._written_at: tuple[int, int] | None = None
+        self._written_at = None
         model, strategy = self.model, self.model.strategy
         # Rank 0 alone reads and hands the backup to every rank: all restore the same state
         # (or raise the same error), with or without a file system shared between machines.

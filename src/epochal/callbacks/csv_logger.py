@@ -10,7 +10,7 @@ from typing import IO, Any
 import numpy as np
 
 from epochal._io import open_for_append
-from epochal._validation import check_int
+from epochal._validation import check_bool, check_int, check_str
 from epochal.callbacks.callback import Callback
 
 __all__ = ["CSVLogger"]
@@ -73,11 +73,10 @@ class CSVLogger(Callback):
             raise TypeError(
                 f"`filename` must be a str or os.PathLike. Received: filename={filename!r}"
             )
-        if not isinstance(separator, str):
-            raise TypeError(f"`separator` must be a str. Received: separator={separator!r}")
+        check_str("separator", separator, non_empty=True, where="CSVLogger: ")
         self.filename = os.fspath(filename)
         self.sep = separator
-        self.append = bool(append)
+        self.append = check_bool("append", append, where="CSVLogger: ")
         self.append_header = True
         self.keys: list[str] | None = None
         self.csv_file: IO[str] | None = None

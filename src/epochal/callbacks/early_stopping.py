@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from epochal._validation import check_number
+from epochal._validation import check_bool, check_callable, check_int, check_verbose
 from epochal.callbacks.monitor_callback import Mode, MonitorCallback
 
 __all__ = ["EarlyStopping"]
@@ -76,17 +76,16 @@ class EarlyStopping(MonitorCallback):
         *,
         print_fn: Callable[[str], None] = print,
     ) -> None:
-        check_number("min_delta", min_delta)
-        check_number("patience", patience)
-        check_number("start_from_epoch", start_from_epoch)
-        if baseline is not None:
-            check_number("baseline", baseline)
         super().__init__(monitor=monitor, mode=mode, baseline=baseline, min_delta=min_delta)
-        self.patience = patience
-        self.verbose = verbose
-        self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = start_from_epoch
-        self.print_fn = print_fn
+        self.patience = check_int("patience", patience, minimum=0, where="EarlyStopping: ")
+        self.verbose = check_verbose(verbose, where="EarlyStopping: ")
+        self.restore_best_weights = check_bool(
+            "restore_best_weights", restore_best_weights, where="EarlyStopping: "
+        )
+        self.start_from_epoch = check_int(
+            "start_from_epoch", start_from_epoch, minimum=0, where="EarlyStopping: "
+        )
+        self.print_fn = check_callable("print_fn", print_fn, where="EarlyStopping: ")
         self.wait = 0
         self.stopped_epoch = 0
         self.best: float | None = None

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from epochal._validation import check_callable, check_verbose
 from epochal.callbacks.callback import Callback
 
 __all__ = ["LearningRateScheduler"]
@@ -91,8 +92,8 @@ class LearningRateScheduler(Callback):
                 f"`schedule` must be a function of (epoch, lr) or (epoch). Received: {schedule!r}"
             )
         self.schedule = schedule
-        self.verbose = verbose
-        self.print_fn = print_fn
+        self.verbose = check_verbose(verbose, where="LearningRateScheduler: ")
+        self.print_fn = check_callable("print_fn", print_fn, where="LearningRateScheduler: ")
         self._two_args = _takes_two(schedule)
 
     def _optimizer(self) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from epochal._validation import check_str
 from epochal.callbacks.callback import Callback
 
 __all__ = ["MLflowLogger"]
@@ -87,6 +88,14 @@ class MLflowLogger(Callback):
         client: Any = None,
     ) -> None:
         super().__init__()
+        where = "MLflowLogger: "
+        check_str("tracking_uri", tracking_uri, allow_none=True, path=True, where=where)
+        check_str("experiment_name", experiment_name, non_empty=True, where=where)
+        check_str("run_name", run_name, allow_none=True, where=where)
+        if log_params is not None and not isinstance(log_params, dict):
+            raise TypeError(
+                f"{where}`log_params` must be a dict or None. Received: log_params={log_params!r}"
+            )
         if isinstance(artifact_paths, str | os.PathLike):
             raise TypeError(
                 "`artifact_paths` must be a list of paths. "

@@ -9,7 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from epochal._validation import check_choice, check_int, check_number, is_int, is_number
+from epochal._validation import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_int,
+    check_number,
+    check_verbose,
+    is_int,
+    is_number,
+)
 from epochal.callbacks._checkpoint_paths import (
     check_suffix,
     check_writable,
@@ -100,7 +109,19 @@ class ModelCheckpoint(MonitorCallback):
         if not isinstance(filepath, str | os.PathLike):
             raise TypeError(f"`filepath` must be a str or os.PathLike. Received: {filepath!r}")
         self.filepath = os.fspath(filepath)
-        check_suffix(self.filepath, bool(save_weights_only))
+        where = "ModelCheckpoint: "
+        self.save_best_only = check_bool("save_best_only", save_best_only, where=where)
+        self.save_weights_only = check_bool("save_weights_only", save_weights_only, where=where)
+        self.verbose = check_verbose(verbose, where=where)
+        check_number(
+            "initial_value_threshold",
+            initial_value_threshold,
+            allow_none=True,
+            finite=True,
+            where=where,
+        )
+        self.print_fn = check_callable("print_fn", print_fn, allow_none=True, where=where) or print
+        check_suffix(self.filepath, self.save_weights_only)
         # The "epoch" / every-N-batches rule is BackupAndRestore's too: one SaveSchedule.
         self._schedule = SaveSchedule(save_freq, message=_UNRECOGNIZED_SAVE_FREQ)
         check_int("period", period, minimum=1, allow_none=True)
@@ -117,13 +138,9 @@ class ModelCheckpoint(MonitorCallback):
                 f"save, e.g. 'w-{{epoch:02d}}.keras'). Received: {self.filepath!r}"
             )
         check_writable(self.filepath)
-        self.verbose = verbose
-        self.save_best_only = bool(save_best_only)
-        self.save_weights_only = bool(save_weights_only)
         self.save_freq = save_freq
         self.period = period or 1
         self.max_to_keep = max_to_keep
-        self.print_fn = print_fn or print
         # Keras sets `best` once: it survives between fit calls.
         self.best: float | None = initial_value_threshold
         self.kept: list[tuple[str, float | None, int]] = []  # (path, monitored value, save #)
@@ -176,6 +193,7 @@ class ModelCheckpoint(MonitorCallback):
             path = self.format_path(epoch, logs, batch)
             self._say(f"\nEpoch {epoch + 1}: saving model to {path}")
         elif self.save_best_only:
+            assert current is not None
             self.resolve_direction(logs)
             previous = "None" if self.best is None else f"{self.best:.5f}"
             if not self.is_improvement(current, self.best):

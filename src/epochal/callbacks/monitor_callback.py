@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from epochal._validation import check_number, check_str
 from epochal.callbacks.callback import Callback
 from epochal.metrics import accuracy_alias
 
@@ -126,6 +127,10 @@ class MonitorCallback(Callback):
         min_delta: float = 0.0,
     ) -> None:
         super().__init__()
+        where = f"{type(self).__name__}: "
+        check_str("monitor", monitor, non_empty=True, where=where)
+        check_number("baseline", baseline, finite=True, allow_none=True, where=where)
+        check_number("min_delta", min_delta, finite=True, where=where)
         if mode not in ("auto", "min", "max"):
             warnings.warn(
                 f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.",

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from epochal._validation import check_callable, check_choice, check_number
 from epochal.callbacks.callback import Callback
 
 __all__ = ["ProgbarLogger", "format_value"]
@@ -81,6 +82,18 @@ class ProgbarLogger(Callback):
         static_interval: float = 30.0,
     ) -> None:
         super().__init__()
+        where = "ProgbarLogger: "
+        check_choice("count_mode", count_mode, (None, "steps", "samples"), where=where)
+        check_callable("clock", clock, allow_none=True, where=where)
+        check_number("interval", interval, minimum=0.0, finite=True, unit="seconds", where=where)
+        check_number(
+            "static_interval",
+            static_interval,
+            minimum=0.0,
+            finite=True,
+            unit="seconds",
+            where=where,
+        )
         if count_mode is not None or stateful_metrics is not None:
             warnings.warn(
                 "ProgbarLogger's `count_mode` and `stateful_metrics` are Keras 2 arguments; "

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from epochal._validation import check_number
+from epochal._validation import check_callable, check_int, check_number, check_verbose
 from epochal.callbacks.monitor_callback import Mode, MonitorCallback
 
 __all__ = ["ReduceLROnPlateau"]
@@ -84,25 +84,20 @@ class ReduceLROnPlateau(MonitorCallback):
                 UserWarning,
                 stacklevel=2,
             )
-        for name, value in (
-            ("factor", factor),
-            ("patience", patience),
-            ("min_delta", min_delta),
-            ("cooldown", cooldown),
-            ("min_lr", min_lr),
-        ):
-            check_number(name, value)
+        where = "ReduceLROnPlateau: "
+        check_number("factor", factor, minimum=0.0, where=where)
         if factor >= 1.0:
             raise ValueError(
                 f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}"
             )
         super().__init__(monitor=monitor, mode=mode, min_delta=min_delta)
         self.factor = float(factor)
-        self.patience = patience
-        self.verbose = verbose
-        self.cooldown = cooldown
+        self.patience = check_int("patience", patience, minimum=0, where=where)
+        self.verbose = check_verbose(verbose, where=where)
+        self.cooldown = check_int("cooldown", cooldown, minimum=0, where=where)
+        check_number("min_lr", min_lr, minimum=0.0, finite=True, where=where)
         self.min_lr = min_lr
-        self.print_fn = print_fn
+        self.print_fn = check_callable("print_fn", print_fn, where=where)
         self.wait = 0
         self.cooldown_counter = 0
         self.best: float | None = None

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from epochal._validation import check_number
+from epochal._validation import check_bool, check_number
 from epochal.callbacks.callback import Callback
 
 __all__ = ["RemoteMonitor", "json_safe", "urllib_sender"]
@@ -108,7 +108,7 @@ class RemoteMonitor(Callback):
         self.path = path
         self.field = field
         self.headers = dict(headers) if headers is not None else None
-        self.send_as_json = bool(send_as_json)
+        self.send_as_json = check_bool("send_as_json", send_as_json, where="RemoteMonitor: ")
         self.timeout = float(timeout)
         self.sender: Sender = sender if sender is not None else urllib_sender
         self._warned = False

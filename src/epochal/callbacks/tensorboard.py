@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from epochal._validation import check_int
+from epochal._validation import check_bool, check_callable, check_int, check_str
 from epochal.callbacks import _tensorboard_utils as tbu
 from epochal.callbacks.callback import Callback
 
@@ -96,6 +96,19 @@ class TensorBoard(Callback):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__()
+        where = "TensorBoard: "
+        check_str("log_dir", log_dir, non_empty=True, path=True, where=where)
+        for flag, value in (
+            ("write_graph", write_graph),
+            ("write_images", write_images),
+            ("write_steps_per_second", write_steps_per_second),
+        ):
+            check_bool(flag, value, where=where)
+        if write_grads is not None:
+            check_bool("write_grads", write_grads, where=where)
+        check_int("batch_size", batch_size, minimum=1, allow_none=True, where=where)
+        check_callable("writer_factory", writer_factory, allow_none=True, where=where)
+        check_callable("clock", clock, allow_none=True, where=where)
         check_int("histogram_freq", histogram_freq, minimum=0)
         check_int("embeddings_freq", embeddings_freq, minimum=0)
         update_freq = check_int("update_freq", update_freq, minimum=1, also=("epoch", "batch"))

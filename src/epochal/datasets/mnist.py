@@ -15,6 +15,7 @@ import struct
 import urllib.request
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +28,9 @@ _FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-_DTYPES = {
-    0x08: np.uint8,
-    0x09: np.int8,
+_DTYPES: dict[int, np.dtype[Any]] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
     0x0C: np.dtype(">i4"),
     0x0D: np.dtype(">f4"),
@@ -47,7 +48,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:  # type: ignore[operator]
+    with opener(path, "rb") as handle:
         data = handle.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number).")
@@ -142,7 +143,7 @@ def bundled_path() -> Path:
     Pass it to :func:`load_data` (``load_data(path=bundled_path())`` gives empty training
     arrays and the 10,000 test images) or read it with :func:`load_bundled`.
     """
-    return Path(str(resources.files("epochal.datasets").joinpath("data", "mnist")))
+    return Path(str(resources.files("epochal.datasets").joinpath("data").joinpath("mnist")))
 
 
 def load_bundled() -> Split:

@@ -98,13 +98,13 @@ class OutputStructure:
                     "tuple/list). Pass a list in output order, or return a dict from the "
                     "module to name its outputs."
                 )
-            unknown = sorted(set(value) - set(self.names))  # type: ignore[arg-type]
+            unknown = sorted(set(value) - set(self.names))
             if unknown:
                 raise ValueError(
                     f"`{argument}` has keys {unknown} that are not output names of the "
                     f"model. Output names: {self.names}."
                 )
-            return [value.get(name) for name in self.names]  # type: ignore[arg-type]
+            return [value.get(name) for name in self.names]
         if isinstance(value, list | tuple):
             if len(value) == n:
                 return list(value)
@@ -144,13 +144,13 @@ class OutputStructure:
                     f"outputs have no names (the module returns a {self.kind}). Pass a list "
                     "with one entry per output, or return a dict from the module."
                 )
-            unknown = sorted(set(config) - set(self.names))  # type: ignore[arg-type]
+            unknown = sorted(set(config) - set(self.names))
             if unknown:
                 raise ValueError(
                     f"`{argument}` has keys {unknown} that are not output names of the model. "
                     f"Output names: {self.names}."
                 )
-            return [config.get(name) for name in self.names]  # type: ignore[arg-type]
+            return [config.get(name) for name in self.names]
         if isinstance(config, list | tuple):
             if len(config) != n:
                 raise ValueError(
@@ -248,7 +248,7 @@ class CompiledLoss:
     @property
     def name(self) -> str:
         single = self.single
-        return single.name if single is not None else "compile_loss"
+        return str(single.name) if single is not None else "compile_loss"
 
     @property
     def built(self) -> bool:

@@ -16,6 +16,7 @@ once, as floats, and every callback sees the same numbers.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,12 @@ def should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:
             )
         return (epoch + 1) % validation_freq == 0
     if isinstance(validation_freq, list | tuple | set):
+        for entry in validation_freq:
+            if isinstance(entry, bool) or not isinstance(entry, int) or entry < 1:
+                raise ValidationFreqError(
+                    "`validation_freq` as a list holds 1-based epoch numbers (positive "
+                    f"integers). Received: validation_freq={validation_freq!r}"
+                )
         return epoch + 1 in validation_freq
     raise ValueError(
         f"Expected `validation_freq` to be a list or int. Received: {validation_freq!r}"
@@ -184,6 +191,10 @@ def _concatenate(chunks: list[Any]) -> Any:
     return np.asarray(chunks)
 
 
+def _outputs_log(out: Any) -> dict[str, Any]:
+    return {"outputs": to_numpy(out)}
+
+
 def run_predict(run: Run, data: EpochIterator) -> Any:
     """Runs the model over ``data``; returns numpy outputs concatenated in input order."""
     callbacks = run.callbacks
@@ -200,7 +211,7 @@ def run_predict(run: Run, data: EpochIterator) -> Any:
             outputs.append(out)
             if end_hook:
                 callbacks.on_predict_batch_end(
-                    step, Logs.lazy(["outputs"], lambda out=out: {"outputs": to_numpy(out)})
+                    step, Logs.lazy(["outputs"], functools.partial(_outputs_log, out))
                 )
             if run.host.stop_predicting:
                 break

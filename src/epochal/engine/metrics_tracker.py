@@ -337,10 +337,10 @@ def _state_snapshot(metric: Metric) -> dict[str, Any]:
     return attributes
 
 
-def _read_snapshot(snapshot: list[tuple[str, type, dict[str, Any]]]) -> dict[str, float]:
+def _read_snapshot(snapshot: list[tuple[str, type[Any], dict[str, Any]]]) -> dict[str, float]:
     frozen = {}
     for key, cls, attributes in snapshot:
-        metric = cls.__new__(cls)
+        metric = object.__new__(cls)
         metric.__dict__.update(attributes)
         frozen[key] = metric
     return to_python({key: m.result() for key, m in frozen.items()})

@@ -107,7 +107,8 @@ def _own_weights(module: nn.Module) -> list[torch.Tensor]:
     """``module``'s direct weights, in Keras' order: trainable-at-creation parameters, then
     the other parameters, then floating-point persistent buffers (moving statistics)."""
     specs: dict[str, _WeightSpec] = getattr(module, "_weight_specs", {})
-    first, second = [], []
+    first: list[torch.Tensor] = []
+    second: list[torch.Tensor] = []
     for key, param in module._parameters.items():
         if param is None:
             continue

@@ -75,7 +75,7 @@ class Conv2D(Layer):
         if self.padding == "same" and self.strides != (1, 1):
             x = F.pad(x, same_padding(x.shape[-2:], self.kernel_size, self.strides))
             padding = 0
-        y = F.conv2d(x, self.kernel, self.bias, self.strides, padding)
+        y = F.conv2d(x, self.kernel, self.bias, self.strides, padding)  # type: ignore[arg-type]
         return self.activation(y.permute(0, 2, 3, 1))
 
     def get_config(self) -> dict[str, Any]:

@@ -59,6 +59,8 @@ class BatchNormalization(Layer):
         var, mean = torch.var_mean(flat, dim=0, correction=0)
         out = (flat - mean) * torch.rsqrt(var + norm.eps) * norm.weight + norm.bias
         # Keras' moving variance averages the batch (biased) variance, torch's the unbiased one.
+        assert norm.running_mean is not None and norm.running_var is not None
+        assert norm.num_batches_tracked is not None
         with torch.no_grad():
             norm.running_mean.lerp_(mean.detach(), 1 - self.momentum)
             norm.running_var.lerp_(var.detach(), 1 - self.momentum)

@@ -57,7 +57,7 @@ from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_mod
 
 __all__ = ["Model", "default_device"]
 
-_VERBOSE = (0, 1, 2, "auto")
+_VERBOSE = (0, 1, 2, "auto", True, False)
 
 
 def default_device() -> torch.device:
@@ -71,6 +71,26 @@ def _positive_int_or_none(name: str, value: Any) -> None:
 
 def _check_verbose(value: Any) -> None:
     check_choice("verbose", value, _VERBOSE)
+
+
+def _check_callbacks(callbacks: Any) -> None:
+    """Refuses anything but a Callback, a CallbackList, a sequence of Callbacks or None."""
+    if callbacks is None or isinstance(callbacks, Callback | CallbackList):
+        return
+    if isinstance(callbacks, Sequence) and not isinstance(callbacks, str | bytes):
+        for index, item in enumerate(callbacks):
+            if isinstance(item, Sequence) and not isinstance(item, str | bytes):
+                _check_callbacks(item)  # Keras flattens nested lists
+            elif not isinstance(item, Callback):
+                raise TypeError(
+                    f"`callbacks[{index}]` must be an epochal.callbacks.Callback (subclass "
+                    f"Callback or use LambdaCallback). Received: {item!r}"
+                )
+        return
+    raise TypeError(
+        "`callbacks` must be a Callback, a list of Callbacks, a CallbackList or None. "
+        f"Received: {callbacks!r}"
+    )
 
 
 @register_model_class
@@ -383,6 +403,7 @@ class Model:
         check_int("epochs", epochs, minimum=0)
         check_int("initial_epoch", initial_epoch, minimum=0)
         check_bool("shuffle", shuffle)
+        _check_callbacks(callbacks)
         if not isinstance(validation_split, numbers.Real) or not 0.0 <= validation_split < 1.0:
             raise ValueError(
                 f"`validation_split` must be a float in [0, 1). Received: {validation_split!r}"
@@ -415,8 +436,7 @@ class Model:
         validation = self._validation_iterator(
             validation_data, validation_batch_size or batch_size, validation_steps
         )
-        if validation is not None:
-            should_validate(0, validation_freq)  # reject a bad validation_freq now
+        should_validate(0, validation_freq)  # reject a bad validation_freq now
         class_weights = _class_weight_table(class_weight)
         if self._compile_loss is not None and y is not None and is_array_like(y):
             # every label, not just the first batch
@@ -464,14 +484,26 @@ class Model:
         ):
             vx, vy, *rest = validation_data
             vsw = rest[0] if rest else None
-        elif isinstance(validation_data, tuple | list) and is_array_like(validation_data):
+        elif isinstance(validation_data, tuple | list) and (
+            is_array_like(validation_data)
+            or (len(validation_data) not in (2, 3) and is_array_like(validation_data[:1] or None))
+        ):
             raise ValueError(
                 "`validation_data` must be (x_val, y_val) or (x_val, y_val, val_sample_weight). "
                 f"Received a {type(validation_data).__name__} of length {len(validation_data)}."
             )
         else:
             vx, vy, vsw = validation_data, None, None
-        source = make_source(vx, vy, vsw, batch_size=batch_size, shuffle=False, device=self.device)
+        try:
+            source = make_source(
+                vx, vy, vsw, batch_size=batch_size, shuffle=False, device=self.device
+            )
+        except TypeError as exc:
+            raise TypeError(
+                "`validation_data` must be (x_val, y_val), (x_val, y_val, val_sample_weight), a "
+                "torch Dataset, a DataLoader or an iterable of batches. "
+                f"Received: {type(validation_data).__name__} ({exc})"
+            ) from None
         return EpochIterator(self.strategy.shard(source, pad=False), steps)
 
     def _attach_strategy(self) -> None:
@@ -546,6 +578,7 @@ class Model:
         epochs: int,
         steps: int | None,
     ) -> CallbackList:
+        _check_callbacks(callbacks)
         if isinstance(callbacks, CallbackList):
             # Keras uses a CallbackList as given; fit still needs a History to return.
             if add_history:
@@ -585,6 +618,8 @@ class Model:
         self._require_compiled()
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
+        check_bool("return_dict", return_dict)
+        _check_callbacks(callbacks)
         if x is None:
             raise ValueError("`x` is required.")
         self._attach_strategy()

@@ -46,8 +46,12 @@ class Sequential(Model):
             self.add(layer)
 
     @property
+    def _stack(self) -> nn.Sequential:
+        return self.module  # type: ignore[return-value]
+
+    @property
     def layers(self) -> list[nn.Module]:
-        return list(self.module)
+        return list(self._stack)
 
     def add(self, layer: nn.Module) -> None:
         """Appends a layer.
@@ -60,12 +64,12 @@ class Sequential(Model):
                 f"Sequential.add() expects a layer (a torch.nn.Module). Received: {layer!r}"
             )
         name = getattr(layer, "name", None) if isinstance(layer, Layer) else None
-        index = len(self.module)
+        index = len(self._stack)
         self.module.add_module(name or f"{type(layer).__name__.lower()}_{index}", layer)
 
     def pop(self) -> nn.Module:
         """Removes and returns the last layer."""
-        if not len(self.module):
+        if not len(self._stack):
             raise IndexError("There are no layers in the model.")
         last = list(self.module._modules)[-1]
         return self.module._modules.pop(last)  # type: ignore[return-value]
@@ -73,7 +77,7 @@ class Sequential(Model):
     def get_config(self) -> dict[str, Any]:
         """Architecture as plain data (epochal layers only)."""
         entries = []
-        for layer in self.module:
+        for layer in self._stack:
             if not isinstance(layer, Layer):
                 raise TypeError(
                     f"Layer {type(layer).__name__} has no get_config(); save weights only, or "
@@ -84,7 +88,7 @@ class Sequential(Model):
 
     def architecture(self, describe: ModuleDescriber) -> dict[str, Any]:
         """The architecture saved by :meth:`save`: the name and every layer, in order."""
-        return {"name": self.name, "layers": [describe(layer) for layer in self.module]}
+        return {"name": self.name, "layers": [describe(layer) for layer in self._stack]}
 
     @classmethod
     def from_architecture(cls, config: Mapping[str, Any], build: ModuleBuilder) -> Sequential:

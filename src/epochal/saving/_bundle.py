@@ -89,5 +89,5 @@ def digest(tensors: Iterable[tuple[str, torch.Tensor]]) -> str:
         array, raw = _raw_view(tensor)
         h.update(f"{name}|{raw or array.dtype.str}|{array.shape}|".encode())
         if array.size:
-            h.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+            h.update(np.ascontiguousarray(array).data.cast("B"))
     return h.hexdigest()

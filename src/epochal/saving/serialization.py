@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -61,7 +61,7 @@ def register_serializable(obj: T | None = None, *, name: str | None = None) -> A
             raise TypeError(
                 f"register_serializable expects a class or a function. Received: {target!r}"
             )
-        _REGISTRY[name or target.__name__] = target  # type: ignore[attr-defined]
+        _REGISTRY[name or target.__name__] = target  # type: ignore[union-attr]
         return target
 
     return register if obj is None else register(obj)
@@ -168,7 +168,7 @@ def _metric_entry(metric: Any) -> Any:
         if public and cls is not metrics_module.MeanMetricWrapper:
             return {"class_name": cls.__name__, "config": metric.get_config()}
         if cls is metrics_module.MeanMetricWrapper:
-            return {"function": _fn_name(metric.fn)}
+            return {"function": _fn_name(cast(metrics_module.MeanMetricWrapper, metric).fn)}
         return {"class_name": cls.__name__, "config": metric.get_config()}
     return {"function": _fn_name(metric)}
 
@@ -182,12 +182,13 @@ def _optimizer_entry(optimizer: Any) -> dict[str, Any]:
         if torch_optimizer is not None
         else getattr(optimizer, "torch_class", None)
     )
-    if cls is None or getattr(torch.optim, cls.__name__, None) is not cls:
+    name = getattr(cls, "__name__", "")
+    if cls is None or getattr(torch.optim, name, None) is not cls:
         raise ValueError(
             f"Cannot save the optimizer {optimizer!r}: only epochal optimizers and torch.optim "
             "classes can be rebuilt. Save the weights only, or compile with a built-in optimizer."
         )
-    return {"torch_class": cls.__name__}
+    return {"torch_class": name}
 
 
 def compile_config(model: Saveable) -> dict[str, Any] | None:
