@@ -272,10 +272,11 @@ class CompiledMetrics:
 
     def ordered_keys(self, logs: Mapping[str, Any]) -> list[str]:
         """The keys of ``logs`` in the order Keras' ``evaluate`` returns them as a list: the
-        loss, the metrics' own names, the output losses, then every other key sorted."""
+        loss, the metrics' own (unprefixed) names that are keys, the output losses, then
+        every other key sorted. As in Keras, a key named twice is returned twice."""
         trackers = self._compiled_loss.trackers if self._compiled_loss is not None else []
         preferred = ["loss", *(m.name for m in self.metrics), *(t.name for t in trackers)]
-        ordered = [k for k in dict.fromkeys(preferred) if k in logs]
+        ordered = [k for k in preferred if k in logs]
         return ordered + sorted(k for k in logs if k not in ordered)
 
     @property
