@@ -7,6 +7,7 @@ the same tiny two-output network, fixed weights and data, fitted by Keras; here 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -62,7 +63,7 @@ class Named(epochal.Model):
     """Declares its output order, as a functional model ``Model(inputs, [score, priority])``
     does (Keras reads ``output_names`` at compile)."""
 
-    output_names = ["score", "priority"]
+    output_names = ("score", "priority")
 
 
 def _targets(form: str, prefix: str = ""):
@@ -78,6 +79,7 @@ def _targets(form: str, prefix: str = ""):
     return [score, priority]
 
 
+@functools.cache
 def _fit(name: str):
     case = FIXTURE["cases"][name]
     kind = {"both": "dict", "tuple": "tuple"}.get(case["model"], case["model"])
@@ -131,7 +133,7 @@ def _close(actual, expected) -> bool:
 
 @pytest.mark.parametrize("name", sorted(FIXTURE["cases"]))
 def test_fit_logs_match_keras(name):
-    model, case, history, _, _ = _fit(name)
+    _, case, history, _, _ = _fit(name)
     expected = case["history"]
     assert sorted(history.history) == sorted(expected)
     for key, values in expected.items():
