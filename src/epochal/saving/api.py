@@ -29,6 +29,7 @@ from epochal.saving.serialization import (
     model_config,
     model_from_config,
     resolve_compile,
+    resolve_compile_extras,
 )
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
@@ -260,7 +261,12 @@ def load_model(
     if compile and settings:
         make_optimizer, loss, metrics = resolve_compile(settings, custom_objects)
         _build(model, bundle, filepath)
-        model.compile(optimizer=make_optimizer(model.module), loss=loss, metrics=metrics)
+        model.compile(
+            optimizer=make_optimizer(model.module),
+            loss=loss,
+            metrics=metrics,
+            **resolve_compile_extras(settings, custom_objects),
+        )
     _build(model, bundle, filepath)
     weights = _match_weights(model, bundle.weights, filepath)
     if compile and settings and bundle.optimizer is not None and model.optimizer is not None:
