@@ -774,8 +774,38 @@ class Model:
         buffers = sum(b.numel() for b in self.module.buffers() if b.is_floating_point())
         return sum(p.numel() for p in self.module.parameters()) + buffers
 
-    def summary(self, print_fn: Any = None) -> None:
-        """Prints a table of layers, output shapes and parameter counts."""
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions: Any = None,
+        print_fn: Any = None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        layer_range: Any = None,
+    ) -> None:
+        """Prints a table of layers, output shapes and parameter counts.
+
+        Args:
+            print_fn: Called with the table instead of ``print``. Defaults to `None`.
+            line_length, positions, expand_nested, show_trainable, layer_range: Keras'
+                layout options; only their defaults are supported (another value raises).
+
+        Raises:
+            ValueError: for a layout option epochal does not implement, naming it.
+        """
+        layout = {
+            "line_length": (line_length, None),
+            "positions": (positions, None),
+            "expand_nested": (expand_nested, False),
+            "show_trainable": (show_trainable, False),
+            "layer_range": (layer_range, None),
+        }
+        for name, (value, default) in layout.items():
+            if value != default:
+                raise ValueError(
+                    f"summary({name}={value!r}) is not supported by epochal's summary; leave "
+                    f"it at {default!r}."
+                )
         input_shape = self.declared_input_shape()
         if input_shape is not None and not self.built:
             self._maybe_build_from_shape()  # Keras builds a model with a declared input at once
@@ -792,24 +822,88 @@ class Model:
         """Rebuilds what :meth:`architecture` described (unbuilt, uncompiled)."""
         return cls(build(config["module"]), name=config.get("name"))
 
-    def save(self, filepath: Any, overwrite: bool = True) -> None:
+    def save(
+        self, filepath: Any, overwrite: bool = True, zipped: bool | None = None, **kwargs: Any
+    ) -> None:
         """Saves architecture, weights, compile settings and optimizer state atomically
         (``.keras``, or the legacy ``.h5`` / ``.hdf5``); see :func:`epochal.saving.save_model`.
 
+        Args:
+            filepath: Where to write; the suffix picks the format.
+            overwrite: Whether to replace an existing file. Defaults to `True`.
+            zipped: `None` or `True` (a zipped ``.keras`` archive); `False` (Keras' unzipped
+                directory) is refused. Defaults to `None`.
+            **kwargs: Keras' legacy ``save_format`` (only the format the suffix names) and
+                ``include_optimizer`` (only `True`); anything else is refused.
+
         Raises:
-            ValueError: for another suffix, or an architecture that cannot be described.
+            ValueError: for another suffix, an architecture that cannot be described, or
+                a setting epochal does not honour, naming it.
             FileExistsError: with ``overwrite=False`` when the file exists.
         """
+        check_bool("overwrite", overwrite)
+        if zipped is not None:
+            check_bool("zipped", zipped)
+        if zipped is False:
+            raise ValueError(
+                "save(zipped=False) (an unzipped directory) is not supported: epochal writes "
+                "a zipped .keras archive. Pass zipped=None or True."
+            )
+        include_optimizer = kwargs.pop("include_optimizer", True)
+        if include_optimizer is not True:
+            raise ValueError(
+                f"save(include_optimizer={include_optimizer!r}) is not supported: the optimizer "
+                "state is always saved. Use save_weights() for the weights alone."
+            )
+        save_format = kwargs.pop("save_format", None)
+        if save_format:
+            suffix = str(filepath).lower()
+            matches = (save_format == "keras" and suffix.endswith(".keras")) or (
+                save_format in ("h5", "hdf5") and suffix.endswith((".h5", ".hdf5"))
+            )
+            if not matches:
+                raise ValueError(
+                    "The `save_format` argument is deprecated in Keras 3: the suffix of "
+                    f"`filepath` picks the format ('.keras' or '.h5'). Received: "
+                    f"save_format={save_format!r} for filepath={str(filepath)!r}"
+                )
+        if kwargs:
+            raise ValueError(f"The following argument(s) are not supported: {sorted(kwargs)}")
         saving.save_model(self, filepath, overwrite=overwrite)
 
-    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+    def save_weights(
+        self, filepath: Any, overwrite: bool = True, max_shard_size: Any = None
+    ) -> None:
         """Saves the weights atomically (``.weights.h5``, ``.h5``, ``.hdf5``, ``.safetensors``,
-        ``.pt``/``.pth``); see :func:`epochal.saving.save_weights`."""
+        ``.pt``/``.pth``); see :func:`epochal.saving.save_weights`.
+
+        Raises:
+            ValueError: for ``max_shard_size`` (sharded weights files are not supported).
+        """
+        check_bool("overwrite", overwrite)
+        if max_shard_size is not None:
+            raise ValueError(
+                f"save_weights(max_shard_size={max_shard_size!r}) is not supported: epochal "
+                "writes the weights to one file. Leave max_shard_size=None."
+            )
         saving.save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath: Any) -> None:
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False, **kwargs: Any) -> None:
         """Loads weights saved by :meth:`save_weights` or :meth:`save`; a bad file raises
-        :class:`epochal.saving.CheckpointError` and leaves the model untouched."""
+        :class:`epochal.saving.CheckpointError` and leaves the model untouched.
+
+        Raises:
+            ValueError: for ``skip_mismatch=True`` (a mismatch always raises) and for Keras
+                2's ``by_name`` / ``objects_to_skip`` or any other keyword, naming them.
+        """
+        check_bool("skip_mismatch", skip_mismatch)
+        if skip_mismatch:
+            raise ValueError(
+                "load_weights(skip_mismatch=True) is not supported: a weight that does not "
+                "fit the model raises a CheckpointError and nothing is loaded."
+            )
+        if kwargs:
+            raise ValueError(f"Invalid keyword arguments: {kwargs}")
         saving.load_weights(self, filepath)
 
 

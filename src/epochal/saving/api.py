@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from epochal._modes import evaluating
+from epochal._validation import check_bool
 from epochal.saving._bundle import Bundle, CheckpointError
 from epochal.saving.formats import (
     MODEL_SUFFIXES,
@@ -232,6 +233,7 @@ def load_model(
     filepath: str | os.PathLike[str],
     custom_objects: Mapping[str, Any] | None = None,
     compile: bool = True,
+    safe_mode: bool = True,
 ) -> Any:
     """Rebuilds a model saved by :func:`save_model`: architecture, weights and (with
     ``compile=True``) optimizer, loss, metrics and optimizer state, so ``fit`` continues
@@ -242,12 +244,17 @@ def load_model(
         custom_objects: Custom layers, modules, losses and metrics by the name stored in
             the file. Defaults to `None`.
         compile: Whether to compile with the saved settings. Defaults to `True`.
+        safe_mode: Keras' guard against running code stored in a file (lambdas). epochal
+            never stores or runs code (no pickle, JSON and tensors only), so every load is
+            safe and `False` allows nothing more. Defaults to `True`.
 
     Raises:
         FileNotFoundError: when the file does not exist.
         CheckpointError: corrupt/foreign/unsafe file, a weights-only file, or mismatches.
         ValueError: naming a custom object that is neither passed nor registered.
     """
+    check_bool("compile", compile)
+    check_bool("safe_mode", safe_mode)
     bundle = read_bundle(filepath)
     if "model_config" not in bundle.config:
         raise CheckpointError(
