@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import epochal
-from epochal import callbacks, optimizers
+from epochal import callbacks, initializers, layers, optimizers
 from epochal.layers import Dense
 
 _SIMPLE = {"int", "float", "bool", "str", "None", "Callable", "PathLike"}
@@ -65,8 +65,11 @@ def _accepts(kinds: set[str], kind: str) -> bool:
 
 
 def _wrong_values(kinds: set[str], name: str = "") -> list[Any]:
-    # `verbose=True` means 1, as in Keras.
-    accepted = kinds | {"bool"} if name == "verbose" else kinds
+    accepted = set(kinds)
+    if name == "verbose":
+        accepted.add("bool")  # `verbose=True` means 1, as in Keras
+    if name == "activation":
+        accepted.add("None")  # Keras' identity
     values = [v for kind, v in _CANDIDATES if not _accepts(accepted, kind)]
     if "Callable" in kinds:
         values = [v for v in values if not callable(v)]
@@ -80,6 +83,43 @@ def _required(tmp: str) -> dict[type, dict[str, Any]]:
         callbacks.ModelCheckpoint: {"filepath": f"{tmp}/m.keras"},
         callbacks.LearningRateScheduler: {"schedule": lambda epoch, lr: lr},
     }
+
+
+# Required arguments of layers, by name: any layer whose required arguments are among these
+# is covered (new layers included).
+_LAYER_REQUIRED: dict[str, Any] = {
+    "units": 2,
+    "filters": 2,
+    "kernel_size": 3,
+    "input_dim": 5,
+    "output_dim": 2,
+    "rate": 0.5,
+    "target_shape": (2,),
+    "activation": "relu",
+}
+
+
+def _layer_required(cls: type) -> dict[str, Any] | None:
+    required = {}
+    for param in inspect.signature(cls).parameters.values():
+        if param.default is param.empty and param.kind in (
+            param.POSITIONAL_OR_KEYWORD,
+            param.KEYWORD_ONLY,
+        ):
+            if param.name not in _LAYER_REQUIRED:
+                return None
+            required[param.name] = _LAYER_REQUIRED[param.name]
+    return required
+
+
+def _layer_classes() -> list[type]:
+    found = []
+    for module in (layers, initializers):
+        for name in module.__all__:
+            cls = getattr(module, name)
+            if inspect.isclass(cls) and _layer_required(cls) is not None:
+                found.append(cls)
+    return found
 
 
 def _callback_classes() -> list[type]:
@@ -115,7 +155,7 @@ _OPEN = {
 
 def _cases() -> list[tuple[type, str, set[str]]]:
     cases = []
-    for cls in _callback_classes() + _optimizer_classes():
+    for cls in _callback_classes() + _optimizer_classes() + _layer_classes():
         for param in inspect.signature(cls).parameters.values():
             if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or param.name in _OPEN:
                 continue
@@ -143,17 +183,19 @@ def _assert_refused(make: Callable[[], Any], name: str, value: Any) -> None:
 @given(data=st.data())
 def test_constructor_arguments_of_the_wrong_type_are_refused(tmp_path, cls, name, kinds, data):
     value = data.draw(st.sampled_from(_wrong_values(kinds, name)))
-    kwargs = {**_required(str(tmp_path)).get(cls, {}), name: value}
+    required = _required(str(tmp_path)).get(cls) or _layer_required(cls) or {}
+    kwargs = {**required, name: value}
     _assert_refused(lambda: cls(**kwargs), name, value)
 
 
-def test_the_property_covers_every_exported_callback_and_optimizer():
+def test_the_property_covers_every_exported_callback_optimizer_and_layer():
     covered = {cls for cls, _, _ in CASES}
     # History takes no argument, BaseLogger only the open `stateful_metrics`; LambdaCallback's
     # hooks are checked by its own tests.
     exempt = {callbacks.History, callbacks.BaseLogger, callbacks.LambdaCallback}
     assert set(_callback_classes()) - exempt <= covered
     assert set(_optimizer_classes()) <= covered
+    assert {layers.Dense, layers.Conv2D, layers.Embedding, layers.Dropout} <= covered
 
 
 RANGES: list[tuple[Callable[..., Any], dict[str, Any], str]] = [

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from epochal._validation import check_number
+
 __all__ = [
     "Constant",
     "GlorotNormal",
@@ -83,6 +85,11 @@ def initialize(tensor: torch.Tensor, name: str, fan_in: int, fan_out: int) -> No
 
 
 def check_name(arg: str, value: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"`{arg}` must be an initializer name ({', '.join(_INITIALIZERS)}). "
+            f"Received: {arg}={value!r}"
+        )
     if value.lower() not in _INITIALIZERS:
         raise ValueError(
             f"Unknown initializer {arg}={value!r}. Known names: {', '.join(_INITIALIZERS)}."
@@ -180,7 +187,7 @@ class Constant(Initializer):
     """Fills with ``value``."""
 
     def __init__(self, value: float = 0.0) -> None:
-        self.value = float(value)
+        self.value = float(check_number("value", value, where="Constant: ") or 0.0)
 
     def fill(self, tensor: torch.Tensor, fan_in: int, fan_out: int) -> None:
         tensor.fill_(self.value)
@@ -193,6 +200,8 @@ class RandomNormal(Initializer):
     """Normal draws with ``mean`` and ``stddev`` (Keras defaults 0 and 0.05)."""
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05) -> None:
+        check_number("mean", mean, finite=True, where="RandomNormal: ")
+        check_number("stddev", stddev, minimum=0.0, finite=True, where="RandomNormal: ")
         self.mean, self.stddev = float(mean), float(stddev)
 
     def fill(self, tensor: torch.Tensor, fan_in: int, fan_out: int) -> None:
@@ -206,6 +215,8 @@ class RandomUniform(Initializer):
     """Uniform draws in ``[minval, maxval)`` (Keras defaults -0.05 and 0.05)."""
 
     def __init__(self, minval: float = -0.05, maxval: float = 0.05) -> None:
+        check_number("minval", minval, finite=True, where="RandomUniform: ")
+        check_number("maxval", maxval, finite=True, where="RandomUniform: ")
         self.minval, self.maxval = float(minval), float(maxval)
 
     def fill(self, tensor: torch.Tensor, fan_in: int, fan_out: int) -> None:

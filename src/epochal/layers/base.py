@@ -26,6 +26,7 @@ from torch import nn
 
 from epochal import constraints, initializers, regularizers
 from epochal._naming import snake_case
+from epochal._validation import check_bool, check_int
 
 __all__ = [
     "Input",
@@ -246,6 +247,8 @@ class Layer(nn.Module):
                 f"{', '.join(sorted(kwargs))}"
             )
         self.name = name or unique_name(snake_case(type(self).__name__))
+        check_int("input_dim", input_dim, minimum=1, allow_none=True)
+        check_bool("trainable", trainable)
         if input_dim is not None:
             input_shape = (int(input_dim),)
         self.input_shape_hint: tuple[int, ...] | None = (

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from epochal import activations, initializers
+from epochal._validation import check_bool, check_int
 from epochal.layers._geometry import pair, same_padding
 from epochal.layers.base import Layer, tag_weight
 
@@ -39,7 +40,7 @@ class Conv2D(Layer):
         super().__init__(**kwargs)
         if padding not in ("valid", "same"):
             raise ValueError(f"`padding` must be 'valid' or 'same'. Received: padding={padding!r}")
-        self.filters = int(filters)
+        self.filters = check_int("filters", filters, minimum=1)
         self.kernel_size = pair(kernel_size)
         self.strides = pair(strides)
         self.padding = padding
@@ -47,7 +48,7 @@ class Conv2D(Layer):
             activation if isinstance(activation, str) or activation is None else "custom"
         )
         self.activation = activations.get(activation)
-        self.use_bias = use_bias
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = initializers.check_name("kernel_initializer", kernel_initializer)
         self.bias_initializer = initializers.check_name("bias_initializer", bias_initializer)
         self.kernel: nn.Parameter | None = None

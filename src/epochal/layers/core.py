@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from epochal import activations, initializers
+from epochal._validation import check_bool, check_int
 from epochal.layers.base import Layer, tag_weight
 
 __all__ = ["Activation", "Dense", "Embedding"]
@@ -48,7 +49,7 @@ class Dense(Layer):
             else getattr(activation, "__name__", "custom")
         )
         self.activation = activations.get(activation)
-        self.use_bias = use_bias
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = initializers.check_name("kernel_initializer", kernel_initializer)
         self.bias_initializer = initializers.check_name("bias_initializer", bias_initializer)
         self.kernel: nn.Parameter | None = None
@@ -112,8 +113,8 @@ class Embedding(Layer):
     def __init__(self, input_dim: int, output_dim: int, **kwargs: Any) -> None:
         kwargs.pop("input_length", None)
         super().__init__(**kwargs)
-        self.vocab_size = int(input_dim)
-        self.output_dim = int(output_dim)
+        self.vocab_size = check_int("input_dim", input_dim, minimum=1)
+        self.output_dim = check_int("output_dim", output_dim, minimum=1)
         self.embeddings = tag_weight(
             nn.Parameter(torch.empty(self.vocab_size, self.output_dim).uniform_(-0.05, 0.05)),
             "embeddings",

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from epochal._validation import check_number
 from epochal.layers.base import Layer, tag_weight
 
 __all__ = ["BatchNormalization"]
@@ -21,6 +22,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_number("momentum", momentum, minimum=0.0, finite=True)
+        check_number("epsilon", epsilon, minimum=0.0, finite=True)
         self.momentum = momentum
         self.epsilon = epsilon
         self.norm: nn.BatchNorm1d | None = None

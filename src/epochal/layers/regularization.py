@@ -7,6 +7,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from epochal._validation import check_number
 from epochal.layers.base import Layer
 
 __all__ = ["Dropout"]
@@ -19,6 +20,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_number("rate", rate)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"`rate` must be in [0, 1). Received: rate={rate!r}")
         self.rate = float(rate)
