@@ -330,3 +330,26 @@ def test_output_structure_orders_dict_outputs_as_keras():
     assert OutputStructure((torch.zeros(1), torch.zeros(1)), ["x", "y"]).names == ["x", "y"]
     with pytest.raises(TypeError, match="nested"):
         OutputStructure({"a": (torch.zeros(1), torch.zeros(1))})
+
+
+def test_class_weight_with_the_one_target_in_a_list():
+    """Keras takes ``y=[labels]`` for one output; class weights still apply."""
+    case = FIXTURE["cases"]["single_output_class_weight"]
+    model = epochal.Model(TwoHeads("priority"), device="cpu")
+    model.compile(
+        optimizer=epochal.optimizers.SGD(learning_rate=FIXTURE["learning_rate"]),
+        **case["compile"],
+    )
+    history = model.fit(
+        DATA["x"].astype(np.float32),
+        [DATA["priority"]],
+        batch_size=FIXTURE["batch_size"],
+        epochs=FIXTURE["epochs"],
+        shuffle=False,
+        verbose=0,
+        class_weight={int(k): v for k, v in case["class_weight"].items()},
+    )
+    for key in ("loss", "accuracy", "weighted_accuracy"):
+        assert all(
+            _close(a, e) for a, e in zip(history.history[key], case["history"][key], strict=True)
+        )
