@@ -36,22 +36,29 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 LOOPS = (
     "hand",
+    "hand_fused",
     "epochal_torch_adam",
     "epochal_callbacks_torch_adam",
     "epochal",
     "epochal_callbacks",
+    "epochal_sequential",
+    "epochal_functional",
     "poutyne",
     "lightning",
     "keras",
 )
 LABELS = {
     "hand": "hand-written PyTorch loop (`.item()` + accuracy each step)",
+    "hand_fused": "the hand-written loop with `torch.optim.Adam(fused=True)` (x hand)",
     "epochal_torch_adam": "epochal `fit` (verbose=0), the hand loop's `torch.optim.Adam`",
     "epochal_callbacks_torch_adam": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
     "the hand loop's `torch.optim.Adam`",
-    "epochal": 'epochal `fit` (verbose=0), `optimizer="adam"` (fused Adam)',
+    "epochal": 'epochal `fit` (verbose=0), `optimizer="adam"` (fused Adam), '
+    "**x the fused hand loop**",
     "epochal_callbacks": "epochal `fit` + seed callbacks + verbose=1 to a pipe, "
-    '`optimizer="adam"` (fused Adam)',
+    '`optimizer="adam"` (fused Adam), **x the fused hand loop**',
+    "epochal_sequential": 'epochal `Sequential` of `Dense` layers, `optimizer="adam"`',
+    "epochal_functional": "epochal functional `Model(inputs, outputs)`, the same `Dense` layers",
     "poutyne": "Poutyne `Model.fit`",
     "lightning": "PyTorch Lightning `Trainer.fit`",
     "keras": "Keras 3 `fit` (torch backend)",
@@ -64,6 +71,10 @@ SEED_CALLBACKS = (
     "ReduceLROnPlateau",
     "TensorBoard",
 )
+
+
+# Each loop is timed against the hand-written loop with the same optimizer.
+_BASELINE = {"epochal": "hand_fused", "epochal_callbacks": "hand_fused"}
 
 
 # ---------------------------------------------------------------------------- children
@@ -85,13 +96,15 @@ def _torch_mlp(features: int, hidden: int, classes: int):
     )
 
 
-def _run_hand(x, y, batch_size, args):
+def _run_hand(x, y, batch_size, args, fused: bool = False):
     import torch
     import torch.nn.functional as F
 
     device = torch.device(args.device)
     model = _torch_mlp(args.features, args.hidden, args.classes).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # fused=True: the same optimizer as epochal's `optimizer="adam"`, so that the ratio of
+    # those rows measures the loop alone.
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def epoch():
@@ -171,6 +184,37 @@ def _run_epochal(x, y, batch_size, args, with_callbacks: bool, torch_adam: bool)
         return history.history["loss"][-1], history.history["accuracy"][-1]
 
     epoch.missing = [n for n, c in found.items() if c is None] if with_callbacks else []
+    return epoch
+
+
+def _run_epochal_layers(x, y, batch_size, args, functional: bool):
+    """The seed MLP built from epochal layers, as a Sequential or as a functional model (the
+    pair measures the functional graph's cost against the plain stack)."""
+    import torch
+
+    import epochal
+    from epochal.layers import Dense
+    from epochal.losses import SparseCategoricalCrossentropy
+
+    torch.manual_seed(0)
+    hidden, head = Dense(args.hidden, activation="relu"), Dense(args.classes)
+    if functional:
+        inputs = epochal.Input(shape=(args.features,))
+        model = epochal.Model(inputs, head(hidden(inputs)), device=args.device)
+    else:
+        model = epochal.Sequential(
+            [epochal.Input(shape=(args.features,)), hidden, head], device=args.device
+        )
+    model.compile(
+        optimizer="adam",
+        loss=SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+    def epoch():
+        history = model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        return history.history["loss"][-1], history.history["accuracy"][-1]
+
     return epoch
 
 
@@ -266,8 +310,10 @@ def _rss_mib() -> float:
 
 
 def _make(loop, x, y, batch_size, args):
-    if loop == "hand":
-        return _run_hand(x, y, batch_size, args)
+    if loop in ("hand", "hand_fused"):
+        return _run_hand(x, y, batch_size, args, fused=loop == "hand_fused")
+    if loop in ("epochal_sequential", "epochal_functional"):
+        return _run_epochal_layers(x, y, batch_size, args, loop == "epochal_functional")
     if loop.startswith("epochal"):
         return _run_epochal(x, y, batch_size, args, "callbacks" in loop, loop.endswith("adam"))
     return globals()[f"_run_{loop}"](x, y, batch_size, args)
@@ -308,7 +354,8 @@ def child(args: argparse.Namespace) -> None:
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     hands = {}
     if args.loop != "hand":
-        hands = {b: _make("hand", x, y, b, args) for b in args.batch_sizes}
+        baseline = _BASELINE.get(args.loop, "hand")
+        hands = {b: _make(baseline, x, y, b, args) for b in args.batch_sizes}
     for epoch in hands.values():
         epoch()
     for rep in range(args.reps):
@@ -432,7 +479,8 @@ def parent(args: argparse.Namespace) -> None:
         f"Model: MLP {args.features}-{args.hidden}-{args.classes}, Adam, one epoch of "
         f"{args.samples} random samples per timing; {args.rounds} rounds (one fresh process per "
         f"loop per round, loops interleaved), {args.reps} timed epochs per batch size in each, "
-        "each paired with an epoch of the hand-written loop in the same process. Cells: median "
+        "each paired with an epoch of the hand-written loop (the fused-Adam one for the "
+        '`optimizer="adam"` rows) in the same process. Cells: median '
         "over processes of (best epoch's steps/s / the hand-written loop's best epoch's steps/s "
         "in the same process), its min-max over processes, the median of the per-pair ratios, "
         "and the loop's median steps/s. Peak RSS: "
@@ -441,6 +489,19 @@ def parent(args: argparse.Namespace) -> None:
         "",
         _table(results, loops, args.batch_sizes),
     ]
+    if "epochal_sequential" in loops and "epochal_functional" in loops:
+        cells = []
+        for b in args.batch_sizes:
+
+            def best(loop: str, key: str = str(b)) -> float:
+                runs = results[loop]
+                return statistics.median(
+                    max(r["steps_per_s"][key]) / max(r["hand_steps_per_s"][key]) for r in runs
+                )
+
+            ratio = best("epochal_functional") / best("epochal_sequential")
+            cells.append(f"batch {b}: {ratio:.3f}")
+        report.append("Functional / Sequential (same layers, x hand): " + ", ".join(cells) + ".")
     if skipped:
         report.append(f"Not installed, skipped: {', '.join(skipped)}.")
     if missing:

@@ -122,6 +122,7 @@ def train(
     term_at: int | None = None,
     backup: bool = True,
     data: tuple[np.ndarray, ...] | None = None,
+    functional: bool = False,
 ) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,15 +131,20 @@ def train(
     np.random.seed(1)
     torch.manual_seed(1)
     x_train, y_train, x_valid, y_valid = data if data is not None else load_data()
-    model = epochal.Sequential(
-        [
-            Flatten(input_shape=(28, 28)),
-            Dense(128, activation="relu"),
-            Dropout(0.5),
-            Dense(10, activation="softmax"),
-        ],
-        device="cpu",
-    )
+    if functional:  # the same network through the functional API
+        inputs = epochal.Input(shape=(28, 28))
+        hidden = Dropout(0.5)(Dense(128, activation="relu")(Flatten()(inputs)))
+        model = epochal.Model(inputs, Dense(10, activation="softmax")(hidden), device="cpu")
+    else:
+        model = epochal.Sequential(
+            [
+                Flatten(input_shape=(28, 28)),
+                Dense(128, activation="relu"),
+                Dropout(0.5),
+                Dense(10, activation="softmax"),
+            ],
+            device="cpu",
+        )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     cb = epochal.callbacks
     callbacks: list[Callback] = []

@@ -270,6 +270,16 @@ REQUIRED_BY_NAME = {
     "target_shape": (2, 2),
     "activation": "relu",
     "pool_size": 2,
+    "stddev": 0.1,
+    "dims": (1,),
+    "n": 2,
+    "scale": 1.0,
+    "layer": lambda: layers_module.Dense(2),
+}
+# Layers whose every argument has a default but that still need one to be made.
+REQUIRED_BY_LAYER = {
+    "InputLayer": {"shape": (3,)},
+    "Bidirectional": {"layer": lambda: layers_module.LSTM(2)},
 }
 
 
@@ -286,12 +296,15 @@ def _our_layers() -> list[str]:
 
 
 def _layer_required(name: str) -> dict:
-    required = {}
+    required = {k: v() if callable(v) else v for k, v in REQUIRED_BY_LAYER.get(name, {}).items()}
     for p in KEYWORDS["layers"][name]:
         if p["kind"] in VARIADIC or p["default"] is not None:
             continue
+        if p["name"] in required:
+            continue
         assert p["name"] in REQUIRED_BY_NAME, f"add a placeholder for {name}({p['name']}=...)"
-        required[p["name"]] = REQUIRED_BY_NAME[p["name"]]
+        value = REQUIRED_BY_NAME[p["name"]]
+        required[p["name"]] = value() if callable(value) else value
     return required
 
 

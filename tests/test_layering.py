@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
      "epochal._validation", "epochal._version", "epochal.logs"),
     ("epochal.activations", "epochal.initializers", "epochal.regularizers",
      "epochal.constraints", "epochal.layers", "epochal.losses", "epochal.metrics",
-     "epochal.optimizers",
+     "epochal.optimizers", "epochal.backend",
      "epochal.utils", "epochal.datasets", "epochal.plotting"),
     ("epochal.data",),
     ("epochal.distributed",),

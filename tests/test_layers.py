@@ -182,7 +182,9 @@ def test_reshape_excludes_the_batch_axis():
 
 
 def test_input_layer_declares_a_shape_and_passes_data_through():
-    layer = Input(shape=(3,))
+    tensor = Input(shape=(3,))  # Keras 3: a symbolic tensor, made by an InputLayer
+    assert tensor.shape == (None, 3)
+    layer = tensor.node.owner
     assert isinstance(layer, InputLayer)
     assert layer.input_shape_hint == (3,)
     x = torch.randn(2, 3)
@@ -231,7 +233,7 @@ def test_conv2d_reads_channels_from_the_last_axis():
 def test_conv2d_builds_eagerly_from_input_shape_and_applies_activation():
     layer = Conv2D(3, 2, activation="relu", input_shape=(5, 5, 2))
     assert layer.built
-    assert tuple(layer.kernel.shape) == (3, 2, 2, 2)
+    assert tuple(layer.kernel.shape) == (2, 2, 2, 3)  # Keras' (kh, kw, in, filters)
     assert torch.all(layer(torch.randn(4, 5, 5, 2)) >= 0)
 
 
@@ -351,7 +353,8 @@ def test_embedding_looks_up_rows():
 
 
 def test_embedding_accepts_float_ids_and_the_legacy_input_length():
-    layer = Embedding(5, 2, input_length=3)
+    with pytest.warns(UserWarning, match="input_length"):
+        layer = Embedding(5, 2, input_length=3)
     out = layer(torch.tensor([[1.0, 4.0, 0.0]]))
     assert torch.equal(out[0, 1], layer.embeddings.detach()[4])
 
@@ -390,8 +393,74 @@ _EXAMPLES = {
     "Embedding": lambda **kw: Embedding(7, 3, **kw),
     "Flatten": lambda **kw: Flatten(**kw),
     "InputLayer": lambda **kw: InputLayer(shape=(4,), **kw),
+    "Add": lambda **kw: layers.Add(**kw),
+    "Subtract": lambda **kw: layers.Subtract(**kw),
+    "Multiply": lambda **kw: layers.Multiply(**kw),
+    "Average": lambda **kw: layers.Average(**kw),
+    "Maximum": lambda **kw: layers.Maximum(**kw),
+    "Minimum": lambda **kw: layers.Minimum(**kw),
+    "Concatenate": lambda **kw: layers.Concatenate(axis=1, **kw),
     "MaxPooling2D": lambda **kw: MaxPooling2D(3, strides=2, padding="same", **kw),
     "Reshape": lambda **kw: Reshape((2, 2), **kw),
+    "Masking": lambda **kw: layers.Masking(mask_value=-1.0, **kw),
+    "SimpleRNN": lambda **kw: layers.SimpleRNN(
+        3, activation="relu", return_sequences=True, go_backwards=True, **kw
+    ),
+    "LSTM": lambda **kw: layers.LSTM(
+        2, recurrent_activation="hard_sigmoid", unit_forget_bias=False, dropout=0.1, **kw
+    ),
+    "GRU": lambda **kw: layers.GRU(2, reset_after=False, return_state=True, seed=3, **kw),
+    "Bidirectional": lambda **kw: layers.Bidirectional(
+        layers.LSTM(2, return_sequences=True), merge_mode="ave", **kw
+    ),
+    "TimeDistributed": lambda **kw: layers.TimeDistributed(Dense(2), **kw),
+    "Conv1D": lambda **kw: layers.Conv1D(2, 3, padding="causal", dilation_rate=2, **kw),
+    "Conv3D": lambda **kw: layers.Conv3D(2, 2, data_format="channels_first", **kw),
+    "Conv1DTranspose": lambda **kw: layers.Conv1DTranspose(2, 3, strides=2, **kw),
+    "Conv2DTranspose": lambda **kw: layers.Conv2DTranspose(
+        2, 3, strides=2, padding="same", output_padding=1, **kw
+    ),
+    "Conv3DTranspose": lambda **kw: layers.Conv3DTranspose(2, 2, **kw),
+    "DepthwiseConv1D": lambda **kw: layers.DepthwiseConv1D(3, depth_multiplier=2, **kw),
+    "DepthwiseConv2D": lambda **kw: layers.DepthwiseConv2D(3, padding="same", **kw),
+    "SeparableConv1D": lambda **kw: layers.SeparableConv1D(2, 3, **kw),
+    "SeparableConv2D": lambda **kw: layers.SeparableConv2D(
+        2, 3, depth_multiplier=2, pointwise_initializer="he_normal", **kw
+    ),
+    "MaxPooling1D": lambda **kw: layers.MaxPooling1D(3, padding="same", **kw),
+    "MaxPooling3D": lambda **kw: layers.MaxPooling3D(**kw),
+    "AveragePooling1D": lambda **kw: layers.AveragePooling1D(2, **kw),
+    "AveragePooling2D": lambda **kw: layers.AveragePooling2D(3, 2, padding="same", **kw),
+    "AveragePooling3D": lambda **kw: layers.AveragePooling3D(2, **kw),
+    "GlobalMaxPooling1D": lambda **kw: layers.GlobalMaxPooling1D(keepdims=True, **kw),
+    "GlobalMaxPooling2D": lambda **kw: layers.GlobalMaxPooling2D(**kw),
+    "GlobalMaxPooling3D": lambda **kw: layers.GlobalMaxPooling3D(**kw),
+    "GlobalAveragePooling1D": lambda **kw: layers.GlobalAveragePooling1D(**kw),
+    "GlobalAveragePooling2D": lambda **kw: layers.GlobalAveragePooling2D(
+        data_format="channels_first", **kw
+    ),
+    "GlobalAveragePooling3D": lambda **kw: layers.GlobalAveragePooling3D(**kw),
+    "Cropping1D": lambda **kw: layers.Cropping1D((1, 2), **kw),
+    "Cropping2D": lambda **kw: layers.Cropping2D(1, **kw),
+    "Permute": lambda **kw: layers.Permute((2, 1), **kw),
+    "RepeatVector": lambda **kw: layers.RepeatVector(3, **kw),
+    "UpSampling1D": lambda **kw: layers.UpSampling1D(3, **kw),
+    "UpSampling2D": lambda **kw: layers.UpSampling2D(interpolation="bilinear", **kw),
+    "ZeroPadding1D": lambda **kw: layers.ZeroPadding1D(2, **kw),
+    "ZeroPadding2D": lambda **kw: layers.ZeroPadding2D(((1, 0), (2, 1)), **kw),
+    "ReLU": lambda **kw: layers.ReLU(max_value=6.0, **kw),
+    "LeakyReLU": lambda **kw: layers.LeakyReLU(0.2, **kw),
+    "PReLU": lambda **kw: layers.PReLU(shared_axes=[1, 2], **kw),
+    "ELU": lambda **kw: layers.ELU(0.5, **kw),
+    "Softmax": lambda **kw: layers.Softmax(axis=[1, 2], **kw),
+    "LayerNormalization": lambda **kw: layers.LayerNormalization(epsilon=1e-5, **kw),
+    "Normalization": lambda **kw: layers.Normalization(mean=[1.0, 2.0], variance=[1.0, 4.0], **kw),
+    "Rescaling": lambda **kw: layers.Rescaling(1 / 255.0, **kw),
+    "GaussianNoise": lambda **kw: layers.GaussianNoise(0.1, seed=4, **kw),
+    "SpatialDropout1D": lambda **kw: layers.SpatialDropout1D(0.2, **kw),
+    "SpatialDropout2D": lambda **kw: layers.SpatialDropout2D(
+        0.2, data_format="channels_first", **kw
+    ),
 }
 
 

@@ -327,9 +327,19 @@ def test_get_config_reports_name_and_options():
     assert BinaryCrossentropy(from_logits=True).get_config() == {
         "name": "binary_crossentropy",
         "from_logits": True,
+        "label_smoothing": 0.0,
+        "axis": -1,
+        "reduction": "sum_over_batch_size",
     }
-    assert Huber(delta=2.0).get_config() == {"name": "huber", "delta": 2.0}
-    assert MeanSquaredError(name="my_mse").get_config() == {"name": "my_mse"}
+    assert Huber(delta=2.0).get_config() == {
+        "name": "huber",
+        "delta": 2.0,
+        "reduction": "sum_over_batch_size",
+    }
+    assert MeanSquaredError(name="my_mse", reduction="sum").get_config() == {
+        "name": "my_mse",
+        "reduction": "sum",
+    }
 
 
 def test_losses_are_differentiable():

@@ -193,3 +193,72 @@ def test_callback_list_calls_a_batch_hook_only_on_callbacks_that_override_it():
     callbacks = CallbackList([Silent(), Spy(), ProgbarLogger(stream=io.StringIO())])
     callbacks.on_train_batch_end(0, {"loss": 1.0})
     assert calls == [0]
+
+
+# ---------------------------------------------------------------- Keras metrics, schedules
+
+
+def _keras_metrics() -> list:
+    from epochal import metrics as m
+
+    return [
+        m.CategoricalCrossentropy(), m.TopKCategoricalAccuracy(k=2, name="top2"),
+        m.Precision(top_k=2), m.Recall(class_id=1), m.TruePositives(thresholds=[0.3, 0.6]),
+        m.FalseNegatives(), m.TrueNegatives(), m.FalsePositives(),
+        m.AUC(multi_label=True), m.AUC(curve="PR", name="pr"), m.AUC(from_logits=True, name="l"),
+        m.F1Score(average="macro"), m.FBetaScore(beta=2.0, threshold=0.4),
+        m.R2Score(num_regressors=1), m.MeanIoU(3, sparse_y_true=False, sparse_y_pred=False),
+        m.CosineSimilarity(name="cos"), m.KLDivergence(), m.RootMeanSquaredError(),
+        m.LogCoshError(),
+        m.BinaryCrossentropy(label_smoothing=0.1), m.Poisson(), m.SquaredHinge(),
+        m.CategoricalHinge(),
+        "mape", "msle", "top_k_categorical_accuracy", "hinge", "cosine_similarity",
+    ]  # fmt: skip
+
+
+def _reads_with_keras_metrics(host_reads, samples: int, schedule=None) -> int:
+    from epochal.optimizers import SGD
+
+    torch.manual_seed(0)
+    model = epochal.Sequential(
+        [Dense(8, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")],
+        device="cpu",
+    )
+    model.compile(
+        optimizer=SGD(learning_rate=schedule or 0.05, momentum=0.9),
+        loss=epochal.losses.CategoricalFocalCrossentropy(label_smoothing=0.1),
+        metrics=_keras_metrics(),
+    )
+    x, labels = _data(samples)
+    y = np.eye(3, dtype="float32")[labels]
+    for key in host_reads:
+        host_reads[key] = 0
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    return sum(host_reads.values())
+
+
+def test_keras_metrics_and_losses_add_no_per_step_sync(host_reads):
+    few = _reads_with_keras_metrics(host_reads, 16)
+    many = _reads_with_keras_metrics(host_reads, 160)
+    assert many == few
+
+
+def test_a_schedule_reads_only_its_own_cpu_scalar_per_step(monkeypatch):
+    """The rate of each update is read from the schedule's CPU tensor (no device wait, even
+    with another default device); nothing else is read per step."""
+    from epochal.optimizers import schedules
+
+    devices: list[str] = []
+    for name in _READERS:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _original=original, **kwargs):
+            devices.append(self.device.type)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    schedule = schedules.CosineDecay(0.0, 50, warmup_target=0.1, warmup_steps=5)
+    _reads_with_keras_metrics(dict.fromkeys(_READERS, 0), 160, schedule)
+    assert 2 * 40 <= len(devices) <= 2 * 40 + 20  # one scalar per update (2 x 40 steps)
+    with torch.device("meta"):  # another default device: the schedule stays on the CPU
+        assert schedule(3).device.type == "cpu"

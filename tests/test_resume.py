@@ -102,6 +102,18 @@ def test_sigkill_anywhere_epoch_save_freq_is_bit_exact(mnist_data, reference, tm
 
 
 @pytest.mark.slow
+def test_sigkill_anywhere_functional_model_is_bit_exact(mnist_data, tmp_path, tmp_path_factory):
+    reference = tmp_path_factory.mktemp("functional_reference")
+    script.train(reference, backup=False, data=mnist_data, functional=True)
+    points = _kill_points(seed=7, count=5)
+    for at in points:
+        code = _run_forked(tmp_path, mnist_data, save_freq=5, kill_at=at, functional=True)
+        assert code == -signal.SIGKILL, f"kill at {at}: exit code {code}"
+    assert _run_forked(tmp_path, mnist_data, save_freq=5, functional=True) == 0
+    _assert_same_run(tmp_path, reference)
+
+
+@pytest.mark.slow
 def test_sigterm_writes_backup_exits_cleanly_and_resumes_exactly(mnist_data, reference, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     command = [sys.executable, str(REPO / "tests" / "_resume_script.py"), str(tmp_path)]

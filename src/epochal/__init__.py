@@ -5,15 +5,31 @@ Replace ``keras`` (or ``tf.keras``) by ``epochal`` in your imports: ``epochal.mo
 ``epochal.metrics``, ``epochal.utils`` and ``epochal.datasets`` mirror Keras' modules.
 """
 
-from epochal import callbacks, datasets, layers, losses, metrics, models, optimizers, saving, utils
+from epochal import (
+    backend,
+    callbacks,
+    datasets,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    saving,
+    utils,
+)
 from epochal._version import __version__
-from epochal.models import Model, Sequential
+from epochal.layers import Input, InputLayer
+from epochal.models import Functional, Model, Sequential
 from epochal.saving import load_model
 
 __all__ = [
+    "Functional",
+    "Input",
+    "InputLayer",
     "Model",
     "Sequential",
     "__version__",
+    "backend",
     "callbacks",
     "datasets",
     "layers",

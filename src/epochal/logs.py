@@ -30,8 +30,10 @@ class _Pending:
 _PENDING = _Pending()
 
 
-def to_python(values: Mapping[str, torch.Tensor]) -> dict[str, float]:
-    """Turns 0-d tensors into Python floats with one device-to-host copy.
+def to_python(values: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """Turns 0-d tensors into Python floats with one device-to-host copy; a metric with
+    several values (``F1Score(average=None)``, a list of ``thresholds``) becomes a float32
+    numpy array, as Keras logs it.
 
     This is the single synchronisation point of the training loop: everything a callback
     reads as a number comes through here.
@@ -39,8 +41,21 @@ def to_python(values: Mapping[str, torch.Tensor]) -> dict[str, float]:
     if not values:
         return {}
     keys = list(values)
-    stacked = torch.stack([values[k].detach().reshape(()).float() for k in keys])
-    return dict(zip(keys, stacked.tolist(), strict=True))
+    flat = [values[k].detach().float().reshape(-1) for k in keys]
+    if all(f.numel() == 1 for f in flat):
+        stacked = torch.stack([f.reshape(()) for f in flat])
+        return dict(zip(keys, stacked.tolist(), strict=True))
+    host = torch.cat([f.to(flat[0].device) for f in flat]).tolist()
+    out: dict[str, Any] = {}
+    start = 0
+    for key, part in zip(keys, flat, strict=True):
+        chunk = host[start : start + part.numel()]
+        start += part.numel()
+        if part.numel() == 1:
+            out[key] = chunk[0]
+        else:
+            out[key] = np.asarray(chunk, dtype=np.float32).reshape(tuple(values[key].shape))
+    return out
 
 
 def _to_float(value: Any) -> Any:

@@ -135,6 +135,16 @@ def test_state_round_trips_through_a_backup_file(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", STANDALONE)
+def test_state_key_is_stable_and_names_the_class(name, tmp_path):
+    # A resumed fit hands saved states over by state_key: the same construction in a new
+    # process must give the same key.
+    first, second = build(name, tmp_path), build(name, tmp_path)
+    assert isinstance(first.state_key, str)
+    assert first.state_key.startswith(type(first).__qualname__)
+    assert first.state_key == second.state_key
+
+
+@pytest.mark.parametrize("name", STANDALONE)
 def test_runs_through_fit_evaluate_and_predict(name, tmp_path, tiny_data):
     x, y = tiny_data
     model = make_model()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from epochal.callbacks import Callback, CallbackList, History, ProgbarLogger
+from epochal.callbacks import (
+    Callback,
+    CallbackList,
+    EarlyStopping,
+    History,
+    ProgbarLogger,
+    RunGuard,
+)
 from tests._helpers import RecordingCallback, StubModel
 
 
@@ -92,15 +99,48 @@ def test_subclass_without_super_init_still_works():
     assert callback.params["epochs"] == 1 and callback.model is not None
 
 
-def test_state_dicts_collected_by_position_and_class():
+def test_state_dicts_keyed_by_state_key_whatever_the_position():
     history = History()
     history.history = {"loss": [1.0]}
     callbacks = CallbackList([Callback(), history])
     state = callbacks.state_dict()
-    assert list(state) == ["1:History"]
+    assert list(state) == ["History"]
     other = History()
-    CallbackList([Callback(), other]).load_state_dict(state)
+    CallbackList([other, Callback()]).load_state_dict(state)
     assert other.history == {"loss": [1.0]}
+
+
+def test_state_key_tells_instances_apart_by_their_identifying_arguments():
+    loss, acc = EarlyStopping(monitor="loss"), EarlyStopping(monitor="accuracy", mode="max")
+    assert loss.state_key == "EarlyStopping{'monitor': 'loss', 'mode': 'auto'}"
+    assert loss.state_key != acc.state_key
+    loss.wait, acc.wait = 1, 2
+    state = CallbackList([loss, acc]).state_dict()
+    fresh_acc, fresh_loss = EarlyStopping(monitor="accuracy", mode="max"), EarlyStopping("loss")
+    CallbackList([fresh_acc, fresh_loss]).load_state_dict(state)  # order swapped
+    assert (fresh_loss.wait, fresh_acc.wait) == (1, 2)
+
+
+def test_same_state_key_twice_is_numbered_in_list_order():
+    first, second = History(), History()
+    first.history, second.history = {"loss": [1.0]}, {"loss": [2.0]}
+    state = CallbackList([first, second]).state_dict()
+    assert list(state) == ["History", "History#2"]
+
+
+def test_unclaimed_saved_state_is_named_in_a_warning():
+    stopper = EarlyStopping(monitor="loss")
+    stopper.wait = 3
+    state = CallbackList([stopper, History()]).state_dict()
+    with pytest.warns(UserWarning, match=r"does not have: EarlyStopping\{'monitor': 'loss'"):
+        CallbackList([History()]).load_state_dict(state)
+
+
+def test_backups_keyed_by_position_still_load():
+    history = History()
+    legacy = {"1:History": {"history": {"a": [1]}, "epoch": [0]}}
+    CallbackList([Callback(), history]).load_state_dict(legacy)
+    assert history.history == {"a": [1]}
 
 
 def test_end_run_reaches_every_callback_and_reraises_the_first_error():
@@ -110,6 +150,12 @@ def test_end_run_reaches_every_callback_and_reraises_the_first_error():
         def __init__(self, name, error=None):
             super().__init__()
             self.name, self.error = name, error
+
+        def restore_run(self):
+            pass
+
+        def interrupt_run(self):
+            pass
 
         def end_run(self):
             calls.append(self.name)
@@ -132,6 +178,12 @@ def test_fit_calls_end_run_after_on_train_end_and_when_it_raises(tiny_data, comp
         def on_train_end(self, logs=None):
             order.append("on_train_end")
 
+        def restore_run(self):
+            pass
+
+        def interrupt_run(self):
+            pass
+
         def end_run(self):
             order.append("end_run")
 
@@ -146,3 +198,39 @@ def test_fit_calls_end_run_after_on_train_end_and_when_it_raises(tiny_data, comp
     with pytest.raises(ValueError, match="boom"):
         compiled_model().fit(x, y, epochs=1, verbose=0, callbacks=[Boom()])
     assert order == ["end_run"]
+
+
+def test_a_partial_run_guard_is_refused():
+    class Half(Callback):
+        def end_run(self):
+            pass
+
+    with pytest.raises(TypeError, match="defines end_run but not restore_run, interrupt_run"):
+        CallbackList([Half()])
+
+
+def test_run_guards_get_every_hook_after_the_other_callbacks():
+    order = []
+
+    class Guard(Callback):
+        def restore_run(self):
+            pass
+
+        def interrupt_run(self):
+            pass
+
+        def end_run(self):
+            pass
+
+        def on_epoch_end(self, epoch, logs=None):
+            order.append("guard")
+
+    class Plain(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            order.append("plain")
+
+    callbacks = CallbackList([Guard(), Plain()])
+    assert isinstance(callbacks.callbacks[0], RunGuard)
+    callbacks.on_epoch_begin(0)
+    callbacks.on_epoch_end(0, {})
+    assert order == ["plain", "guard"]

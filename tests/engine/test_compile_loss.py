@@ -195,12 +195,12 @@ def _fit_once(model, y, **kwargs):
     ("kwargs", "message"),
     [
         ({"loss": ["mse"]}, "`loss` has 1 entries, but the model has 2 outputs"),
-        ({"loss": {"nope": "mse", "score": "mse"}}, "not output names"),
+        ({"loss": {"nope": "mse", "score": "mse"}}, "unknown outputs"),
         ({"loss": "mse", "loss_weights": 0.5}, "one number, but the model has 2 outputs"),
         ({"loss": "mse", "loss_weights": [1.0]}, "`loss_weights` has 1 entries"),
-        ({"loss": "mse", "loss_weights": {"nope": 1.0}}, "not output names"),
+        ({"loss": "mse", "loss_weights": {"nope": 1.0}}, "unknown outputs"),
         ({"loss": "mse", "metrics": ["mae"]}, "`metrics` is a list of 1 entries"),
-        ({"loss": "mse", "metrics": {"nope": ["mae"]}}, "not output names"),
+        ({"loss": "mse", "metrics": {"nope": ["mae"]}}, "unknown outputs"),
         ({"loss": "mse", "weighted_metrics": ["mae"]}, "`weighted_metrics` is a list of 1"),
     ],
 )

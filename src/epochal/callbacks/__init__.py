@@ -2,7 +2,7 @@
 
 from epochal.callbacks.backup_and_restore import BackupAndRestore
 from epochal.callbacks.base_logger import BaseLogger
-from epochal.callbacks.callback import Callback
+from epochal.callbacks.callback import Callback, RunGuard
 from epochal.callbacks.callback_list import CallbackList
 from epochal.callbacks.csv_logger import CSVLogger
 from epochal.callbacks.early_stopping import EarlyStopping
@@ -36,6 +36,7 @@ __all__ = [
     "ProgbarLogger",
     "ReduceLROnPlateau",
     "RemoteMonitor",
+    "RunGuard",
     "Stateful",
     "TensorBoard",
     "TerminateOnNaN",

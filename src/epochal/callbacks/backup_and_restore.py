@@ -14,7 +14,7 @@ from typing import IO, Any
 from epochal._validation import check_bool, check_callable, check_str
 from epochal.callbacks import _backup_files
 from epochal.callbacks._save_schedule import SaveSchedule
-from epochal.callbacks.callback import Callback
+from epochal.callbacks.callback import Callback, RunGuard
 from epochal.saving import state_file as _state_io
 
 __all__ = ["BackupAndRestore"]
@@ -25,7 +25,7 @@ _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 Writer = Callable[[Path, Any, list[list[Any]]], Any]
 
 
-class BackupAndRestore(Callback):
+class BackupAndRestore(Callback, RunGuard):
     """Backs the run up while it trains; the next ``fit`` with the same ``backup_dir``
     continues it exactly where the last backup was taken.
 
@@ -76,8 +76,6 @@ class BackupAndRestore(Callback):
         ...               callbacks=[backup], verbose=0)
     """
 
-    run_last = True
-
     def __init__(
         self,
         backup_dir: str | os.PathLike[str],
@@ -118,6 +116,10 @@ class BackupAndRestore(Callback):
         return self.backup_dir / (BACKUP_NAME + ".bkp")
 
     # ------------------------------------------------------------------ state protocol
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(backup_dir=os.fspath(self.backup_dir))
+
     def state_dict(self) -> dict[str, Any]:
         return self._schedule.state_dict()
 
@@ -149,16 +151,14 @@ class BackupAndRestore(Callback):
             raise found
         if (state := found) is None:
             return
-        # By position: automatic layer names differ between processes, not architectures.
-        names = list(model.state_dict())
-        model.load_state_dict(dict(zip(names, state["model"].values(), strict=True)))
-        if model.optimizer is not None and state.get("optimizer") is not None:
-            model.optimizer.load_state_dict(state["optimizer"])
+        # This rank's own random state and metric sums, gathered to rank 0 by _save.
         train = state["train"]
         train.update(_backup_files.own_share(state.get("ranks"), strategy, self.backup_dir))
         if "metrics" in train:
             train["metrics"] = _backup_files.to_device(train["metrics"], model.device)
-        model.train_state.load_state_dict(train)
+        for name, stateful in model.snapshot().items():
+            if state.get(name) is not None:
+                stateful.load_state_dict(state[name])
 
     # ------------------------------------------------------------------ backup
     def _save(self, *, interrupt: bool = False) -> list[dict[str, Any]]:
@@ -180,11 +180,11 @@ class BackupAndRestore(Callback):
         self._written_at = position
         if not model.is_main_process:
             return everyone
+        # What the host hands over (as Ignite's Checkpoint(to_save=...)), and every rank's
+        # own random state and metric sums.
         state = {
             "epochal_version": _backup_files.version(),
-            "model": model.state_dict(),
-            "optimizer": model.optimizer.state_dict() if model.optimizer is not None else None,
-            "train": train_state.state_dict(),
+            **{name: stateful.state_dict() for name, stateful in model.snapshot().items()},
             "ranks": [_backup_files.share(report) for report in everyone],
         }
         fingerprint = _state_io.fingerprint(model.state_dict())

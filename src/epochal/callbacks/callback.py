@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from epochal.callbacks.host import CallbackHost
 
-__all__ = ["HOOKS", "LEGACY_BATCH_HOOKS", "Callback", "canonical_hook", "legacy_hook"]
+__all__ = [
+    "HOOKS",
+    "LEGACY_BATCH_HOOKS",
+    "RUN_GUARD_METHODS",
+    "Callback",
+    "RunGuard",
+    "canonical_hook",
+    "legacy_hook",
+]
 
 HOOKS = (
     "on_train_begin",
@@ -44,6 +52,35 @@ def canonical_hook(name: str) -> str:
 def legacy_hook(hook: str) -> str | None:
     """The Keras 2 name of a training-batch ``hook`` (``"on_batch_end"``), else None."""
     return _LEGACY_NAME.get(hook)
+
+
+@runtime_checkable
+class RunGuard(Protocol):
+    """A callback that guards a whole ``fit`` run, beyond Keras' hooks (``BackupAndRestore``).
+
+    A callback with these three methods is a run guard: ``fit`` calls :meth:`restore_run`
+    before any ``on_train_begin``, :meth:`interrupt_run` when the ranks agreed to end the run
+    early, and :meth:`end_run` when ``fit`` ends in any way. Every hook reaches a run guard
+    after all other callbacks, so what it snapshots includes what the others just did.
+    """
+
+    def restore_run(self) -> None:
+        """Called by ``fit`` before ``on_train_begin``: put an interrupted run back (through
+        the host's ``snapshot()``) when there is one to restore."""
+
+    def interrupt_run(self) -> None:
+        """Called on every rank, after the last training step and before ``on_train_end``,
+        when the ranks agreed to end the run early because a callback set
+        ``model.train_state.interrupt_requested`` (on any rank): back the run up here."""
+
+    def end_run(self) -> None:
+        """Called when ``fit`` ends, normally (after ``on_train_end``) or by an exception
+        (``on_train_end`` is not called then): release what ``on_train_begin`` acquired
+        (signal handlers, say). Must not raise."""
+
+
+#: The methods that make a callback a :class:`RunGuard` (all three, or none).
+RUN_GUARD_METHODS = ("restore_run", "interrupt_run", "end_run")
 
 
 class Callback:
@@ -84,9 +121,6 @@ class Callback:
 
     #: Callbacks that only write (files, network) set this: they run on rank 0 alone.
     main_process_only: ClassVar[bool] = False
-    #: Callbacks that snapshot the run (``BackupAndRestore``) set this: every hook reaches
-    #: them after all other callbacks, so a snapshot includes what the others just did.
-    run_last: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
@@ -126,6 +160,22 @@ class Callback:
         return alias is not None and getattr(cls, alias) is not getattr(Callback, alias)
 
     # ------------------------------------------------------------------ state protocol
+    @property
+    def state_key(self) -> str:
+        """The key of this callback's state in a backup: the class name plus the arguments
+        that tell two instances apart (as Lightning's ``Callback.state_key``).
+
+        A resumed ``fit`` hands each saved state to the callback with the same key, wherever
+        it stands in the list; a saved state that no callback claims is reported in a
+        warning. Subclasses used twice in one run override it through
+        :meth:`_generate_state_key` (``EarlyStopping`` keys on ``monitor`` and ``mode``).
+        """
+        return self._generate_state_key()
+
+    def _generate_state_key(self, **identity: Any) -> str:
+        """``ClassName`` or ``ClassName{'monitor': 'val_loss', ...}`` from ``identity``."""
+        return type(self).__qualname__ + (repr(identity) if identity else "")
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this callback's work after a restart.
 
@@ -135,21 +185,6 @@ class Callback:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores what :meth:`state_dict` returned."""
-
-    def restore_run(self) -> None:
-        """Called by ``fit`` before ``on_train_begin``: a callback that can put an interrupted
-        run back (``BackupAndRestore``) loads it here, through ``model.train_state``."""
-
-    def interrupt_run(self) -> None:
-        """Called by ``fit`` on every rank, after the last training step and before
-        ``on_train_end``, when the ranks agreed to end the run early because a callback set
-        ``model.train_state.interrupt_requested`` (on any rank): a callback that backs the run
-        up (``BackupAndRestore``) does it here."""
-
-    def end_run(self) -> None:
-        """Called by ``fit`` when it ends, whether normally (after ``on_train_end``) or by an
-        exception (``on_train_end`` is not called then): release what ``on_train_begin``
-        acquired (signal handlers, say). Must not raise."""
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from epochal.callbacks.callback import HOOKS, Callback
+from epochal.callbacks.callback import HOOKS, RUN_GUARD_METHODS, Callback, RunGuard
 from epochal.logs import convert_logs
 
 if TYPE_CHECKING:
     from epochal.callbacks.host import CallbackHost
 
 __all__ = ["CallbackList"]
+
+# How backups written before `state_key` keyed callback states.
+_LEGACY_KEY = re.compile(r"\d+:[A-Za-z_]\w*")
 
 
 class CallbackList(Callback):
@@ -56,6 +61,7 @@ class CallbackList(Callback):
                     "`callbacks` must be a Callback or a flat list of Callback objects. "
                     f"Entry {position} is {type(item).__name__}: {item!r}"
                 )
+            _check_run_guard(item)
         self.callbacks = items
         from epochal.callbacks.history import History
         from epochal.callbacks.progbar_logger import ProgbarLogger
@@ -93,15 +99,11 @@ class CallbackList(Callback):
                 model.history = callback
 
     def _build_dispatch(self) -> dict[str, list[Callback]]:
-        # List order, except that `run_last` callbacks come last (stable sort); callbacks
-        # marked main_process_only are left out on every rank but 0.
-        ordered = sorted(self.callbacks, key=lambda c: bool(c.run_last))
+        # List order, except that run guards come last (stable sort); callbacks marked
+        # main_process_only are left out on every rank but 0.
+        ordered = sorted(self.callbacks, key=lambda c: isinstance(c, RunGuard))
         active = [c for c in ordered if self._main_process or not c.main_process_only]
-        self._restorers = [c for c in active if type(c).restore_run is not Callback.restore_run]
-        self._interrupters = [
-            c for c in active if type(c).interrupt_run is not Callback.interrupt_run
-        ]
-        self._enders = [c for c in active if type(c).end_run is not Callback.end_run]
+        self._guards: list[RunGuard] = [c for c in active if isinstance(c, RunGuard)]
         return {hook: [c for c in active if c.implements(hook)] for hook in HOOKS}
 
     def set_params(self, params: dict[str, Any]) -> None:
@@ -112,38 +114,66 @@ class CallbackList(Callback):
     def implements(self, hook: str) -> bool:
         return bool(self._dispatch[hook])
 
+    def _keyed(self) -> list[tuple[str, Callback]]:
+        """``(key, callback)`` for every callback: its ``state_key``, with ``#2``, ``#3``...
+        for the second and later callbacks of the same key, in list order."""
+        seen: dict[str, int] = {}
+        keyed = []
+        for callback in self.callbacks:
+            key = callback.state_key
+            seen[key] = seen.get(key, 0) + 1
+            keyed.append((key if seen[key] == 1 else f"{key}#{seen[key]}", callback))
+        return keyed
+
     def state_dict(self) -> dict[str, Any]:
-        """States of the callbacks that have any, keyed by position and class name."""
+        """States of the callbacks that have any, keyed by each one's ``state_key``."""
         states = {}
-        for position, callback in enumerate(self.callbacks):
+        for key, callback in self._keyed():
             state = callback.state_dict()
             if state:
-                states[f"{position}:{type(callback).__name__}"] = state
+                states[key] = state
         return states
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for position, callback in enumerate(self.callbacks):
-            key = f"{position}:{type(callback).__name__}"
+        """Hands each saved state to the callback of the same ``state_key`` and warns about
+        saved states that no callback claims (they are not restored). Backups written before
+        ``state_key`` (keys ``"<position>:<class>"``) are matched by position and class, else
+        by class when one callback of that class is left on each side."""
+        if state and all(_LEGACY_KEY.fullmatch(key) for key in state):
+            keyed = _legacy_keys(self.callbacks, state)
+        else:
+            keyed = self._keyed()
+        for key, callback in keyed:
             if key in state:
                 callback.load_state_dict(state[key])
+        unclaimed = sorted(set(state) - {key for key, _ in keyed})
+        if unclaimed:
+            warnings.warn(
+                "The backup holds the state of callbacks this fit() does not have: "
+                f"{', '.join(unclaimed)}. Their state is not restored. Pass the same "
+                "callbacks (with the same identifying arguments) as the run that wrote the "
+                "backup to continue them.",
+                UserWarning,
+                stacklevel=2,
+            )
 
+    # ------------------------------------------------------------------ the RunGuard side
     def restore_run(self) -> None:
-        """Lets the callbacks that can restore an interrupted run do so (before
-        ``on_train_begin``)."""
-        for callback in self._restorers:
-            callback.restore_run()
+        """Lets the run guards restore an interrupted run (before ``on_train_begin``)."""
+        for guard in self._guards:
+            guard.restore_run()
 
     def interrupt_run(self) -> None:
-        """Tells the callbacks the run ends early on an agreed interrupt (before
+        """Tells the run guards the run ends early on an agreed interrupt (before
         ``on_train_end``)."""
-        for callback in self._interrupters:
-            callback.interrupt_run()
+        for guard in self._guards:
+            guard.interrupt_run()
 
     def end_run(self) -> None:
-        """Tells the callbacks ``fit`` is over (also when it raised); every one is told even if
-        another raises, and the first error is raised after."""
+        """Tells the run guards ``fit`` is over (also when it raised); every one is told even
+        if another raises, and the first error is raised after."""
         error: BaseException | None = None
-        for callback in self._enders:
+        for callback in self._guards:
             try:
                 callback.end_run()
             except BaseException as exc:  # re-raised below
@@ -238,3 +268,31 @@ class CallbackList(Callback):
 
     def on_predict_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._call_batch("on_predict_batch_end", batch, logs)
+
+
+def _check_run_guard(callback: Callback) -> None:
+    """Refuses a callback with some of :class:`RunGuard`'s methods but not all: fit would
+    otherwise call none of them, silently."""
+    present = [name for name in RUN_GUARD_METHODS if callable(getattr(callback, name, None))]
+    if present and len(present) < len(RUN_GUARD_METHODS):
+        missing = [name for name in RUN_GUARD_METHODS if name not in present]
+        raise TypeError(
+            f"{type(callback).__name__} defines {', '.join(present)} but not "
+            f"{', '.join(missing)}: a run guard (epochal.callbacks.RunGuard) implements all of "
+            f"{', '.join(RUN_GUARD_METHODS)} (the others may do nothing)."
+        )
+
+
+def _legacy_keys(callbacks: list[Callback], state: Mapping[str, Any]) -> list[tuple[str, Callback]]:
+    """Pairs position-keyed saved states with callbacks: same position and class first, then
+    the same class when exactly one saved state and one callback of it remain."""
+    keyed = [(f"{i}:{type(c).__name__}", c) for i, c in enumerate(callbacks)]
+    matched = [(key, c) for key, c in keyed if key in state]
+    left_keys = set(state) - {key for key, _ in matched}
+    left_callbacks = [c for key, c in keyed if key not in state]
+    for name in {key.split(":", 1)[1] for key in left_keys}:
+        keys = [key for key in left_keys if key.split(":", 1)[1] == name]
+        owners = [c for c in left_callbacks if type(c).__name__ == name]
+        if len(keys) == 1 and len(owners) == 1:
+            matched.append((keys[0], owners[0]))
+    return matched

@@ -139,6 +139,10 @@ class CSVLogger(Callback):
         self.writer = None
 
     # ------------------------------------------------------------------ resume
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(filename=self.filename)
+
     def state_dict(self) -> dict[str, Any]:
         """Columns of the run and the file length after its last complete row."""
         return {

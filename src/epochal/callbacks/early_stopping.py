@@ -140,6 +140,10 @@ class EarlyStopping(MonitorCallback):
                 )
             self.model.load_state_dict(self.best_weights)
 
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(monitor=self.monitor, mode=self.mode)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "wait": self.wait,

@@ -185,6 +185,12 @@ class MLflowLogger(Callback):
         if self.run_id is not None:
             self.client.set_terminated(self.run_id, "FINISHED")
 
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(
+            experiment_name=self.experiment_name, run_name=self.run_name
+        )
+
     def state_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id} if self.run_id else {}
 

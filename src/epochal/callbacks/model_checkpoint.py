@@ -256,6 +256,10 @@ class ModelCheckpoint(MonitorCallback):
             self.print_fn(message)
 
     # ------------------------------------------------------------------ state
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(filepath=self.filepath, monitor=self.monitor)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "best": self.best,

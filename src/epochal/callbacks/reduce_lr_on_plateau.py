@@ -145,6 +145,10 @@ class ReduceLROnPlateau(MonitorCallback):
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
 
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(monitor=self.monitor, mode=self.mode)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "wait": self.wait,

@@ -163,6 +163,10 @@ class TensorBoard(Callback):
         return super().implements(hook)
 
     # ------------------------------------------------------------------ writing
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(log_dir=self.log_dir)
+
     def state_dict(self) -> dict[str, Any]:
         """The global batch counter, so batch-level steps continue after a resume.
 

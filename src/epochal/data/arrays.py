@@ -16,6 +16,8 @@ _MAX_DEVICE_BYTES = 2 << 30  # arrays above this stay on the host and move per b
 
 def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
     """Applies ``fn`` to every array of a tensor, a list/tuple of them or a dict of them."""
+    if isinstance(tree, torch.Tensor):  # the common case, first: once per batch and part
+        return fn(tree)
     if tree is None:
         return None
     if isinstance(tree, list | tuple):

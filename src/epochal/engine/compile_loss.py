@@ -101,8 +101,8 @@ class OutputStructure:
             unknown = sorted(set(value) - set(self.names))
             if unknown:
                 raise ValueError(
-                    f"`{argument}` has keys {unknown} that are not output names of the "
-                    f"model. Output names: {self.names}."
+                    f"`{argument}` has keys {unknown}: unknown outputs; the model's outputs "
+                    f"are {self.names}."
                 )
             return [value.get(name) for name in self.names]
         if isinstance(value, list | tuple):
@@ -147,8 +147,8 @@ class OutputStructure:
             unknown = sorted(set(config) - set(self.names))
             if unknown:
                 raise ValueError(
-                    f"`{argument}` has keys {unknown} that are not output names of the model. "
-                    f"Output names: {self.names}."
+                    f"`{argument}` names unknown outputs {unknown}; the model's outputs are "
+                    f"{self.names}."
                 )
             return [config.get(name) for name in self.names]
         if isinstance(config, list | tuple):

@@ -37,7 +37,7 @@ class TrainState:
         resumed: Whether :meth:`load_state_dict` was called since the run started.
         interrupt_requested: Set by a callback (``BackupAndRestore`` on SIGTERM/Ctrl-C) to
             end ``fit`` after the current training step: the loop skips the rest of the
-            epoch, its validation and ``on_epoch_end``, calls ``interrupt_run`` then
+            epoch, its validation and ``on_epoch_end``, calls the run guards' ``interrupt_run`` then
             ``on_train_end``. Set on one rank, it is agreed by all (like ``stop_training``).
     """
 

@@ -27,6 +27,7 @@ from torch import nn
 from epochal import constraints, initializers, regularizers
 from epochal._naming import snake_case
 from epochal._validation import check_bool, check_int
+from epochal.layers.symbolic import KerasTensor, Node, dtype_name, is_symbolic, symbolic_call
 
 __all__ = [
     "Input",
@@ -223,14 +224,20 @@ class Layer(nn.Module):
 
     # Built-in layers cast integer inputs to float32; user layers get inputs as they come.
     casts_inputs = False
+    # Whether a mask arriving with the input passes through this layer unchanged (Keras'
+    # ``supports_masking``); see :meth:`compute_mask`.
+    supports_masking = False
     _call_training = False
+    _call_mask = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         try:
-            cls._call_training = "training" in inspect.signature(cls.call).parameters
+            parameters = inspect.signature(cls.call).parameters
         except (TypeError, ValueError):  # a call() whose signature cannot be read
-            cls._call_training = False
+            parameters = {}  # type: ignore[assignment]
+        cls._call_training = "training" in parameters
+        cls._call_mask = "mask" in parameters
 
     def __init__(
         self,
@@ -480,6 +487,8 @@ class Layer(nn.Module):
                 inputs = inputs.float()  # Keras layers autocast integer inputs to float32
         elif isinstance(inputs, np.ndarray):
             inputs = self._from_numpy(inputs)
+        elif is_symbolic(inputs) or (kwargs and is_symbolic(kwargs)):
+            return symbolic_call(self, (inputs, *rest), kwargs)  # functional API: a graph node
         if not self.built:
             self._build_now(_shape_of(inputs))
             first = _first_tensor(inputs)
@@ -520,6 +529,18 @@ class Layer(nn.Module):
         """The layer's computation; the default returns ``inputs`` unchanged."""
         return inputs
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of this layer's output, given its input and the input's mask.
+
+        Masks mark the valid timesteps of padded sequences (a boolean ``(batch, time)``
+        tensor, ``True`` = valid), as in Keras: ``Embedding(mask_zero=True)`` and ``Masking``
+        create one, recurrent layers read it through a ``mask`` argument of ``call``, and
+        :class:`~epochal.Sequential` hands each layer's output mask to the next layer (as
+        ``mask=`` when its ``call`` takes one). The default passes ``mask`` on when the class
+        sets ``supports_masking = True``, else returns `None` (the mask stops here).
+        """
+        return mask if self.supports_masking else None
+
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"name": self.name, "trainable": self._trainable}
@@ -533,16 +554,121 @@ class Layer(nn.Module):
 
 
 class InputLayer(Layer):
-    """Declares the input shape of a :class:`~epochal.Sequential` model; passes data through."""
+    """The entry point of a model: declares the input's shape and dtype; passes data through.
+
+    ``Input(...)`` makes one and returns its symbolic output (:attr:`output`), the start of
+    a functional model; as the first layer of :class:`~epochal.Sequential` it declares the
+    input shape, so the model is built at once.
+
+    Args:
+        shape: Per-sample shape (batch axis excluded); ``None`` for an unknown axis.
+        batch_size: A fixed batch size. Defaults to `None` (any).
+        dtype: The input's dtype. Defaults to `None` (``"float32"``).
+        sparse: Only `None`/`False`: sparse inputs are not supported (torch dense tensors).
+        batch_shape: The full shape, batch axis included (instead of ``shape`` and
+            ``batch_size``).
+        name: Defaults to `None` (``input_layer``, ``input_layer_1``, ...).
+        optional: Only `False`: optional (``None``) inputs are not supported.
+
+    Raises:
+        ValueError: for both ``shape`` and ``batch_shape``, or neither.
+        NotImplementedError: for ``sparse=True``, ``optional=True`` or ``input_tensor``.
+    """
 
     casts_inputs = True
 
-    def __init__(self, shape: Sequence[int] | None = None, name: str | None = None, **kwargs: Any):
-        if shape is not None:
-            kwargs["input_shape"] = shape
-        super().__init__(name=name, **kwargs)
+    def __init__(
+        self,
+        shape: Sequence[int | None] | None = None,
+        batch_size: int | None = None,
+        dtype: Any = None,
+        sparse: bool | None = None,
+        batch_shape: Sequence[int | None] | None = None,
+        input_tensor: Any = None,
+        optional: bool = False,
+        name: str | None = None,
+        **kwargs: Any,
+    ):
+        batch_size = check_int("batch_size", batch_size, minimum=1, allow_none=True)
+        for arg, value in (("sparse", sparse), ("optional", optional)):
+            if (value is not None or arg == "optional") and check_bool(arg, value):
+                raise NotImplementedError(
+                    f"InputLayer({arg}=True) is not supported by epochal: inputs are dense "
+                    f"torch tensors that are always given. Remove `{arg}`."
+                )
+        if input_tensor is not None:
+            raise NotImplementedError(
+                "InputLayer(input_tensor=...) is not supported by epochal: call the layers "
+                "on the output of epochal.Input(shape=...) instead."
+            )
+        legacy = kwargs.pop("input_shape", None)
+        if shape is None and batch_shape is None and legacy is not None:
+            shape = legacy
+        if shape is not None and batch_shape is not None:
+            raise ValueError(
+                "InputLayer takes `shape` or `batch_shape`, not both. Received: "
+                f"shape={shape!r}, batch_shape={batch_shape!r}"
+            )
+        if batch_shape is not None:
+            batch_shape = tuple(batch_shape)
+            if not batch_shape:
+                raise ValueError("`batch_shape` must include the batch axis; received ().")
+            batch_size, shape = batch_shape[0], batch_shape[1:]
+        if shape is None:
+            raise ValueError(
+                "InputLayer needs a `shape` (per-sample, e.g. shape=(784,)) or a `batch_shape`."
+            )
+        if isinstance(shape, int):
+            shape = (shape,)
+        dims = tuple(None if d is None else int(d) for d in shape)
+        super().__init__(name=name or unique_name("input_layer"), **kwargs)
+        if None not in dims:
+            self.input_shape_hint = dims  # type: ignore[assignment]
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.batch_shape: tuple[int | None, ...] = (self.batch_size, *dims)
+        self.dtype = dtype_name(initializers.torch_dtype(dtype))
+        self.built = True
+        self.output = KerasTensor(self.batch_shape, self.dtype, name=self.name)
+        Node(self, self, (), {}, self.output)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "batch_shape": list(self.batch_shape),
+            "dtype": self.dtype,
+            "sparse": False,
+            "name": self.name,
+            "trainable": self._trainable,
+        }
 
 
-def Input(shape: Sequence[int], name: str | None = None) -> InputLayer:
-    """Keras' ``Input(shape=...)``, usable as the first entry of ``Sequential``."""
-    return InputLayer(shape=shape, name=name)
+def Input(
+    shape: Sequence[int | None] | None = None,
+    batch_size: int | None = None,
+    dtype: Any = None,
+    sparse: bool | None = None,
+    batch_shape: Sequence[int | None] | None = None,
+    name: str | None = None,
+    tensor: Any = None,
+    optional: bool = False,
+) -> KerasTensor:
+    """Keras' ``Input``: a symbolic tensor to call layers on (the functional API), or the
+    first entry of a ``Sequential`` model. Arguments as :class:`InputLayer` (``tensor`` is
+    its ``input_tensor``).
+
+    Example:
+        >>> import epochal
+        >>> x = epochal.Input(shape=(4,), name="features")
+        >>> x.shape, x.dtype, x.name
+        ((None, 4), 'float32', 'features')
+    """
+    layer = InputLayer(
+        shape=shape,
+        batch_size=batch_size,
+        dtype=dtype,
+        sparse=sparse,
+        batch_shape=batch_shape,
+        input_tensor=tensor,
+        optional=optional,
+        name=name,
+    )
+    return layer.output

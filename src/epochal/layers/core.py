@@ -1,7 +1,8 @@
-"""Core layers: Dense, Activation, Embedding."""
+"""Core layers: Dense, Activation, Embedding, Masking."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,10 +11,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from epochal import activations, initializers
-from epochal._validation import check_bool, check_int
+from epochal.layers._support import (
+    check_bool,
+    check_units,
+    get_constraint,
+    get_regularizer,
+    resolve_initializer,
+    serialize,
+)
 from epochal.layers.base import Layer, tag_weight
 
-__all__ = ["Activation", "Dense", "Embedding"]
+__all__ = ["Activation", "Dense", "Embedding", "Masking"]
 
 
 class Dense(Layer):
@@ -106,25 +114,111 @@ class Activation(Layer):
 
 
 class Embedding(Layer):
-    """Maps integer ids to vectors of size ``output_dim``."""
+    """Maps integer ids to vectors of size ``output_dim``.
+
+    Args (Keras 3):
+        input_dim: Vocabulary size (ids are in ``[0, input_dim)``).
+        output_dim: Size of each vector.
+        embeddings_initializer: Defaults to `"uniform"` (uniform in ``±0.05``).
+        embeddings_regularizer / embeddings_constraint: Defaults to `None`.
+        mask_zero: Whether id 0 is padding: the layer then makes a mask (``ids != 0``) that
+            the recurrent and attention layers after it read. Defaults to `False`.
+        weights: Initial ``[embeddings]`` array. Defaults to `None`.
+        lora_rank: Only `None` is supported (a value is refused).
+        input_length: Deprecated in Keras 3; accepted with a warning and ignored, as Keras.
+    """
 
     casts_inputs = False
 
-    def __init__(self, input_dim: int, output_dim: int, **kwargs: Any) -> None:
-        kwargs.pop("input_length", None)
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        mask_zero: bool = False,
+        weights: Any = None,
+        lora_rank: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if "input_length" in kwargs:
+            kwargs.pop("input_length")
+            warnings.warn(
+                "Argument `input_length` of Embedding is deprecated (Keras 3). Just remove it.",
+                UserWarning,
+                stacklevel=2,
+            )
         super().__init__(**kwargs)
-        self.vocab_size = check_int("input_dim", input_dim, minimum=1)
-        self.output_dim = check_int("output_dim", output_dim, minimum=1)
-        self.embeddings = tag_weight(
-            nn.Parameter(torch.empty(self.vocab_size, self.output_dim).uniform_(-0.05, 0.05)),
-            "embeddings",
+        self.vocab_size = check_units("input_dim", input_dim)
+        self.output_dim = check_units("output_dim", output_dim)
+        self.mask_zero = check_bool("mask_zero", mask_zero)
+        if lora_rank is not None:
+            raise ValueError(
+                f"Embedding(lora_rank={lora_rank!r}) is not supported by epochal. Accepted: "
+                "lora_rank=None."
+            )
+        self._args = {
+            "embeddings_initializer": embeddings_initializer,
+            "embeddings_regularizer": embeddings_regularizer,
+            "embeddings_constraint": embeddings_constraint,
+        }
+        self.embeddings = self.add_weight(
+            (self.vocab_size, self.output_dim),
+            resolve_initializer("embeddings_initializer", embeddings_initializer),
+            regularizer=get_regularizer("embeddings_regularizer", embeddings_regularizer),
+            constraint=get_constraint("embeddings_constraint", embeddings_constraint),
+            name="embeddings",
         )
         self.built = True
+        if weights is not None:
+            self.set_weights(weights)
 
     def call(self, x: torch.Tensor) -> torch.Tensor:
         return F.embedding(x.long(), self.embeddings)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if not self.mask_zero:
+            return None
+        return torch.as_tensor(inputs) != 0
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(input_dim=self.vocab_size, output_dim=self.output_dim)
+        config.update({k: serialize(k, v) for k, v in self._args.items()})
+        config["mask_zero"] = self.mask_zero
         return config
+
+
+class Masking(Layer):
+    """Masks the timesteps whose features all equal ``mask_value`` (Keras' ``Masking``).
+
+    The output is the input with those timesteps zeroed, and a mask (``(batch, time)``,
+    `True` where some feature differs from ``mask_value``) that the recurrent and attention
+    layers after it read.
+
+    Args (Keras 3):
+        mask_value: Defaults to `0.0`.
+    """
+
+    casts_inputs = True
+    supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, int | float):
+            raise ValueError(f"`mask_value` must be a number. Received: mask_value={mask_value!r}")
+        self.mask_value = mask_value
+        self.built = True
+
+    def _keep(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.any(x != self.mask_value, dim=-1)
+
+    def call(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self._keep(x)[..., None].to(x.dtype)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return self._keep(torch.as_tensor(inputs))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}

@@ -52,6 +52,8 @@ from epochal.engine.compile_loss import CompiledLoss
 from epochal.engine.loop import to_numpy
 from epochal.engine.steps import forward, test_step, train_step
 from epochal.layers import Layer
+from epochal.layers.base import unique_name
+from epochal.layers.symbolic import is_symbolic, symbolic_call
 from epochal.models.summary import summarize
 from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_model_class
 
@@ -73,18 +75,32 @@ def _check_verbose(value: Any) -> None:
     check_choice("verbose", value, _VERBOSE)
 
 
+class _WeightsByPosition:
+    """A module's ``state_dict``, given back by position: the names of a backup written by
+    another process (``dense_3`` for ``dense``) need not match, the shapes were checked."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        names = list(self.module.state_dict())
+        self.module.load_state_dict(dict(zip(names, state.values(), strict=True)))
+
+
 def _check_callbacks(callbacks: Any) -> None:
     """Refuses anything but a Callback, a CallbackList, a sequence of Callbacks or None."""
     if callbacks is None or isinstance(callbacks, Callback | CallbackList):
         return
     if isinstance(callbacks, Sequence) and not isinstance(callbacks, str | bytes):
         for index, item in enumerate(callbacks):
-            if isinstance(item, Sequence) and not isinstance(item, str | bytes):
-                _check_callbacks(item)  # Keras flattens nested lists
-            elif not isinstance(item, Callback):
+            if not isinstance(item, Callback):
                 raise TypeError(
-                    f"`callbacks[{index}]` must be an epochal.callbacks.Callback (subclass "
-                    f"Callback or use LambdaCallback). Received: {item!r}"
+                    "`callbacks` must be a Callback or a flat list of Callback objects "
+                    f"(subclass Callback or use LambdaCallback). Entry {index} is "
+                    f"{type(item).__name__}: {item!r}"
                 )
         return
     raise TypeError(
@@ -122,6 +138,19 @@ class Model:
         ['loss']
     """
 
+    # The class ``Model(inputs, outputs)`` makes (set by epochal.models.functional).
+    _functional_class: type | None = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        target = Model._functional_class
+        if (
+            cls is Model
+            and target is not None
+            and ("inputs" in kwargs or "outputs" in kwargs or (args and is_symbolic(args[0])))
+        ):
+            return object.__new__(target)  # Keras: Model(inputs, outputs) is a Functional
+        return object.__new__(cls)
+
     def __init__(
         self,
         module: nn.Module | None = None,
@@ -134,7 +163,7 @@ class Model:
                 f"`module` must be a torch.nn.Module. Received: {type(module).__name__}"
             )
         self._module = module
-        self.name = name or snake_case(type(self).__name__)
+        self.name = name or unique_name(snake_case(type(self).__name__))
         self.device = resolve_device(device) if device is not None else default_device()
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss_fn: Any = None
@@ -183,9 +212,11 @@ class Model:
 
     def snapshot(self) -> dict[str, Any]:
         """The stateful objects a backup of this model holds, by name (as Ignite's
-        ``Checkpoint(to_save=...)``): the module, the optimizer when compiled and built,
-        and the run's :class:`~epochal.engine.TrainState`."""
-        objects: dict[str, Any] = {"model": self.module}
+        ``Checkpoint(to_save=...)``): the weights and buffers (restored by position, since
+        automatic layer names differ between processes, not architectures), the optimizer
+        when compiled, and the run's :class:`~epochal.engine.TrainState` (position, data
+        order, running metrics, random state and the callbacks' states)."""
+        objects: dict[str, Any] = {"model": _WeightsByPosition(self.module)}
         if self.optimizer is not None:
             objects["optimizer"] = self.optimizer
         objects["train"] = self._fit_state
@@ -194,6 +225,37 @@ class Model:
     @property
     def layers(self) -> list[nn.Module]:
         return list(self.module.children())
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
+        """A layer of :attr:`layers` by ``name`` or by ``index`` (Keras' ``get_layer``).
+
+        Raises:
+            ValueError: when both or neither are given, or no layer has that name or index.
+        """
+        if (name is None) == (index is None):
+            raise ValueError(
+                "get_layer() takes a layer `name` or an `index`, exactly one of them. "
+                f"Received: name={name!r}, index={index!r}"
+            )
+        layers = self.layers
+        if index is not None:
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, int)
+                or not (-len(layers) <= index < len(layers))
+            ):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index!r} but the model only has "
+                    f"{len(layers)} layers."
+                )
+            return layers[index]
+        for layer in layers:
+            if getattr(layer, "name", None) == name:
+                return layer
+        raise ValueError(
+            f"No such layer: {name}. Existing layers are: "
+            f"{[getattr(layer, 'name', type(layer).__name__) for layer in layers]}."
+        )
 
     @property
     def rank(self) -> int:
@@ -212,6 +274,8 @@ class Model:
         return not any(isinstance(m, Layer) and not m.built for m in self.module.modules())
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if is_symbolic(x):  # functional API: this model becomes a node of a graph
+            return symbolic_call(self.module, (x, *args), kwargs, owner=self)
         if isinstance(x, np.ndarray):
             x = to_tensor(x).to(self.device)
         return self.module(x, *args, **kwargs)
@@ -352,6 +416,39 @@ class Model:
             with evaluating(self.module.to(self.device)):
                 forward(self.module, x)
         self._finish_build()
+
+    def build(self, input_shape: Any) -> None:
+        """Creates the weights for inputs of ``input_shape``, as Keras' ``model.build``.
+
+        Args:
+            input_shape: The full input shape, batch axis included (``None`` allowed for
+                any axis a layer does not size by), e.g. ``(None, 784)``; a list or dict of
+                shapes for several inputs. The module runs once on zeros of that shape.
+
+        Raises:
+            ValueError: for something that is not a shape.
+        """
+
+        def is_shape(value: Any) -> bool:
+            return isinstance(value, list | tuple) and all(
+                d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool))
+                for d in value
+            )
+
+        def zeros(value: Any) -> Any:
+            if is_shape(value) and len(value) >= 1:
+                return torch.zeros([1 if d is None else int(d) for d in value], device=self.device)
+            if isinstance(value, dict):
+                return {k: zeros(v) for k, v in value.items()}
+            if isinstance(value, list | tuple) and value and not is_shape(value):
+                return [zeros(v) for v in value]
+            raise ValueError(
+                "`input_shape` must be a shape with the batch axis, e.g. (None, 784), or a "
+                f"list/dict of such shapes. Received: input_shape={input_shape!r}"
+            )
+
+        x = zeros(input_shape)
+        self.build_from_batch(tuple(x) if isinstance(x, list) else x)
 
     def _finish_build(self) -> None:
         self.module.to(self.device)
@@ -793,19 +890,7 @@ class Model:
         Raises:
             ValueError: for a layout option epochal does not implement, naming it.
         """
-        layout = {
-            "line_length": (line_length, None),
-            "positions": (positions, None),
-            "expand_nested": (expand_nested, False),
-            "show_trainable": (show_trainable, False),
-            "layer_range": (layer_range, None),
-        }
-        for name, (value, default) in layout.items():
-            if value != default:
-                raise ValueError(
-                    f"summary({name}={value!r}) is not supported by epochal's summary; leave "
-                    f"it at {default!r}."
-                )
+        _check_summary_layout(line_length, positions, expand_nested, show_trainable, layer_range)
         input_shape = self.declared_input_shape()
         if input_shape is not None and not self.built:
             self._maybe_build_from_shape()  # Keras builds a model with a declared input at once
@@ -970,6 +1055,25 @@ def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tenso
     return table
 
 
+def _check_summary_layout(
+    line_length: Any, positions: Any, expand_nested: Any, show_trainable: Any, layer_range: Any
+) -> None:
+    """Refuses Keras' summary layout options epochal does not implement, naming them."""
+    layout = {
+        "line_length": (line_length, None),
+        "positions": (positions, None),
+        "expand_nested": (expand_nested, False),
+        "show_trainable": (show_trainable, False),
+        "layer_range": (layer_range, None),
+    }
+    for name, (value, default) in layout.items():
+        if value != default:
+            raise ValueError(
+                f"summary({name}={value!r}) is not supported by epochal's summary; leave "
+                f"it at {default!r}."
+            )
+
+
 _WARNED: set[str] = set()
 
 
@@ -981,7 +1085,9 @@ def _warn_once(key: str, message: str) -> None:
 
 
 def _only_library_modules(module: nn.Module) -> bool:
-    """Whether every sub-module is an epochal layer or a torch.nn built-in (no user code)."""
+    """Whether every sub-module is an epochal layer (or container) or a torch.nn built-in
+    (no user code)."""
     return all(
-        isinstance(m, Layer) or type(m).__module__.startswith("torch.nn.") for m in module.modules()
+        isinstance(m, Layer) or type(m).__module__.startswith(("torch.nn.", "epochal.layers."))
+        for m in module.modules()
     )

@@ -7,7 +7,9 @@ from typing import Any
 
 from torch import nn
 
-from epochal.layers import LAYER_CLASSES, Layer
+from epochal.layers import LAYER_CLASSES, InputLayer, Layer
+from epochal.layers._stack import LayerStack
+from epochal.layers.symbolic import KerasTensor
 from epochal.models.model import Model
 from epochal.saving.protocol import ModuleBuilder, ModuleDescriber, register_model_class
 
@@ -18,7 +20,9 @@ __all__ = ["Sequential"]
 class Sequential(Model):
     """A model that applies its layers one after the other.
 
-    Layers are epochal layers (:mod:`epochal.layers`) or any ``torch.nn.Module``.
+    Layers are epochal layers (:mod:`epochal.layers`) or any ``torch.nn.Module``. A Keras
+    mask made by one layer (``Embedding(mask_zero=True)``, ``Masking``) reaches the next
+    layers as ``mask=`` (see :class:`~epochal.layers._stack.LayerStack`).
 
     Args:
         layers: Initial layers. Defaults to `None`.
@@ -41,7 +45,7 @@ class Sequential(Model):
         *,
         device: Any = None,
     ) -> None:
-        super().__init__(nn.Sequential(), device=device, name=name)
+        super().__init__(LayerStack(), device=device, name=name)
         for layer in layers or []:
             self.add(layer)
 
@@ -51,7 +55,8 @@ class Sequential(Model):
 
     @property
     def layers(self) -> list[nn.Module]:
-        return list(self._stack)
+        """The layers, without an ``InputLayer`` (as Keras lists them)."""
+        return [layer for layer in self._stack if not isinstance(layer, InputLayer)]
 
     def add(self, layer: nn.Module) -> None:
         """Appends a layer.
@@ -59,6 +64,10 @@ class Sequential(Model):
         Raises:
             TypeError: when ``layer`` is not a ``torch.nn.Module``.
         """
+        if isinstance(layer, KerasTensor) and isinstance(
+            getattr(layer.node, "owner", None), InputLayer
+        ):
+            layer = layer.node.owner  # type: ignore[union-attr]  # Sequential([Input(...), ...])
         if not isinstance(layer, nn.Module):
             raise TypeError(
                 f"Sequential.add() expects a layer (a torch.nn.Module). Received: {layer!r}"

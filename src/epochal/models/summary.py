@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from epochal._modes import evaluating
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "summarize_graph"]
 
 
 def summarize(
@@ -69,3 +70,31 @@ def _count_weights(module: torch.nn.Module) -> int:
     Keras counts as non-trainable weights."""
     params = sum(p.numel() for p in module.parameters())
     return params + sum(b.numel() for b in module.buffers() if b.is_floating_point())
+
+
+def summarize_graph(
+    model_name: str, module: torch.nn.Module, rows: Sequence[tuple[str, str, Any, str]]
+) -> str:
+    """Keras' table of a functional model: one row per layer (``InputLayer`` s included)
+    of ``(label, output shape, the layer's module, connected to)``; parameters are counted
+    per layer once however often it is called."""
+    cells = [
+        (label, shape, f"{_count_weights(m):,}", connected) for label, shape, m, connected in rows
+    ]
+    headers = ("Layer (type)", "Output Shape", "Param #", "Connected to")
+    widths = [max(len(h), *(len(r[c]) for r in cells)) for c, h in enumerate(headers)]
+    rule = "━" * (sum(widths) + 2 * (len(widths) - 1))
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    total = _count_weights(module)
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    out = [f'Model: "{model_name}"', rule, line(headers), rule, *(line(r) for r in cells)]
+    out += [
+        rule,
+        f" Total params: {total:,}",
+        f" Trainable params: {trainable:,}",
+        f" Non-trainable params: {total - trainable:,}",
+    ]
+    return "\n".join(out)

@@ -48,6 +48,21 @@ class Bundle:
     config: dict[str, Any] = field(default_factory=dict)
 
 
+def from_layout_1(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights of a file in epochal's weight layout 1 (before 0.2), in today's layout.
+
+    Layout 1 stored ``Conv2D`` kernels as torch does, ``(filters, in, kh, kw)``; since
+    layout 2 they are Keras' ``(kh, kw, in, filters)``, so that ``get_weights()`` and files
+    exchange with Keras directly. ``Conv2D`` was the only layer with a 4-D ``kernel`` then.
+    """
+    return {
+        name: t.permute(2, 3, 1, 0).contiguous()
+        if t.dim() == 4 and name.rsplit(".", 1)[-1] == "kernel"
+        else t
+        for name, t in weights.items()
+    }
+
+
 # numpy has no bfloat16: those tensors travel as their raw 16-bit patterns.
 _RAW_VIEWS = {torch.bfloat16: torch.int16}
 

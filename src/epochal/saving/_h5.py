@@ -22,12 +22,20 @@ import numpy as np
 import torch
 
 from epochal.saving import _tree
-from epochal.saving._bundle import Bundle, Refused, digest, from_numpy, to_numpy
+from epochal.saving._bundle import (
+    Bundle,
+    Refused,
+    digest,
+    from_layout_1,
+    from_numpy,
+    to_numpy,
+)
 
 __all__ = ["FORMAT_NAME", "read_h5", "write_h5"]
 
 FORMAT_NAME = "epochal"
-FORMAT_VERSION = 1
+# 2: Conv kernels in Keras' layout (kh, kw, in, out); 1: torch's (out, in, kh, kw), read too.
+FORMAT_VERSION = 2
 _CONFIG_KEYS = ("model_config", "compile_config", "build_config")
 
 
@@ -133,6 +141,8 @@ def read_h5(source: Any) -> Bundle:
             raise ValueError("the weight name list is missing")
         weights = {n: _read_tensor(weights_group, _dataset_path(n), n) for n in names}
         _verify(f, "weights_sha256", weights)
+        if int(f.attrs.get("format_version", 1)) < 2:
+            weights = from_layout_1(weights)
         optimizer = None
         group = f.get("optimizer_weights")
         if isinstance(group, h5py.Group):

@@ -28,7 +28,7 @@ import torch
 
 from epochal._io import atomic_write
 from epochal._version import __version__
-from epochal.saving._bundle import Bundle, CheckpointError, Refused, digest
+from epochal.saving._bundle import Bundle, CheckpointError, Refused, digest, from_layout_1
 from epochal.saving._h5 import read_h5, write_h5
 
 __all__ = [
@@ -50,6 +50,8 @@ _BOMB_RATIO = 200
 _MEMBER_LIMIT = 1 << 40
 # Deeper JSON than any architecture needs is refused before code walks it recursively.
 _MAX_CONFIG_DEPTH = 64
+# Weight layout of epochal's safetensors files (see _h5.FORMAT_VERSION); absent means 1.
+_SAFETENSORS_LAYOUT = 2
 # torch.load(weights_only=True) has known bypasses before 2.10 (CVE-2025-32434, CVE-2026-24747).
 _SAFE_TORCH_LOAD = (2, 10)
 
@@ -117,6 +119,7 @@ def _write_safetensors(tmp: Path, bundle: Bundle) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in bundle.weights.items()}
     metadata = {
         "format": "epochal",
+        "format_version": str(_SAFETENSORS_LAYOUT),
         "weight_names": json.dumps(list(tensors)),
         "weights_sha256": digest(tensors.items()),
     }
@@ -256,6 +259,8 @@ def _read_safetensors(path: Path) -> Bundle:
         weights = {n: handle.get_tensor(n) for n in order}
     if "weights_sha256" in metadata and digest(weights.items()) != metadata["weights_sha256"]:
         raise CheckpointError(path, "the tensor data is corrupt (weights_sha256 does not match)")
+    if metadata.get("format") == "epochal" and int(metadata.get("format_version", 1)) < 2:
+        weights = from_layout_1(weights)
     build = json.loads(metadata["build_config"]) if "build_config" in metadata else None
     return Bundle(weights=weights, config={"build_config": build} if build else {})
 

@@ -149,6 +149,10 @@ def _fn_name(fn: Any) -> str:
 def _loss_entry(loss: Any) -> Any:
     if loss is None or isinstance(loss, str):
         return loss
+    if isinstance(loss, Mapping):  # one loss per output of a multi-output model
+        return {"per_output": {str(k): _loss_entry(v) for k, v in loss.items()}}
+    if isinstance(loss, list | tuple):
+        return {"per_output": [_loss_entry(v) for v in loss]}
     cls = type(loss)
     if cls is not losses_module.Loss and getattr(losses_module, cls.__name__, None) is cls:
         return {"class_name": type(loss).__name__, "config": loss.get_config()}
@@ -267,6 +271,11 @@ def resolve_compile_extras(
 def _resolve_loss(entry: Any, custom_objects: Mapping[str, Any] | None) -> Any:
     if entry is None or isinstance(entry, str):
         return entry
+    if "per_output" in entry:
+        per_output = entry["per_output"]
+        if isinstance(per_output, Mapping):
+            return {k: _resolve_loss(v, custom_objects) for k, v in per_output.items()}
+        return [_resolve_loss(v, custom_objects) for v in per_output]
     if "class_name" in entry:
         cls = get_registered_object(entry["class_name"], custom_objects) or getattr(
             losses_module, entry["class_name"], None

@@ -4,8 +4,11 @@ The file is a safetensors file: every tensor and numpy array of the state is a n
 and the ``__metadata__`` header holds a JSON skeleton of the state (dicts, lists, tuples,
 numbers, strings, ``None``) that refers to those entries, the format version, the
 fingerprint of the model the state belongs to (names, shapes, dtypes of its ``state_dict``)
-and a sha256 checksum over the skeleton and every entry. Loading never executes code, and a
-truncated or altered file is reported as :class:`CorruptStateError`.
+and a sha256 checksum over the skeleton and every entry. The skeleton and the checksum are
+those of the optimizer state in model files (:mod:`epochal.saving._tree`,
+:func:`epochal.saving._bundle.digest`): one codec and one checksum for every nested state.
+Loading never executes code, and a truncated or altered file is reported as
+:class:`CorruptStateError`. Files of format version 1 (an earlier codec) still load.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from epochal._io import atomic_write
+from epochal.saving import _tree
+from epochal.saving._bundle import digest
 
 __all__ = [
     "FORMAT_VERSION",
@@ -36,8 +40,11 @@ __all__ = [
     "write_state",
 ]
 
-FORMAT_VERSION = 1
+# 2: the codec of model files (saving._tree) and their checksum (saving._bundle.digest).
+# 1: a codec and a sha256 of its own; still read.
+FORMAT_VERSION = 2
 _KIND = "epochal.training_state"
+_SKELETON = "__skeleton__"
 
 
 class CorruptStateError(ValueError):
@@ -55,64 +62,21 @@ def fingerprint(state_dict: Mapping[str, torch.Tensor]) -> list[list[Any]]:
     ]
 
 
-def _encode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
-    if isinstance(value, torch.Tensor):
-        key = f"t{len(tensors)}"
-        tensors[key] = value.detach().cpu().contiguous().clone()
-        return {"__tensor__": key}
-    if isinstance(value, np.ndarray | np.generic):
-        array = np.asarray(value)
-        key = f"t{len(tensors)}"
-        flat = np.ascontiguousarray(array).reshape(-1)
-        tensors[key] = torch.from_numpy(flat.view(np.uint8).copy())
-        return {
-            "__ndarray__": key,
-            "dtype": array.dtype.str,
-            "shape": list(array.shape),
-            "scalar": isinstance(value, np.generic),
-        }
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Mapping):
-        return {
-            "__dict__": [
-                [_encode(k, tensors, where), _encode(v, tensors, f"{where}.{k}")]
-                for k, v in value.items()
-            ]
-        }
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, tensors, f"{where}[{i}]") for i, v in enumerate(value)]}
-    if isinstance(value, list):
-        return [_encode(v, tensors, f"{where}[{i}]") for i, v in enumerate(value)]
-    raise TypeError(
-        f"Cannot store {type(value).__name__} at {where} in a training state: only tensors, "
-        "numpy arrays, numbers, strings, None, and dicts/lists/tuples of them are allowed."
-    )
+def _digest(skeleton: str, tensors: Mapping[str, torch.Tensor]) -> str:
+    """The one tensor checksum of epochal's files (:func:`epochal.saving._bundle.digest`),
+    over the skeleton and every entry in name order."""
+    text = torch.frombuffer(bytearray(skeleton.encode()), dtype=torch.uint8)
+    return digest([(_SKELETON, text), *sorted(tensors.items())])
 
 
-def _decode(value: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
-    if isinstance(value, list):
-        return [_decode(v, tensors) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "__tensor__" in value:
-        return tensors[value["__tensor__"]]
-    if "__ndarray__" in value:
-        raw = tensors[value["__ndarray__"]].numpy().tobytes()
-        array = np.frombuffer(raw, dtype=np.dtype(value["dtype"])).reshape(value["shape"]).copy()
-        return array[()] if value["scalar"] else array
-    if "__tuple__" in value:
-        return tuple(_decode(v, tensors) for v in value["__tuple__"])
-    return {_decode(k, tensors): _decode(v, tensors) for k, v in value["__dict__"]}
-
-
-def _checksum(skeleton: str, tensors: Mapping[str, torch.Tensor]) -> str:
-    digest = hashlib.sha256(skeleton.encode())
+def _v1_checksum(skeleton: str, tensors: Mapping[str, torch.Tensor]) -> str:
+    # How format-version-1 files were summed; read-only, so that old backups still load.
+    summed = hashlib.sha256(skeleton.encode())
     for key in sorted(tensors):
         tensor = tensors[key]
-        digest.update(f"{key}:{tensor.dtype}:{list(tensor.shape)}".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+        summed.update(f"{key}:{tensor.dtype}:{list(tensor.shape)}".encode())
+        summed.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return summed.hexdigest()
 
 
 def encode_state(state: Any, model_fingerprint: list[list[Any]] | None = None) -> bytes:
@@ -122,15 +86,20 @@ def encode_state(state: Any, model_fingerprint: list[list[Any]] | None = None) -
         TypeError: when ``state`` holds an object that has no pickle-free encoding.
     """
     tensors: dict[str, torch.Tensor] = {}
-    skeleton = json.dumps(_encode(state, tensors, "state"))
+    skeleton = json.dumps(_tree.encode(state, "state", tensors), allow_nan=False)
+    # Own copies: safetensors refuses tensors that share memory (tied weights, views).
+    tensors = {name: t.contiguous().clone() for name, t in tensors.items()}
     metadata = {
         "kind": _KIND,
         "format_version": str(FORMAT_VERSION),
         "fingerprint": json.dumps(model_fingerprint),
         "skeleton": skeleton,
-        "sha256": _checksum(skeleton, tensors),
+        "sha256": _digest(skeleton, tensors),
     }
     return st_save(tensors, metadata=metadata)
+
+
+_CHECKSUMS = {1: _v1_checksum, 2: _digest}
 
 
 def _header(data: bytes) -> dict[str, Any]:
@@ -159,15 +128,15 @@ def decode_state(
         if metadata.get("kind") != _KIND:
             raise CorruptStateError("not an epochal training-state file")
         version = int(metadata["format_version"])
-        if version != FORMAT_VERSION:
+        if version not in _CHECKSUMS:
             raise IncompatibleStateError(
                 f"{source} was written in training-state format version {version}; this "
-                f"version of epochal reads version {FORMAT_VERSION} only. Resume with the "
-                "epochal version that wrote it, or delete the backup to start over."
+                f"version of epochal reads versions {', '.join(map(str, _CHECKSUMS))}. Resume "
+                "with the epochal version that wrote it, or delete the backup to start over."
             )
         tensors = st_load(data)
         skeleton = metadata["skeleton"]
-        if _checksum(skeleton, tensors) != metadata["sha256"]:
+        if _CHECKSUMS[version](skeleton, tensors) != metadata["sha256"]:
             raise CorruptStateError("checksum mismatch: the contents were altered")
         saved_print = json.loads(metadata["fingerprint"])
     except IncompatibleStateError:
@@ -176,7 +145,10 @@ def decode_state(
         raise CorruptStateError(f"{source} is corrupted: {exc}") from None
     if model_fingerprint is not None and saved_print is not None:
         _check_fingerprint(saved_print, model_fingerprint, source)
-    return _decode(json.loads(skeleton), tensors)
+    try:
+        return _tree.decode(json.loads(skeleton), tensors)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CorruptStateError(f"{source} is corrupted: {exc}") from None
 
 
 def _check_fingerprint(saved: list[list[Any]], current: list[list[Any]], source: str) -> None:

@@ -21,7 +21,7 @@ from epochal._naming import snake_case
 from epochal.losses import mean_absolute_error, mean_squared_error
 
 __all__ = [
-    "AUC",
+    "ACCURACY_ALIASES",
     "Accuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
@@ -30,12 +30,10 @@ __all__ = [
     "MeanMetricWrapper",
     "MeanSquaredError",
     "Metric",
-    "Precision",
-    "Recall",
     "SparseCategoricalAccuracy",
+    "accuracy_alias",
     "binary_accuracy",
     "categorical_accuracy",
-    "get",
     "mean_absolute_error",
     "mean_squared_error",
     "sparse_categorical_accuracy",
@@ -320,152 +318,3 @@ class MeanSquaredError(MeanMetricWrapper):
 class MeanAbsoluteError(MeanMetricWrapper):
     def __init__(self, name: str = "mean_absolute_error") -> None:
         super().__init__(mean_absolute_error, name, "down")
-
-
-class _ConfusionMetric(Metric):
-    """Counts true/false positives/negatives at a threshold, on the device."""
-
-    direction = "up"
-
-    def __init__(self, name: str | None = None, thresholds: float = 0.5) -> None:
-        super().__init__(name)
-        self.threshold = thresholds
-        self.reset()
-
-    def reset(self) -> None:
-        self.tp: torch.Tensor | float = 0.0
-        self.fp: torch.Tensor | float = 0.0
-        self.fn_: torch.Tensor | float = 0.0
-
-    def update(
-        self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
-    ) -> None:
-        pred = (y_pred > self.threshold).float()
-        true = (y_true.reshape(y_pred.shape) > 0.5).float()
-        weight: torch.Tensor | float = 1.0
-        if sample_weight is not None:
-            weight = sample_weight.reshape(y_pred.shape[:1] + (1,) * (y_pred.dim() - 1)).float()
-        self.tp = self.tp + (pred * true * weight).sum()
-        self.fp = self.fp + (pred * (1 - true) * weight).sum()
-        self.fn_ = self.fn_ + ((1 - pred) * true * weight).sum()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"tp": _detach(self.tp), "fp": _detach(self.fp), "fn": _detach(self.fn_)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.tp, self.fp, self.fn_ = state["tp"], state["fp"], state["fn"]
-
-    def _ratio(self, num: Any, den: Any) -> torch.Tensor:
-        num_t = torch.as_tensor(num, dtype=torch.float32)
-        den_t = torch.as_tensor(den, dtype=torch.float32, device=num_t.device)
-        return torch.where(den_t > 0, num_t / den_t.clamp_min(1e-30), torch.zeros_like(num_t))
-
-
-class Precision(_ConfusionMetric):
-    def __init__(self, name: str = "precision", thresholds: float = 0.5) -> None:
-        super().__init__(name, thresholds)
-
-    def result(self) -> torch.Tensor:
-        return self._ratio(self.tp, torch.as_tensor(self.tp) + torch.as_tensor(self.fp))
-
-
-class Recall(_ConfusionMetric):
-    def __init__(self, name: str = "recall", thresholds: float = 0.5) -> None:
-        super().__init__(name, thresholds)
-
-    def result(self) -> torch.Tensor:
-        return self._ratio(self.tp, torch.as_tensor(self.tp) + torch.as_tensor(self.fn_))
-
-
-class AUC(Metric):
-    """Area under the ROC curve from a fixed grid of thresholds (Keras' default of 200)."""
-
-    direction = "up"
-
-    def __init__(self, name: str = "auc", num_thresholds: int = 200) -> None:
-        super().__init__(name)
-        eps = 1e-7
-        inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
-        self.thresholds = torch.tensor([-eps, *inner, 1 + eps])
-        self.reset()
-
-    def reset(self) -> None:
-        self.pos: torch.Tensor | float = 0.0
-        self.neg: torch.Tensor | float = 0.0
-
-    def update(
-        self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: torch.Tensor | None = None
-    ) -> None:
-        pred = y_pred.reshape(-1, 1).float()
-        true = (y_true.reshape(-1, 1) > 0.5).float()
-        w = 1.0 if sample_weight is None else sample_weight.reshape(-1, 1).float()
-        above = (pred > self.thresholds.to(pred.device)).float()
-        self.pos = self.pos + (above * true * w).sum(0)
-        self.neg = self.neg + (above * (1 - true) * w).sum(0)
-
-    def result(self) -> torch.Tensor:
-        pos = torch.as_tensor(self.pos, dtype=torch.float32)
-        neg = torch.as_tensor(self.neg, dtype=torch.float32, device=pos.device)
-        if pos.dim() == 0:
-            return torch.zeros(())
-        tpr = pos / pos[0].clamp_min(1e-30)
-        fpr = neg / neg[0].clamp_min(1e-30)
-        return torch.trapz(tpr.flip(0), fpr.flip(0))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"pos": _detach(self.pos), "neg": _detach(self.neg)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.pos, self.neg = state["pos"], state["neg"]
-
-
-_BY_NAME: dict[str, tuple[Callable[..., torch.Tensor], Direction]] = {
-    "mse": (mean_squared_error, "down"),
-    "mean_squared_error": (mean_squared_error, "down"),
-    "mae": (mean_absolute_error, "down"),
-    "mean_absolute_error": (mean_absolute_error, "down"),
-    "binary_accuracy": (binary_accuracy, "up"),
-    "categorical_accuracy": (categorical_accuracy, "up"),
-    "sparse_categorical_accuracy": (sparse_categorical_accuracy, "up"),
-}
-
-_CLASSES: dict[str, Callable[[], Metric]] = {
-    "auc": AUC,
-    "precision": Precision,
-    "recall": Recall,
-}
-
-
-def get(identifier: Any, loss_name: str | None = None) -> Metric:
-    """Resolves a Keras metric identifier (name, function, or Metric) to a Metric.
-
-    A string keeps its spelling as the logs key (``"acc"`` is logged as ``acc``), a function
-    is logged under its ``__name__``, an object under its ``name``.
-
-    Raises:
-        ValueError: for an unknown metric name, listing the known ones.
-        TypeError: for something that is neither a string, a callable nor a Metric.
-    """
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key in ACCURACY_ALIASES:
-            return Accuracy(name=identifier, loss_name=loss_name)
-        if key in _BY_NAME:
-            fn, direction = _BY_NAME[key]
-            return MeanMetricWrapper(fn, name=identifier, direction=direction)
-        if key in _CLASSES:
-            metric = _CLASSES[key]()
-            metric.name = identifier
-            return metric
-        known = sorted({*ACCURACY_ALIASES, *_BY_NAME, *_CLASSES})
-        raise ValueError(f"Unknown metric {identifier!r}. Known names: {', '.join(known)}.")
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise TypeError(
-        f"`metrics` entries must be a string, a callable or an epochal.metrics.Metric. "
-        f"Received: {identifier!r}"
-    )

@@ -34,18 +34,18 @@ import numpy as np
 import torch
 
 from epochal._validation import check_bool, check_number, check_str
+from epochal.optimizers.schedules import LearningRateSchedule
+from epochal.optimizers.schedules import serialize as serialize_schedule
 
-__all__ = [
-    "SGD",
-    "Adagrad",
-    "Adam",
-    "AdamW",
-    "LearningRate",
-    "Nadam",
-    "Optimizer",
-    "RMSprop",
-    "get",
-]
+__all__ = ["LearningRate", "Optimizer"]
+
+#: Keras 3's message when code sets the rate of an optimizer driven by a schedule.
+SCHEDULE_NOT_SETTABLE = (
+    "This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` "
+    "constructor argument, hence its learning rate is not settable. If you need the learning "
+    "rate to be settable, you should instantiate the optimizer with a float `learning_rate` "
+    "argument."
+)
 
 
 def _warn_lr_attribute(class_name: str) -> None:
@@ -110,7 +110,7 @@ class LearningRate:
         return f"{self._optimizer.name}/learning_rate"
 
     def numpy(self) -> np.float32:
-        return np.float32(self._optimizer._learning_rate)
+        return np.float32(self._optimizer._base_rate())
 
     @property
     def value(self) -> torch.Tensor:
@@ -211,7 +211,9 @@ class Optimizer:
     variables lazily the same way).
 
     Args:
-        learning_rate: Initial learning rate. Defaults to the class' Keras default.
+        learning_rate: Initial learning rate, or a
+            :class:`~epochal.optimizers.schedules.LearningRateSchedule` asked for the rate
+            of each update (``schedule(iterations)``). Defaults to the class' Keras default.
         weight_decay: Keras 3's decoupled weight decay (see the module docstring). Defaults
             to `None` (none; ``AdamW``: 0.004).
         decay: Keras 2 time-based decay (see module docstring). Defaults to `0.0`.
@@ -231,7 +233,7 @@ class Optimizer:
 
     def __init__(
         self,
-        learning_rate: float | None = None,
+        learning_rate: float | LearningRateSchedule | None = None,
         *,
         weight_decay: float | None = None,
         decay: float = 0.0,
@@ -255,7 +257,13 @@ class Optimizer:
             learning_rate = lr
         if learning_rate is None:
             learning_rate = self.default_learning_rate
-        _check_number("learning_rate", learning_rate)
+        self._schedule: LearningRateSchedule | None = None
+        self._schedule_cache: tuple[int, float] | None = None
+        if isinstance(learning_rate, LearningRateSchedule):
+            self._schedule = learning_rate
+            learning_rate = 0.0
+        else:
+            _check_number("learning_rate", learning_rate)
         _check_number("decay", decay)
         if weight_decay is not None:
             _check_number("weight_decay", weight_decay)
@@ -339,7 +347,7 @@ class Optimizer:
         kwargs = dict(_fast_kwargs(self.torch_class, plain, self.torch_kwargs))
         if "weight_decay" in inspect.signature(self.torch_class).parameters:
             kwargs["weight_decay"] = 0.0  # decoupled, applied by step() (Keras 3)
-        kwargs["lr"] = self._learning_rate
+        kwargs["lr"] = self.current_learning_rate()
         self.torch_optimizer = self.torch_class(plain, **kwargs)
         self._group_scales = [1.0 for _ in self.torch_optimizer.param_groups]
         self._decayed = [p for p in plain if self._use_weight_decay(p, names.get(id(p)))]
@@ -400,6 +408,12 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
+        if isinstance(value, LearningRateSchedule):
+            self._schedule, self._schedule_cache = value, None
+            self._apply_lr()
+            return
+        if self._schedule is not None:
+            raise TypeError(SCHEDULE_NOT_SETTABLE)
         if isinstance(value, LearningRate):
             value = value.item()
         elif isinstance(value, torch.Tensor | np.ndarray):
@@ -420,11 +434,29 @@ class Optimizer:
         _warn_lr_attribute(type(self).__name__)
         self.learning_rate = value
 
+    @property
+    def schedule(self) -> LearningRateSchedule | None:
+        """The learning-rate schedule given as ``learning_rate``, else None."""
+        return self._schedule
+
+    def _base_rate(self) -> float:
+        """The rate before Keras 2 ``decay``: ``schedule(iterations)`` or the set rate."""
+        if self._schedule is None:
+            return self._learning_rate
+        cache = self._schedule_cache
+        if cache is None or cache[0] != self.iterations:
+            value = self._schedule(self.iterations)
+            if isinstance(value, torch.Tensor):
+                value = value.detach().to("cpu", torch.float32)
+            cache = (self.iterations, _float32(float(value)))
+            self._schedule_cache = cache
+        return cache[1]
+
     def current_learning_rate(self) -> float:
         """The rate the next update will use (``learning_rate`` with ``decay`` applied)."""
         if self.decay:
-            return self._learning_rate / (1.0 + self.decay * self.iterations)
-        return self._learning_rate
+            return self._base_rate() / (1.0 + self.decay * self.iterations)
+        return self._base_rate()
 
     def _apply_lr(self) -> None:
         if self.torch_optimizer is None:
@@ -448,7 +480,7 @@ class Optimizer:
         opt = self._require()
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm:
             self._clip(opt)
-        if self.decay:
+        if self.decay or self._schedule is not None:
             self._apply_lr()
         if self.weight_decay:
             self._apply_weight_decay()
@@ -493,7 +525,7 @@ class Optimizer:
     def state_dict(self) -> dict[str, Any]:
         return {
             "torch": self._require().state_dict(),
-            "learning_rate": self._learning_rate,
+            "learning_rate": self._base_rate(),
             "iterations": self.iterations,
             "decay": self.decay,
         }
@@ -505,15 +537,19 @@ class Optimizer:
             for group in opt.param_groups:
                 if "weight_decay" in group:
                     group["weight_decay"] = 0.0
-        self._learning_rate = float(state["learning_rate"])
+        if self._schedule is None:  # a schedule's rate follows from `iterations`
+            self._learning_rate = float(state["learning_rate"])
         self.iterations = int(state["iterations"])
         self.decay = float(state.get("decay", self.decay))
         self._apply_lr()
 
     def get_config(self) -> dict[str, Any]:
+        rate: Any = self._learning_rate
+        if self._schedule is not None:
+            rate = serialize_schedule(self._schedule)
         config: dict[str, Any] = {
             "name": self.name,
-            "learning_rate": self._learning_rate,
+            "learning_rate": rate,
             "weight_decay": self.weight_decay,
             "decay": self.decay,
         }
@@ -524,7 +560,8 @@ class Optimizer:
         return config
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(learning_rate={self._learning_rate})"
+        rate = self._schedule if self._schedule is not None else self._learning_rate
+        return f"{type(self).__name__}(learning_rate={rate})"
 
 
 def _fast_kwargs(
@@ -559,6 +596,7 @@ def _fast_kwargs(
 _RANGES: dict[str, tuple[str, float, float, bool]] = {
     "momentum": ("momentum", 0.0, 1.0, True),
     "alpha": ("rho", 0.0, 1.0, False),
+    "rho": ("rho", 0.0, 1.0, True),
     "eps": ("epsilon", 0.0, math.inf, False),
     "initial_accumulator_value": ("initial_accumulator_value", 0.0, math.inf, False),
 }
@@ -593,175 +631,3 @@ def _check_hyperparameters(owner: str, torch_kwargs: dict[str, Any]) -> None:
 
 def _check_number(name: str, value: Any) -> None:
     check_number(name, value, minimum=0, finite=True)
-
-
-class SGD(Optimizer):
-    """Stochastic gradient descent (``torch.optim.SGD``); Keras defaults."""
-
-    torch_class = torch.optim.SGD
-    default_learning_rate = 0.01
-
-    def __init__(
-        self,
-        learning_rate: float | None = None,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-        weight_decay: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, **kwargs
-        )
-
-
-class Adam(Optimizer):
-    torch_class = torch.optim.Adam
-
-    def __init__(
-        self,
-        learning_rate: float | None = None,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        amsgrad: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            learning_rate, betas=(beta_1, beta_2), eps=epsilon, amsgrad=amsgrad, **kwargs
-        )
-
-
-class AdamW(Optimizer):
-    torch_class = torch.optim.AdamW
-
-    def __init__(
-        self,
-        learning_rate: float | None = None,
-        weight_decay: float = 0.004,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        amsgrad: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        if weight_decay is None:
-            raise ValueError(
-                "AdamW: `weight_decay` must be a float (use Adam for none). "
-                "Received: weight_decay=None"
-            )
-        super().__init__(
-            learning_rate,
-            betas=(beta_1, beta_2),
-            eps=epsilon,
-            amsgrad=amsgrad,
-            weight_decay=weight_decay,
-            **kwargs,
-        )
-
-
-class RMSprop(Optimizer):
-    torch_class = torch.optim.RMSprop
-
-    def __init__(
-        self,
-        learning_rate: float | None = None,
-        rho: float = 0.9,
-        momentum: float = 0.0,
-        epsilon: float = 1e-7,
-        centered: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            learning_rate, alpha=rho, momentum=momentum, eps=epsilon, centered=centered, **kwargs
-        )
-
-
-class Adagrad(Optimizer):
-    torch_class = torch.optim.Adagrad
-
-    def __init__(
-        self,
-        learning_rate: float | None = None,
-        initial_accumulator_value: float = 0.1,
-        epsilon: float = 1e-7,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            learning_rate,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=epsilon,
-            **kwargs,
-        )
-
-
-class Nadam(Optimizer):
-    torch_class = torch.optim.NAdam
-
-    def __init__(
-        self,
-        learning_rate: float | None = None,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(learning_rate, betas=(beta_1, beta_2), eps=epsilon, **kwargs)
-
-
-_BY_NAME: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "adam": Adam,
-    "adamw": AdamW,
-    "rmsprop": RMSprop,
-    "adagrad": Adagrad,
-    "nadam": Nadam,
-}
-
-
-def get(identifier: Any) -> Optimizer:
-    """Resolves ``"adam"``, an :class:`Optimizer` or a ``torch.optim.Optimizer``.
-
-    Raises:
-        ValueError: for an unknown name, listing the known ones.
-        TypeError: for anything else.
-    """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            raise ValueError(
-                f"Unknown optimizer {identifier!r}. Known names: {', '.join(sorted(_BY_NAME))}."
-            )
-        return cls()
-    if isinstance(identifier, torch.optim.Optimizer):
-        return Optimizer.wrap(identifier)
-    raise TypeError(
-        "`optimizer` must be a name such as 'adam', an epochal.optimizers.Optimizer or a "
-        f"torch.optim.Optimizer. Received: {identifier!r}"
-    )
-
-
-def from_config(class_name: str, config: dict[str, Any]) -> Optimizer:
-    """Rebuilds an optimizer saved by :meth:`Optimizer.get_config` (used by loading)."""
-    cls = _BY_NAME.get(class_name.lower())
-    if cls is None:
-        raise ValueError(f"Unknown optimizer class {class_name!r} in the saved configuration.")
-    config = dict(config)
-    config.pop("name", None)
-    decay = config.pop("decay", 0.0)
-    opt = cls(**_keras_kwargs(cls, config))
-    opt.decay = float(decay)
-    return opt
-
-
-def _keras_kwargs(cls: type[Optimizer], config: dict[str, Any]) -> dict[str, Any]:
-    """Maps saved torch keyword names back to the Keras constructor's names."""
-    mapped = dict(config)
-    if "betas" in mapped:
-        mapped["beta_1"], mapped["beta_2"] = mapped.pop("betas")
-    if "eps" in mapped:
-        mapped["epsilon"] = mapped.pop("eps")
-    if "alpha" in mapped:
-        mapped["rho"] = mapped.pop("alpha")
-    return mapped
