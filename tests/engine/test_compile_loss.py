@@ -353,3 +353,52 @@ def test_class_weight_with_the_one_target_in_a_list():
         assert all(
             _close(a, e) for a, e in zip(history.history[key], case["history"][key], strict=True)
         )
+
+
+def _functional_heads():
+    inputs = epochal.Input(shape=(4,), name="features")
+    hidden = epochal.layers.Dense(5, activation="relu", name="hidden")(inputs)
+    score = epochal.layers.Dense(1, name="score")(hidden)
+    priority = epochal.layers.Dense(3, activation="softmax", name="priority")(hidden)
+    model = epochal.Model(inputs, [score, priority], device="cpu")
+    with torch.no_grad():
+        for name in ("hidden", "score", "priority"):
+            kernel, bias = WEIGHTS[name]
+            layer = model.get_layer(name)
+            layer.kernel.copy_(torch.tensor(kernel))
+            layer.bias.copy_(torch.tensor(bias))
+    return model
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["loss_list_loss_weights", "loss_dict_metrics_dict", "sample_weight_metrics_vs_weighted"],
+)
+def test_a_functional_model_logs_as_keras(name):
+    """The same cases on ``epochal.Model(inputs, [score, priority])``: output layer names."""
+    case = FIXTURE["cases"][name]
+    model = _functional_heads()
+    model.compile(
+        optimizer=epochal.optimizers.SGD(learning_rate=FIXTURE["learning_rate"]),
+        **case["compile"],
+    )
+    kwargs = {}
+    val_x = DATA["val_x"].astype(np.float32)
+    validation = (val_x, _targets(case["y"], "val_"))
+    if case["sample_weight"] == "one":
+        kwargs["sample_weight"] = DATA["sample_weight"].astype(np.float32)
+        validation = (*validation, DATA["val_sample_weight"].astype(np.float32))
+    history = model.fit(
+        DATA["x"].astype(np.float32),
+        _targets(case["y"]),
+        batch_size=FIXTURE["batch_size"],
+        epochs=FIXTURE["epochs"],
+        shuffle=False,
+        verbose=0,
+        validation_data=validation,
+        **kwargs,
+    )
+    assert sorted(history.history) == sorted(case["history"])
+    for key, values in case["history"].items():
+        actual = history.history[key]
+        assert all(_close(a, e) for a, e in zip(actual, values, strict=True)), (key, actual, values)
