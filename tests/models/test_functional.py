@@ -233,8 +233,11 @@ def test_guide_model_evaluates_like_keras_with_a_loss_per_output(weighted):
     logs = model.evaluate(x, [d["priority"], d["department"]], verbose=0, return_dict=True)
     expected = KERAS["guide"]["evaluate"]["weighted" if weighted else "plain"]
     assert logs["loss"] == pytest.approx(expected["loss"], rel=1e-5)
-    # TODO(outputs): Keras also logs `priority_loss` / `department_loss`; the multi-output
-    # compile of branch `outputs` adds them (the lead wires it).
+    # Keras also logs each output's unweighted loss under its output name.
+    assert sorted(logs) == ["department_loss", "loss", "priority_loss"]
+    weights = [1.0, 0.2] if weighted else [1.0, 1.0]
+    total = weights[0] * logs["priority_loss"] + weights[1] * logs["department_loss"]
+    assert logs["loss"] == pytest.approx(total, rel=1e-5)
     predicted = model.predict(x, verbose=0)
     for got, want in zip(predicted, KERAS["guide"]["predict"], strict=True):
         np.testing.assert_allclose(got, np.array(want), rtol=1e-5, atol=1e-6)
@@ -276,7 +279,9 @@ def test_a_single_loss_applies_to_every_output_and_flat_metrics_are_refused():
     only_first = model.evaluate(x, y, verbose=0)
     model.compile(optimizer="sgd", loss=[None, "mse"])
     only_second = model.evaluate(x, y, verbose=0)
-    assert both == pytest.approx(only_first + only_second, rel=1e-6)
+    # [loss, per-output losses] as Keras returns them for several losses; one loss: a scalar
+    assert both[0] == pytest.approx(only_first + only_second, rel=1e-6)
+    assert both[1:] == pytest.approx([only_first, only_second], rel=1e-6)
     with pytest.raises(ValueError, match="metrics"):
         model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
     with pytest.raises(ValueError, match="2 outputs"):

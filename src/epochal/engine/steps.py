@@ -41,6 +41,8 @@ def _weights(run: Run, y: Any, sample_weight: torch.Tensor | None) -> torch.Tens
     table = run.class_weights
     if table is None or y is None:
         return sample_weight
+    if isinstance(y, list | tuple | dict):  # one output's targets in a container (fit refuses more)
+        y = next(iter(y.values())) if isinstance(y, dict) else y[0]
     labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(-1)
     weights = table[labels.long()]
     return weights if sample_weight is None else weights * sample_weight.reshape(-1)

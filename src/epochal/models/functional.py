@@ -22,11 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from epochal import losses as losses_module
 from epochal.layers import LAYER_CLASSES, InputLayer, Layer, set_trainable
 from epochal.layers import base as layer_base
 from epochal.layers.symbolic import KerasTensor, Node, flatten, inbound_nodes, map_structure
-from epochal.models.model import Model
+from epochal.models.model import Model, _check_summary_layout
 from epochal.models.summary import summarize_graph
 from epochal.saving.protocol import (
     ModuleBuilder,
@@ -412,13 +411,20 @@ class Functional(Model):
     def build(self, input_shape: Any = None) -> None:
         """A functional model is built when it is made; accepted for Keras compatibility."""
 
-    def summary(self, print_fn: Any = None, **kwargs: Any) -> None:
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions: Any = None,
+        print_fn: Any = None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        layer_range: Any = None,
+    ) -> None:
         """Prints layers (``InputLayer`` s included), output shapes, parameter counts and
-        what each layer is connected to, as Keras does for functional models."""
-        if kwargs:
-            raise TypeError(
-                f"summary() got unsupported keyword argument(s): {', '.join(sorted(kwargs))}"
-            )
+        what each layer is connected to, as Keras does for functional models. Keras' layout
+        options are refused for values other than their defaults, as in :meth:`Model.summary`.
+        """
+        _check_summary_layout(line_length, positions, expand_nested, show_trainable, layer_range)
         graph = self.graph
         rows = []
         for owner in graph.operations:
@@ -608,128 +614,15 @@ class Functional(Model):
         )
 
     # ----------------------------------------------------------------- compile
-    def compile(
-        self,
-        optimizer: Any = "rmsprop",
-        loss: Any = None,
-        metrics: Sequence[Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """As :meth:`Model.compile`; with several outputs ``loss`` may also be a list (one per
-        output) or a dict keyed by output name, a single loss applies to every output, and
-        ``loss_weights`` (list or dict) weights each output's loss in the sum (Keras' rules).
-        """
-        # TODO(outputs): the multi-output compile of branch `outputs` (per-output logs
-        # `<output>_loss`, metrics={...}, weighted_metrics) replaces this minimal version.
-        if len(self.graph.flat_outputs) == 1 or loss is None:
-            super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-            return
-        if metrics:
-            raise ValueError(
-                f"`metrics` for a model with {len(self.graph.flat_outputs)} outputs "
-                f"{self._output_keys()} must say which output each metric is for; per-output "
-                f"metrics are not supported yet by epochal. Received: metrics={metrics!r}"
-            )
-        weights = kwargs.pop("loss_weights", None)
-        combined = _PerOutputLoss(loss, weights, self._output_keys())
-        super().compile(optimizer=optimizer, loss=combined, metrics=None, **kwargs)
-        self._compile_settings["loss"] = loss
-        if weights is not None:
-            self._compile_settings["loss_weights"] = weights
-
-
-class _PerOutputLoss(losses_module.Loss):
-    """The total loss of a multi-output model: the weighted sum of one loss per output.
-
-    Targets arrive as a list in output order or a dict keyed by output name; a
-    ``sample_weight`` that is a list/dict is per output, else it weights every output.
-    """
-
-    def __init__(self, loss: Any, weights: Any, keys: list[str]) -> None:
-        super().__init__(self._total, name="loss")
-        self.keys = keys
-        self.per_output: list[losses_module.Loss | None]
-        if isinstance(loss, Mapping):
-            unknown = [k for k in loss if k not in keys]
-            if unknown:
-                raise ValueError(f"`loss` names unknown outputs {unknown}; the outputs are {keys}.")
-            self.per_output = [
-                losses_module.get(loss[k]) if loss.get(k) is not None else None for k in keys
-            ]
-        elif isinstance(loss, list | tuple):
-            if len(loss) != len(keys):
-                raise ValueError(
-                    f"`loss` is a list of {len(loss)} losses but the model has {len(keys)} "
-                    f"outputs {keys}: give one loss per output, or a dict keyed by output name."
-                )
-            self.per_output = [losses_module.get(v) if v is not None else None for v in loss]
-        else:
-            self.per_output = [losses_module.get(loss)] * len(keys)
-        if weights is None:
-            self.weights = [1.0] * len(keys)
-        elif isinstance(weights, Mapping):
-            unknown = [k for k in weights if k not in keys]
-            if unknown:
-                raise ValueError(
-                    f"`loss_weights` names unknown outputs {unknown}; the outputs are {keys}."
-                )
-            self.weights = [float(weights.get(k, 1.0)) for k in keys]
-        elif isinstance(weights, list | tuple):
-            if len(weights) != len(keys):
-                raise ValueError(
-                    f"`loss_weights` has {len(weights)} entries but the model has {len(keys)} "
-                    f"outputs {keys}."
-                )
-            self.weights = [float(w) for w in weights]
-        else:
-            raise TypeError(
-                f"`loss_weights` must be a list or a dict keyed by output name. Received: "
-                f"{weights!r}"
-            )
-
-    def _per_output(self, value: Any, what: str) -> list[Any]:
-        if isinstance(value, Mapping):
-            missing = [k for k in self.keys if k not in value]
-            if missing:
-                raise ValueError(
-                    f"`{what}` is a dict without the outputs {missing}; it needs one entry per "
-                    f"output {self.keys}."
-                )
-            return [value[k] for k in self.keys]
-        if isinstance(value, list | tuple):
-            if len(value) != len(self.keys):
-                raise ValueError(
-                    f"`{what}` has {len(value)} entries but the model has {len(self.keys)} "
-                    f"outputs {self.keys}."
-                )
-            return list(value)
-        raise ValueError(
-            f"The model has {len(self.keys)} outputs {self.keys}: `{what}` must be a list in "
-            "that order or a dict keyed by these names."
-        )
-
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
-        return self._total(y_true, y_pred, sample_weight)
-
-    def _total(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
-        targets = self._per_output(y_true, "y")
-        predictions = flatten(y_pred)
-        if isinstance(sample_weight, list | tuple | Mapping):
-            sample_weights = self._per_output(sample_weight, "sample_weight")
-        else:
-            sample_weights = [sample_weight] * len(self.keys)
-        total: torch.Tensor | None = None
-        for fn, weight, target, pred, sw in zip(
-            self.per_output, self.weights, targets, predictions, sample_weights, strict=True
-        ):
-            if fn is None:
-                continue
-            term = fn(target, pred, sw)
-            term = term * weight if weight != 1.0 else term
-            total = term if total is None else total + term
-        if total is None:
-            raise ValueError("No output has a loss: give `loss` for at least one output.")
-        return total
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """As :meth:`Model.compile` (per-output ``loss`` / ``loss_weights`` / ``metrics`` /
+        ``weighted_metrics`` by output name or position). The outputs are known here, so
+        settings that do not fit them are refused now rather than on the first batch."""
+        super().compile(*args, **kwargs)
+        structure = self.graph.output_structure
+        if self._compile_loss is not None:
+            self._compile_loss.build(structure)
+        self.compiled_metrics.build(structure)
 
 
 Model._functional_class = Functional

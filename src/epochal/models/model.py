@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from epochal import losses as losses_module
 from epochal import mixed_precision, saving
 from epochal import optimizers as optimizers_module
 from epochal._devices import resolve_device
@@ -37,6 +36,7 @@ from epochal.data import (
     split_validation,
     to_tensor,
     tree_len,
+    tree_map,
 )
 from epochal.distributed import Strategy, current_strategy
 from epochal.engine import (
@@ -49,6 +49,7 @@ from epochal.engine import (
     run_predict,
     should_validate,
 )
+from epochal.engine.compile_loss import CompiledLoss
 from epochal.engine.compiled import CompiledModule, resolve_jit_compile
 from epochal.engine.custom_steps import (
     StepLogs,
@@ -215,7 +216,8 @@ class Model(StepAPI):
         self.__dict__["_tracked_optimizers"] = {}
         self.__dict__["_built_flag"] = False
         self.__dict__["_compiling"] = False
-        self._compiled_loss_fn: losses_module.Loss | None = None
+        self._compiled_loss_fn: Any = None
+        self._compile_loss: CompiledLoss | None = None
         self.name = name or unique_name(snake_case(type(self).__name__))
         if module is None and type(self) is not Model:
             user_build = getattr(type(self), "build", None) is not getattr(Model, "build", None)
@@ -421,10 +423,14 @@ class Model(StepAPI):
         self,
         optimizer: Any = "rmsprop",
         loss: Any = None,
-        metrics: Sequence[Any] | None = None,
-        *,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
         jit_compile: Any = "auto",
         auto_scale_loss: bool = True,
+        *,
         precision: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -434,9 +440,23 @@ class Model(StepAPI):
             optimizer: Name (``"adam"``), :class:`~epochal.optimizers.Optimizer` or
                 ``torch.optim.Optimizer``. Defaults to `"rmsprop"`.
             loss: Name, :class:`~epochal.losses.Loss`, torch loss module or callable
-                ``fn(y_true, y_pred)``. Defaults to `None` (``fit`` then refuses to run).
+                ``fn(y_true, y_pred)``; for a model with several outputs also a list with
+                one loss per output or a dict ``{output_name: loss}`` (one loss alone is
+                applied to every output). Defaults to `None` (``fit`` then refuses to run).
+            loss_weights: Coefficients of the output losses in the total loss: a number
+                (one output), a list (one per output) or a dict ``{output_name: weight}``.
+                Defaults to `None` (every weight 1).
             metrics: List of names (``"accuracy"``, ``"acc"``, ``"mse"``...), functions or
-                :class:`~epochal.metrics.Metric` objects. Defaults to `None`.
+                :class:`~epochal.metrics.Metric` objects; for several outputs a list with
+                one entry per output or a dict ``{output_name: metrics}``, logged as
+                ``<output>_<metric>``. Never weighted by ``sample_weight`` /
+                ``class_weight``. Defaults to `None`.
+            weighted_metrics: Same forms as ``metrics``; these are weighted by
+                ``sample_weight`` and ``class_weight``. Defaults to `None`.
+            run_eagerly: Accepted: epochal always runs the Python step eagerly.
+                Defaults to `False`.
+            steps_per_execution: Only 1 is supported; another value warns once and runs
+                one step per call. Defaults to `1`.
             jit_compile: Keras' ``jit_compile``: `True` runs the steps' forward and backward
                 passes through ``torch.compile``; `False` and ``"auto"`` run eagerly (as Keras
                 on torch). A ``torch.compile`` mode (``"max-autotune"``...) or a dict of its
@@ -453,38 +473,59 @@ class Model(StepAPI):
         Raises:
             ValueError / TypeError: for unknown names or unsupported objects, naming them.
         """
-        ignored = {
-            "run_eagerly",
-            "steps_per_execution",
-            "weighted_metrics",
-            "loss_weights",
-        }
-        self.__dict__["_compiling"] = True
-        unknown = set(kwargs) - ignored
-        if unknown:
+        if kwargs:
             raise TypeError(
-                f"compile() got unexpected keyword argument(s): {', '.join(sorted(unknown))}"
+                f"compile() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}"
             )
-        if metrics is not None and (isinstance(metrics, str) or not isinstance(metrics, Sequence)):
-            raise TypeError(
-                f"`metrics` must be a list, e.g. metrics=['accuracy']. Received: {metrics!r}"
-            )
+        check_bool("run_eagerly", run_eagerly)
         check_bool("auto_scale_loss", auto_scale_loss)
+        check_int("steps_per_execution", steps_per_execution, minimum=1)
+        if steps_per_execution != 1:
+            _warn_once(
+                "steps_per_execution",
+                f"compile(steps_per_execution={steps_per_execution}): epochal runs one step "
+                "per call (it does not sync the host per step, which is what the setting "
+                "saves in Keras); callbacks still see every batch.",
+            )
+        for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and (
+                isinstance(value, str) or not isinstance(value, Sequence | Mapping)
+            ):
+                raise TypeError(
+                    f"`{name}` must be a list, e.g. {name}=['accuracy'], a list with one entry "
+                    f"per output or a dict {{output_name: metrics}}. Received: {value!r}"
+                )
+        if loss is None and loss_weights is not None:
+            raise ValueError("`loss_weights` was given without a `loss`.")
         jit_options = resolve_jit_compile(jit_compile)
         policy = mixed_precision.resolve(precision)
+        output_names = getattr(self, "output_names", None)
+        self.__dict__["_compiling"] = True
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss_fn = losses_module.get(loss) if loss is not None else None  # type: ignore[misc]
-        compiled_loss = self._compiled_loss_fn
+        self._compile_loss = (
+            CompiledLoss(loss, loss_weights, output_names=output_names)
+            if loss is not None
+            else None
+        )
+        single = self._compile_loss.single if self._compile_loss is not None else None
+        # The one resolved loss when there is one, else the per-output compiled loss.
+        self.loss_fn = single if single is not None else self._compile_loss  # type: ignore[misc]
         self.precision = Precision(policy, self.device, scale_loss=auto_scale_loss)
         self._jit_options = jit_options
         self._jit_cache.clear()
         self.compiled_metrics = CompiledMetrics(
-            metrics, compiled_loss.name if compiled_loss else None
+            metrics,
+            single.name if single is not None else None,
+            weighted_metrics,
+            loss=self._compile_loss,
+            output_names=output_names,
         )
         self._compile_settings = {
             "optimizer": optimizer,
             "loss": loss,
-            "metrics": list(metrics or []),
+            "loss_weights": loss_weights,
+            "metrics": metrics if isinstance(metrics, Mapping) else list(metrics or []),
+            "weighted_metrics": weighted_metrics,
         }
         self.compiled = True
         self.__dict__["_compiling"] = False
@@ -662,8 +703,9 @@ class Model(StepAPI):
         )
         should_validate(0, evaluation_freq, "evaluation_freq")
         class_weights = _class_weight_table(class_weight)
-        if self.loss_fn is not None and isinstance(y, np.ndarray | torch.Tensor):
-            check_targets(self.loss_fn, to_tensor(y))  # every label, not just the first batch
+        if self._compile_loss is not None and y is not None and is_array_like(y):
+            # every label, not just the first batch
+            self._compile_loss.check_targets(tree_map(to_tensor, y), check_targets)
         if steps_per_epoch is None and isinstance(x, Iterator):
             warnings.warn(
                 "fit() got a generator or iterator without a length and no steps_per_epoch: "
@@ -673,7 +715,7 @@ class Model(StepAPI):
                 UserWarning,
                 stacklevel=2,
             )
-        first = self._prepare(train)
+        first = self._prepare(train, class_weight)
         if validation is not None and self._can_call():
             _check_validation_fits(self.module, first, validation)
         for name, data in evaluations.items():
@@ -771,13 +813,24 @@ class Model(StepAPI):
         reducer = self.strategy.reduce_metrics if self.strategy.world_size > 1 else None
         self.compiled_metrics.set_reducer(reducer)
 
-    def _prepare(self, data: EpochIterator) -> Any:
-        """Builds the model from a first batch if needed and checks targets against the loss;
-        returns that batch's ``x``."""
+    def _prepare(self, data: EpochIterator, class_weight: Any = None) -> Any:
+        """Builds the model from a first batch if needed and checks targets against the loss
+        (and that ``class_weight`` has one output to weigh); returns that batch's ``x``."""
         first = data.first_batch()
+        targets = first[1]
+        if (
+            class_weight is not None
+            and isinstance(targets, list | tuple | Mapping)
+            and len(targets) > 1
+        ):
+            raise ValueError(
+                "`class_weight` is only supported for models with a single output (as in "
+                f"Keras); the targets have {len(targets)} entries. Pass a per-output "
+                "`sample_weight` (a list or dict of arrays) instead."
+            )
         self.build_from_batch(first[0])
-        if self.loss_fn is not None and first[1] is not None:
-            check_targets(self.loss_fn, first[1])
+        if self._compile_loss is not None and first[1] is not None:
+            self._compile_loss.check_targets(first[1], check_targets)
         return first[0]
 
     def _training_module(self) -> nn.Module:
@@ -841,7 +894,7 @@ class Model(StepAPI):
             metrics=self.compiled_metrics,
             strategy=self.strategy,
             callbacks=callbacks,
-            loss_fn=self._compiled_loss_fn,
+            loss_fn=self._compile_loss,
             optimizer=self.optimizer if training else None,
             example_input=example_input,
             state=state if state is not None else TrainState(),
@@ -932,7 +985,7 @@ class Model(StepAPI):
             logs = run_evaluate(run, data)
         if return_dict:
             return logs
-        return self._flatten_in_order(logs)
+        return self._ordered_results(logs)
 
     def predict(
         self,
@@ -1018,11 +1071,19 @@ class Model(StepAPI):
             out = (run.predict_fn or predict_step)(run, batch)
         return to_numpy(self.precision.outputs(out))
 
+    def _ordered_results(self, logs: Mapping[str, Any]) -> Any:
+        """Keras' list form of logs: compile order (loss, per-output losses, metrics) for the
+        default steps, the ``metrics`` names first for a model's own steps."""
+        if self._uses_own_steps():
+            return self._flatten_in_order(logs)
+        ordered = [logs[k] for k in self.compiled_metrics.ordered_keys(logs)]
+        return ordered[0] if len(ordered) == 1 else ordered
+
     def _batch_result(self, run: Run, return_dict: bool) -> Any:
         logs = run.metrics.results()
         if return_dict:
             return logs
-        return self._flatten_in_order(logs)
+        return self._ordered_results(logs)
 
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list[np.ndarray]:
@@ -1076,7 +1137,7 @@ class Model(StepAPI):
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss", *(m.name for m in self.compiled_metrics.metrics)]
+        return self.compiled_metrics.names
 
     # ------------------------------------------------------------------ summary
     def count_params(self) -> int:
@@ -1085,8 +1146,26 @@ class Model(StepAPI):
         buffers = sum(b.numel() for b in self.module.buffers() if b.is_floating_point())
         return sum(p.numel() for p in self.module.parameters()) + buffers
 
-    def summary(self, print_fn: Any = None) -> None:
-        """Prints a table of layers, output shapes and parameter counts."""
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions: Any = None,
+        print_fn: Any = None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        layer_range: Any = None,
+    ) -> None:
+        """Prints a table of layers, output shapes and parameter counts.
+
+        Args:
+            print_fn: Called with the table instead of ``print``. Defaults to `None`.
+            line_length, positions, expand_nested, show_trainable, layer_range: Keras'
+                layout options; only their defaults are supported (another value raises).
+
+        Raises:
+            ValueError: for a layout option epochal does not implement, naming it.
+        """
+        _check_summary_layout(line_length, positions, expand_nested, show_trainable, layer_range)
         input_shape = self.declared_input_shape()
         if input_shape is not None and not self.built:
             self._maybe_build_from_shape()  # Keras builds a model with a declared input at once
@@ -1114,7 +1193,13 @@ class Model(StepAPI):
         return cls(build(config["module"]), name=config.get("name"))
 
     def save(
-        self, filepath: Any, overwrite: bool = True, keras_compatible: bool | None = None
+        self,
+        filepath: Any,
+        overwrite: bool = True,
+        zipped: bool | None = None,
+        *,
+        keras_compatible: bool | None = None,
+        **kwargs: Any,
     ) -> None:
         """Saves architecture, weights, compile settings and optimizer state atomically
         (``.keras``, or the legacy ``.h5`` / ``.hdf5``); see :func:`epochal.saving.save_model`.
@@ -1122,24 +1207,90 @@ class Model(StepAPI):
         (``keras_compatible=None``, the default), else epochal's own; ``True`` requires
         Keras' format, ``False`` asks for epochal's.
 
+        Args:
+            filepath: Where to write; the suffix picks the format.
+            overwrite: Whether to replace an existing file. Defaults to `True`.
+            zipped: `None` or `True` (a zipped ``.keras`` archive); `False` (Keras' unzipped
+                directory) is refused. Defaults to `None`.
+            keras_compatible: See above. Defaults to `None`.
+            **kwargs: Keras' legacy ``save_format`` (only the format the suffix names) and
+                ``include_optimizer`` (only `True`); anything else is refused.
+
         Raises:
-            ValueError: for another suffix, or an architecture that cannot be described.
+            ValueError: for another suffix, an architecture that cannot be described, or
+                a setting epochal does not honour, naming it.
             FileExistsError: with ``overwrite=False`` when the file exists.
         """
+        check_bool("overwrite", overwrite)
+        if zipped is not None:
+            check_bool("zipped", zipped)
+        if zipped is False:
+            raise ValueError(
+                "save(zipped=False) (an unzipped directory) is not supported: epochal writes "
+                "a zipped .keras archive. Pass zipped=None or True."
+            )
+        include_optimizer = kwargs.pop("include_optimizer", True)
+        if include_optimizer is not True:
+            raise ValueError(
+                f"save(include_optimizer={include_optimizer!r}) is not supported: the optimizer "
+                "state is always saved. Use save_weights() for the weights alone."
+            )
+        save_format = kwargs.pop("save_format", None)
+        if save_format:
+            suffix = str(filepath).lower()
+            matches = (save_format == "keras" and suffix.endswith(".keras")) or (
+                save_format in ("h5", "hdf5") and suffix.endswith((".h5", ".hdf5"))
+            )
+            if not matches:
+                raise ValueError(
+                    "The `save_format` argument is deprecated in Keras 3: the suffix of "
+                    f"`filepath` picks the format ('.keras' or '.h5'). Received: "
+                    f"save_format={save_format!r} for filepath={str(filepath)!r}"
+                )
+        if kwargs:
+            raise ValueError(f"The following argument(s) are not supported: {sorted(kwargs)}")
         saving.save_model(self, filepath, overwrite=overwrite, keras_compatible=keras_compatible)
 
     def save_weights(
-        self, filepath: Any, overwrite: bool = True, keras_compatible: bool | None = None
+        self,
+        filepath: Any,
+        overwrite: bool = True,
+        max_shard_size: Any = None,
+        *,
+        keras_compatible: bool | None = None,
     ) -> None:
         """Saves the weights atomically (``.weights.h5``, ``.h5``, ``.hdf5``, ``.safetensors``,
         ``.pt``/``.pth``); see :func:`epochal.saving.save_weights`. ``.weights.h5`` is in
         Keras 3's layout when the model is made of epochal's built-in layers
-        (``keras_compatible`` as in :meth:`save`)."""
+        (``keras_compatible`` as in :meth:`save`).
+
+        Raises:
+            ValueError: for ``max_shard_size`` (sharded weights files are not supported).
+        """
+        check_bool("overwrite", overwrite)
+        if max_shard_size is not None:
+            raise ValueError(
+                f"save_weights(max_shard_size={max_shard_size!r}) is not supported: epochal "
+                "writes the weights to one file. Leave max_shard_size=None."
+            )
         saving.save_weights(self, filepath, overwrite=overwrite, keras_compatible=keras_compatible)
 
-    def load_weights(self, filepath: Any) -> None:
-        """Loads weights saved by :meth:`save_weights` or :meth:`save`; a bad file raises
-        :class:`epochal.saving.CheckpointError` and leaves the model untouched."""
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False, **kwargs: Any) -> None:
+        """Loads weights saved by :meth:`save_weights` or :meth:`save` (or by Keras); a bad
+        file raises :class:`epochal.saving.CheckpointError` and leaves the model untouched.
+
+        Raises:
+            ValueError: for ``skip_mismatch=True`` (a mismatch always raises) and for Keras
+                2's ``by_name`` / ``objects_to_skip`` or any other keyword, naming them.
+        """
+        check_bool("skip_mismatch", skip_mismatch)
+        if skip_mismatch:
+            raise ValueError(
+                "load_weights(skip_mismatch=True) is not supported: a weight that does not "
+                "fit the model raises a CheckpointError and nothing is loaded."
+            )
+        if kwargs:
+            raise ValueError(f"Invalid keyword arguments: {kwargs}")
         saving.load_weights(self, filepath)
 
 
@@ -1176,6 +1327,35 @@ def _check_validation_fits(
 
 
 _MAX_CLASSES = 1 << 22  # a 16 MiB weight table; beyond it a key is a label value
+
+
+def _check_summary_layout(
+    line_length: Any, positions: Any, expand_nested: Any, show_trainable: Any, layer_range: Any
+) -> None:
+    """Refuses Keras' summary layout options epochal does not implement, naming them."""
+    layout = {
+        "line_length": (line_length, None),
+        "positions": (positions, None),
+        "expand_nested": (expand_nested, False),
+        "show_trainable": (show_trainable, False),
+        "layer_range": (layer_range, None),
+    }
+    for name, (value, default) in layout.items():
+        if value != default:
+            raise ValueError(
+                f"summary({name}={value!r}) is not supported by epochal's summary; leave "
+                f"it at {default!r}."
+            )
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    """A warning for a Keras setting epochal tolerates without honouring, once a process."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def _class_weight_table(class_weight: Mapping[int, float] | None) -> torch.Tensor | None:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from epochal._modes import evaluating
+from epochal._validation import check_bool
 from epochal.saving import keras_format, keras_writer
 from epochal.saving._bundle import Bundle, CheckpointError
 from epochal.saving.formats import (
@@ -32,6 +33,7 @@ from epochal.saving.serialization import (
     model_config,
     model_from_config,
     resolve_compile,
+    resolve_compile_extras,
 )
 
 __all__ = ["load_model", "load_weights", "save_bundle", "save_model", "save_weights"]
@@ -390,6 +392,7 @@ def load_model(
     filepath: str | os.PathLike[str],
     custom_objects: Mapping[str, Any] | None = None,
     compile: bool = True,
+    safe_mode: bool = True,
 ) -> Any:
     """Rebuilds a model saved by :func:`save_model`: architecture, weights and (with
     ``compile=True``) optimizer, loss, metrics and optimizer state, so ``fit`` continues
@@ -400,12 +403,17 @@ def load_model(
         custom_objects: Custom layers, modules, losses and metrics by the name stored in
             the file. Defaults to `None`.
         compile: Whether to compile with the saved settings. Defaults to `True`.
+        safe_mode: Keras' guard against running code stored in a file (lambdas). epochal
+            never stores or runs code (no pickle, JSON and tensors only), so every load is
+            safe and `False` allows nothing more. Defaults to `True`.
 
     Raises:
         FileNotFoundError: when the file does not exist.
         CheckpointError: corrupt/foreign/unsafe file, a weights-only file, or mismatches.
         ValueError: naming a custom object that is neither passed nor registered.
     """
+    check_bool("compile", compile)
+    check_bool("safe_mode", safe_mode)
     kind = keras_format.sniff(filepath)
     if kind is not None:  # a file in Keras' own format (see keras_format.py)
         return _load_keras_model(filepath, kind, custom_objects, compile)
@@ -422,9 +430,12 @@ def load_model(
     if compile and settings:
         make_optimizer, loss, metrics = resolve_compile(settings, custom_objects)
         _build(model, bundle, filepath)
-        weights = settings.get("loss_weights")
-        extra = {"loss_weights": weights} if weights is not None else {}
-        model.compile(optimizer=make_optimizer(model.module), loss=loss, metrics=metrics, **extra)
+        model.compile(
+            optimizer=make_optimizer(model.module),
+            loss=loss,
+            metrics=metrics,
+            **resolve_compile_extras(settings, custom_objects),
+        )
     _build(model, bundle, filepath)
     weights = _match_weights(model, bundle.weights, filepath)
     if compile and settings and bundle.optimizer is not None and model.optimizer is not None:

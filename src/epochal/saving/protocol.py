@@ -58,14 +58,22 @@ class Saveable(Protocol):
 
     @property
     def compile_settings(self) -> Mapping[str, Any]:
-        """What ``compile`` was given: ``optimizer``, ``loss``, ``metrics``."""
+        """What ``compile`` was given: ``optimizer``, ``loss``, ``loss_weights``, ``metrics``,
+        ``weighted_metrics``."""
         ...
 
     def declared_input_shape(self) -> tuple[int, ...] | None: ...
 
     def build_from_batch(self, x: Any) -> None: ...
 
-    def compile(self, optimizer: Any = ..., loss: Any = ..., metrics: Any = ...) -> None: ...
+    def compile(
+        self,
+        optimizer: Any = ...,
+        loss: Any = ...,
+        loss_weights: Any = ...,
+        metrics: Any = ...,
+        weighted_metrics: Any = ...,
+    ) -> None: ...
 
     def architecture(self, describe: ModuleDescriber) -> dict[str, Any]:
         """The class-specific part of the architecture (``describe`` each sub-module)."""

@@ -27,6 +27,7 @@ __all__ = [
     "model_from_config",
     "register_serializable",
     "resolve_compile",
+    "resolve_compile_extras",
 ]
 
 _REGISTRY: dict[str, Any] = {}
@@ -196,16 +197,75 @@ def _optimizer_entry(optimizer: Any) -> dict[str, Any]:
 
 
 def compile_config(model: Saveable) -> dict[str, Any] | None:
-    """The compile settings of ``model`` (None when it was never compiled)."""
+    """The compile settings of ``model`` (None when it was never compiled): the optimizer,
+    the loss (one, a list or a dict per output), ``loss_weights``, ``metrics`` and
+    ``weighted_metrics`` (lists, lists per output or dicts per output)."""
     if not model.compiled or model.optimizer is None:
         return None
     raw = model.compile_settings
-    return {
+    config = {
         "optimizer": _optimizer_entry(model.optimizer),
-        "loss": _loss_entry(raw.get("loss")),
-        "metrics": [_metric_entry(m) for m in raw.get("metrics", [])],
-        **({"loss_weights": raw["loss_weights"]} if raw.get("loss_weights") is not None else {}),
+        "loss": _per_output(raw.get("loss"), _loss_entry),
+        "metrics": _metrics_entry(raw.get("metrics") or []),
     }
+    if raw.get("loss_weights") is not None:
+        config["loss_weights"] = raw["loss_weights"]
+    if raw.get("weighted_metrics") is not None:
+        config["weighted_metrics"] = _metrics_entry(raw["weighted_metrics"])
+    return config
+
+
+_PER_OUTPUT = "per_output"  # marks a dict {output_name: setting} among entries
+
+
+def _per_output(value: Any, entry: Callable[[Any], Any]) -> Any:
+    """One loss entry, or a list / dict of them (one per output)."""
+    if isinstance(value, Mapping):
+        return {_PER_OUTPUT: {k: None if v is None else entry(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return [None if v is None else entry(v) for v in value]
+    return entry(value)
+
+
+def _metrics_entry(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {_PER_OUTPUT: {k: _metrics_entry(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return [_metrics_entry(v) for v in value]
+    return _metric_entry(value)
+
+
+def _resolve_per_output(entry: Any, resolve: Callable[[Any], Any]) -> Any:
+    if isinstance(entry, Mapping) and _PER_OUTPUT in entry:
+        return {k: None if v is None else resolve(v) for k, v in entry[_PER_OUTPUT].items()}
+    if isinstance(entry, list):
+        return [None if v is None else resolve(v) for v in entry]
+    return resolve(entry)
+
+
+def _resolve_metrics(entry: Any, custom_objects: Mapping[str, Any] | None) -> Any:
+    if entry is None:
+        return None
+    if isinstance(entry, Mapping) and _PER_OUTPUT in entry:
+        return {k: _resolve_metrics(v, custom_objects) for k, v in entry[_PER_OUTPUT].items()}
+    if isinstance(entry, list):
+        return [_resolve_metrics(v, custom_objects) for v in entry]
+    return _resolve_metric(entry, custom_objects)
+
+
+def resolve_compile_extras(
+    config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The ``loss_weights`` and ``weighted_metrics`` of :func:`compile_config` output, as
+    ``compile`` keywords (empty when they were not given)."""
+    extras: dict[str, Any] = {}
+    if config.get("loss_weights") is not None:
+        extras["loss_weights"] = config["loss_weights"]
+    if config.get("weighted_metrics") is not None:
+        extras["weighted_metrics"] = _resolve_metrics(config["weighted_metrics"], custom_objects)
+    return extras
 
 
 def _resolve_loss(entry: Any, custom_objects: Mapping[str, Any] | None) -> Any:
@@ -261,8 +321,8 @@ def resolve_compile(
     Raises:
         ValueError: naming a custom loss, metric or class that cannot be found.
     """
-    loss = _resolve_loss(config.get("loss"), custom_objects)
-    metrics = [_resolve_metric(m, custom_objects) for m in config.get("metrics", [])]
+    loss = _resolve_per_output(config.get("loss"), lambda e: _resolve_loss(e, custom_objects))
+    metrics = _resolve_metrics(config.get("metrics") or [], custom_objects)
     entry = config["optimizer"]
 
     def make_optimizer(module: nn.Module) -> Any:
