@@ -94,6 +94,16 @@ class ArraySource:
         start = index * self.batch_size
         size = self.local_samples if order is not None else self.num_samples
         stop = min(start + self.batch_size, size)
+        x, y, sample_weight = self.x, self.y, self.sample_weight
+        if (
+            order is not None
+            and not self._per_batch_copy
+            and sample_weight is None
+            and type(x) is torch.Tensor
+            and type(y) is torch.Tensor
+        ):  # the common case, without the per-part tree walk
+            idx = order[start:stop]
+            return x.index_select(0, idx), y.index_select(0, idx), None
         if order is None:
 
             def take(t: torch.Tensor) -> torch.Tensor:
@@ -104,7 +114,7 @@ class ArraySource:
             def take(t: torch.Tensor) -> torch.Tensor:
                 return t.index_select(0, idx)
 
-        batch = (tree_map(take, self.x), tree_map(take, self.y), tree_map(take, self.sample_weight))
+        batch = (tree_map(take, x), tree_map(take, y), tree_map(take, sample_weight))
         if self._per_batch_copy:
             return tree_map(lambda t: t.to(self.device, non_blocking=True), batch)
         return batch
