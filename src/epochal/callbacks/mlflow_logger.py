@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from epochal._validation import check_str
+from epochal.callbacks._run_settings import run_settings
 from epochal.callbacks.callback import Callback
 
 __all__ = ["MLflowLogger"]
@@ -147,19 +148,9 @@ class MLflowLogger(Callback):
         return {}
 
     def _run_params(self) -> dict[str, Any]:
-        values: dict[str, Any] = {k: v for k, v in self.params.items() if k in ("epochs", "steps")}
-        model = self.model
-        values["model"] = type(model).__name__
-        values["model.params"] = sum(p.numel() for p in model.module.parameters())
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None and hasattr(optimizer, "get_config"):
-            values.update({f"optimizer.{k}": v for k, v in optimizer.get_config().items()})
-        loss_fn = getattr(model, "loss_fn", None)
-        if loss_fn is not None:
-            values["loss"] = getattr(loss_fn, "name", type(loss_fn).__name__)
-        names = getattr(model, "metrics_names", None)
-        if names:
-            values["metrics"] = ",".join(names[1:])
+        values = run_settings(self.model, self.params)
+        if "metrics" in values:
+            values["metrics"] = ",".join(values["metrics"])  # MLflow params are strings
         values.update(self.log_params)
         return values
 

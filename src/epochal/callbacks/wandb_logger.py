@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from epochal._validation import check_int
+from epochal.callbacks._run_settings import run_settings
 from epochal.callbacks.callback import Callback
 
 __all__ = ["WandbLogger"]
@@ -183,20 +184,8 @@ class WandbLogger(Callback):
         self._owns_run = True
 
     def _run_config(self) -> dict[str, Any]:
-        values: dict[str, Any] = {k: v for k, v in self.params.items() if k in ("epochs", "steps")}
-        model = self.model
-        values["model"] = type(model).__name__
-        values["model.params"] = sum(p.numel() for p in model.module.parameters())
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None and hasattr(optimizer, "get_config"):
-            values.update({f"optimizer.{k}": v for k, v in optimizer.get_config().items()})
-        loss_fn = getattr(model, "loss_fn", None)
-        if loss_fn is not None:
-            values["loss"] = getattr(loss_fn, "name", type(loss_fn).__name__)
-        names = getattr(model, "metrics_names", None)
-        if names:
-            values["metrics"] = list(names[1:])
-        evaluation_sets = getattr(getattr(model, "train_state", None), "evaluation_sets", ())
+        values = run_settings(self.model, self.params)
+        evaluation_sets = getattr(getattr(self.model, "train_state", None), "evaluation_sets", ())
         if evaluation_sets:
             values["evaluation_sets"] = list(evaluation_sets)
         values.update(self.config)
