@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+import xxhash
 
-__all__ = ["Bundle", "CheckpointError", "Refused", "digest", "from_numpy", "to_numpy"]
+__all__ = [
+    "DIGEST_ALGORITHM",
+    "Bundle",
+    "CheckpointError",
+    "Digest",
+    "Refused",
+    "digest",
+    "digest_matches",
+    "from_numpy",
+    "raw_view",
+    "to_numpy",
+]
 
 
 class CheckpointError(ValueError):
@@ -75,9 +88,12 @@ def to_numpy(tensor: torch.Tensor) -> tuple[np.ndarray, str | None]:
     return tensor.numpy().copy(), None
 
 
-def from_numpy(array: np.ndarray, torch_dtype: str | None) -> torch.Tensor:
-    """Inverse of :func:`to_numpy`."""
-    tensor = torch.from_numpy(np.array(array, copy=True))
+def from_numpy(array: np.ndarray, torch_dtype: str | None, *, copy: bool = True) -> torch.Tensor:
+    """Inverse of :func:`to_numpy` (``copy=False``: the tensor shares ``array``'s memory,
+    for an array the caller owns, such as one h5py just read)."""
+    if not (array.flags.c_contiguous and array.flags.writeable):
+        copy = True
+    tensor = torch.from_numpy(np.array(array, copy=True) if copy else array)
     if torch_dtype is not None:
         dtype = {str(k): k for k in _RAW_VIEWS}.get(torch_dtype)
         if dtype is None:
@@ -86,23 +102,101 @@ def from_numpy(array: np.ndarray, torch_dtype: str | None) -> torch.Tensor:
     return tensor
 
 
-def _raw_view(tensor: torch.Tensor) -> tuple[np.ndarray, str | None]:
+def raw_view(tensor: torch.Tensor) -> tuple[np.ndarray, str | None]:
     """The tensor's bytes as a numpy array sharing its memory (no copy when it is already a
-    contiguous CPU tensor)."""
+    contiguous CPU tensor), plus the torch dtype name when it travels as raw bits: what a
+    writer hands to h5py or a file, and what :class:`Digest` sums."""
     tensor = tensor.detach().cpu().contiguous()
     if tensor.dtype in _RAW_VIEWS:
         return tensor.view(_RAW_VIEWS[tensor.dtype]).numpy(), str(tensor.dtype)
     return tensor.numpy(), None
 
 
-def digest(tensors: Iterable[tuple[str, torch.Tensor]]) -> str:
-    """SHA-256 over names, dtypes, shapes and bytes: HDF5 and safetensors do not checksum
-    tensor data, so a flipped bit would otherwise load silently. The bytes are hashed where
-    they lie (no copy); files of every earlier version carry the same digest."""
-    h = hashlib.sha256()
-    for name, tensor in tensors:
-        array, raw = _raw_view(tensor)
-        h.update(f"{name}|{raw or array.dtype.str}|{array.shape}|".encode())
+#: The checksum new files record, as ``"xxh3_128:<32 hex digits>"``. xxh3 sums at memory
+#: speed (~18 GB/s here, sha256 ~1.6 GB/s), which is what lets a checkpoint be read and
+#: written at disk speed; it detects corruption (truncation, flipped bits, a file edited by
+#: accident), not tampering: epochal's readers never execute anything a file holds.
+DIGEST_ALGORITHM = "xxh3_128"
+# Files of epochal before xxh3 recorded a bare sha256 hex digest (64 digits): still verified.
+_ALGORITHMS: dict[str, Callable[[], Any]] = {
+    "xxh3_128": xxhash.xxh3_128,
+    "xxh3_64": xxhash.xxh3_64,
+    "sha256": hashlib.sha256,
+}
+
+
+def algorithm_of(recorded: str) -> str:
+    """The algorithm a recorded checksum names (``"sha256"`` for a bare hex digest).
+
+    Raises:
+        Refused: for an algorithm this version of epochal does not know.
+    """
+    name, sep, _ = recorded.partition(":")
+    if not sep:
+        return "sha256"
+    if name not in _ALGORITHMS:
+        raise Refused(
+            f"its checksum uses the algorithm {name!r}, which this version of epochal does "
+            f"not know (known: {', '.join(sorted(_ALGORITHMS))}); read it with a newer epochal"
+        )
+    return name
+
+
+class Digest:
+    """The checksum of a sequence of named tensors, fed one tensor at a time.
+
+    Each tensor adds ``"<name>|<dtype>|<shape>|"`` and then its bytes, hashed where they lie
+    (a view of the tensor's own memory: no copy), so a writer or reader can sum a tensor
+    while it holds it, in one pass. The same names, dtypes, shapes and bytes give the same
+    checksum whatever the file format. hashlib and xxhash release the interpreter lock on
+    large buffers: summing on a writer thread does not stall training.
+    """
+
+    def __init__(self, algorithm: str = DIGEST_ALGORITHM) -> None:
+        if algorithm not in _ALGORITHMS:
+            raise ValueError(
+                f"unknown checksum algorithm {algorithm!r}; accepted: {sorted(_ALGORITHMS)}"
+            )
+        self.algorithm = algorithm
+        self._hash = _ALGORITHMS[algorithm]()
+
+    def update(self, name: str, tensor: torch.Tensor) -> None:
+        """Adds one tensor (CPU or not; bfloat16 as its raw 16-bit patterns)."""
+        array, raw = raw_view(tensor)
+        self.update_array(name, array, raw)
+
+    def update_array(self, name: str, array: np.ndarray, raw: str | None = None) -> None:
+        """Adds one tensor given as a numpy array (``raw``: its torch dtype, as
+        :func:`raw_view` returns it)."""
+        self._hash.update(f"{name}|{raw or array.dtype.str}|{array.shape}|".encode())
         if array.size:
-            h.update(np.ascontiguousarray(array).data.cast("B"))
-    return h.hexdigest()
+            self._hash.update(np.ascontiguousarray(array).data.cast("B"))
+
+    def hexdigest(self) -> str:
+        """``"<algorithm>:<hex>"``; a bare hex digest for sha256, as older files hold it."""
+        value = str(self._hash.hexdigest())
+        return value if self.algorithm == "sha256" else f"{self.algorithm}:{value}"
+
+
+def digest(tensors: Iterable[tuple[str, torch.Tensor]], algorithm: str = DIGEST_ALGORITHM) -> str:
+    """The checksum epochal records for named tensors (see :class:`Digest`): HDF5 and
+    safetensors do not checksum tensor data, so a flipped bit would otherwise load
+    silently. ``algorithm`` defaults to xxh3_128; ``"sha256"`` gives the digest files
+    written before it carry."""
+    summed = Digest(algorithm)
+    for name, tensor in tensors:
+        summed.update(name, tensor)
+    return summed.hexdigest()
+
+
+def digest_matches(tensors: Iterable[tuple[str, torch.Tensor]], recorded: Any) -> bool:
+    """Whether ``tensors`` have the checksum ``recorded`` (in the algorithm it names;
+    `None` never matches).
+
+    Raises:
+        Refused: the recorded checksum names an algorithm this version does not know.
+    """
+    if recorded is None:
+        return False
+    text = recorded.decode("utf-8") if isinstance(recorded, bytes) else str(recorded)
+    return hmac.compare_digest(digest(tensors, algorithm_of(text)), text)

@@ -33,7 +33,14 @@ import torch
 
 from epochal._io import atomic_write
 from epochal._version import __version__
-from epochal.saving._bundle import Bundle, CheckpointError, Refused, digest, from_layout_1
+from epochal.saving._bundle import (
+    Bundle,
+    CheckpointError,
+    Refused,
+    digest,
+    digest_matches,
+    from_layout_1,
+)
 from epochal.saving._h5 import read_h5, write_h5
 
 __all__ = [
@@ -262,7 +269,8 @@ def _read_safetensors(path: Path) -> Bundle:
         names = list(handle.keys())
         order = json.loads(metadata["weight_names"]) if "weight_names" in metadata else names
         weights = {n: handle.get_tensor(n) for n in order}
-    if "weights_sha256" in metadata and digest(weights.items()) != metadata["weights_sha256"]:
+    recorded = metadata.get("weights_sha256")  # the value names its algorithm (xxh3_128:...)
+    if recorded is not None and not digest_matches(weights.items(), recorded):
         raise CheckpointError(path, "the tensor data is corrupt (weights_sha256 does not match)")
     if metadata.get("format") == "epochal" and int(metadata.get("format_version", 1)) < 2:
         weights = from_layout_1(weights)

@@ -46,7 +46,7 @@ from torch import nn
 from epochal import optimizers as optimizers_module
 from epochal.layers import LAYER_CLASSES, InputLayer, Layer
 from epochal.saving import _tree
-from epochal.saving._bundle import CheckpointError, Refused, digest, from_numpy
+from epochal.saving._bundle import CheckpointError, Refused, digest_matches, from_numpy
 from epochal.saving.protocol import model_class
 from epochal.saving.serialization import get_registered_object
 
@@ -255,7 +255,7 @@ def _read_v3_h5(source: Any, kfile: KerasFile, optimizer_state: bool) -> None:
                 for key, node in kfile.layers.items()
                 for i, a in enumerate(_flatten(node))
             )
-            if digest(stored) != _text(expected):
+            if not digest_matches(stored, _text(expected)):
                 raise Refused("the tensor data is corrupt (epochal_weights_sha256 does not match)")
         extra = f.get("epochal_optimizer") if optimizer_state else None
         if isinstance(extra, h5py.Group):
@@ -263,7 +263,7 @@ def _read_v3_h5(source: Any, kfile: KerasFile, optimizer_state: bool) -> None:
             tensors = {
                 n: _tensor(extra, f"t{i}", f"the optimizer tensor {n}") for i, n in enumerate(names)
             }
-            if digest(tensors.items()) != _text(extra.attrs.get("tensors_sha256")):
+            if not digest_matches(tensors.items(), extra.attrs.get("tensors_sha256")):
                 raise Refused("the optimizer state is corrupt (tensors_sha256 does not match)")
             state = json.loads(_text(extra.attrs["optimizer_state"]))
             kfile.epochal["optimizer"] = _tree.decode(state, tensors)

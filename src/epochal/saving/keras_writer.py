@@ -40,7 +40,7 @@ from epochal._io import atomic_write
 from epochal._version import __version__
 from epochal.layers import LAYER_CLASSES, InputLayer, Layer
 from epochal.saving import _tree
-from epochal.saving._bundle import digest, to_numpy
+from epochal.saving._bundle import digest, raw_view
 from epochal.saving.keras_format import keras_layer_paths
 
 __all__ = ["KERAS_TARGET_VERSION", "keras_obstacle", "write_keras_model", "write_keras_weights"]
@@ -258,7 +258,7 @@ def _write_vars(group: h5py.Group, tensors: list[torch.Tensor], name: str) -> No
     variables = group.create_group("vars")
     variables.attrs["name"] = name
     for index, tensor in enumerate(tensors):
-        array, raw = to_numpy(tensor)
+        array, raw = raw_view(tensor)
         if raw is not None:
             array = tensor.detach().float().cpu().numpy()
         variables.create_dataset(str(index), data=array)
@@ -337,7 +337,7 @@ def weights_h5(model: Any, with_optimizer: bool) -> bytes:
             extra.attrs["tensor_names"] = json.dumps(list(stored))
             extra.attrs["tensors_sha256"] = digest(stored.items())
             for index, tensor in enumerate(stored.values()):
-                array, raw = to_numpy(tensor)
+                array, raw = raw_view(tensor)
                 dataset = extra.create_dataset(f"t{index}", data=array)
                 if raw is not None:
                     dataset.attrs["torch_dtype"] = raw

@@ -4,11 +4,12 @@ The file is a safetensors file: every tensor and numpy array of the state is a n
 and the ``__metadata__`` header holds a JSON skeleton of the state (dicts, lists, tuples,
 numbers, strings, ``None``) that refers to those entries, the format version, the
 fingerprint of the model the state belongs to (names, shapes, dtypes of its ``state_dict``)
-and a sha256 checksum over the skeleton and every entry. The skeleton and the checksum are
-those of the optimizer state in model files (:mod:`epochal.saving._tree`,
+and a checksum over the skeleton and every entry (xxh3_128, recorded as
+``"xxh3_128:<hex>"``; files of format version 2 hold sha256, still verified). The skeleton
+and the checksum are those of the optimizer state in model files (:mod:`epochal.saving._tree`,
 :func:`epochal.saving._bundle.digest`): one codec and one checksum for every nested state.
 Loading never executes code, and a truncated or altered file is reported as
-:class:`CorruptStateError`. Files of format version 1 (an earlier codec) still load.
+:class:`CorruptStateError`. Files of format versions 1 (an earlier codec) and 2 (sha256) still load.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from safetensors.torch import save as st_save
 
 from epochal._io import atomic_write, write_buffers
 from epochal.saving import _tree
-from epochal.saving._bundle import digest
+from epochal.saving._bundle import Refused, digest, digest_matches
 
 __all__ = [
     "FORMAT_VERSION",
@@ -40,9 +41,10 @@ __all__ = [
     "write_state",
 ]
 
-# 2: the codec of model files (saving._tree) and their checksum (saving._bundle.digest).
+# 3: the codec of model files (saving._tree) and their checksum (saving._bundle.digest,
+#    xxh3_128, the algorithm named in the value). 2: the same with sha256; still read.
 # 1: a codec and a sha256 of its own; still read.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _KIND = "epochal.training_state"
 _SKELETON = "__skeleton__"
 
@@ -62,11 +64,16 @@ def fingerprint(state_dict: Mapping[str, torch.Tensor]) -> list[list[Any]]:
     ]
 
 
+def _entries(skeleton: str, tensors: Mapping[str, torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
+    """What the checksum covers: the skeleton, then every entry in name order."""
+    text = torch.frombuffer(bytearray(skeleton.encode()), dtype=torch.uint8)
+    return [(_SKELETON, text), *sorted(tensors.items())]
+
+
 def _digest(skeleton: str, tensors: Mapping[str, torch.Tensor]) -> str:
     """The one tensor checksum of epochal's files (:func:`epochal.saving._bundle.digest`),
     over the skeleton and every entry in name order."""
-    text = torch.frombuffer(bytearray(skeleton.encode()), dtype=torch.uint8)
-    return digest([(_SKELETON, text), *sorted(tensors.items())])
+    return digest(_entries(skeleton, tensors))
 
 
 def _v1_checksum(skeleton: str, tensors: Mapping[str, torch.Tensor]) -> str:
@@ -144,7 +151,16 @@ def _stream(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> list[
     return pieces
 
 
-_CHECKSUMS = {1: _v1_checksum, 2: _digest}
+def _v1_matches(skeleton: str, tensors: Mapping[str, torch.Tensor], recorded: str) -> bool:
+    return _v1_checksum(skeleton, tensors) == recorded
+
+
+def _matches(skeleton: str, tensors: Mapping[str, torch.Tensor], recorded: str) -> bool:
+    return digest_matches(_entries(skeleton, tensors), recorded)
+
+
+# Per format version: whether the recorded checksum matches the contents.
+_CHECKSUMS = {1: _v1_matches, 2: _matches, 3: _matches}
 
 
 def _header(data: bytes) -> dict[str, Any]:
@@ -181,11 +197,13 @@ def decode_state(
             )
         tensors = st_load(data)
         skeleton = metadata["skeleton"]
-        if _CHECKSUMS[version](skeleton, tensors) != metadata["sha256"]:
+        if not _CHECKSUMS[version](skeleton, tensors, metadata["sha256"]):
             raise CorruptStateError("checksum mismatch: the contents were altered")
         saved_print = json.loads(metadata["fingerprint"])
     except IncompatibleStateError:
         raise
+    except Refused as exc:  # a checksum algorithm of a newer epochal
+        raise IncompatibleStateError(f"{source}: {exc}") from None
     except (SafetensorError, KeyError, ValueError, TypeError) as exc:
         raise CorruptStateError(f"{source} is corrupted: {exc}") from None
     if model_fingerprint is not None and saved_print is not None:
