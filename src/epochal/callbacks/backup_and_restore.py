@@ -41,8 +41,9 @@ class BackupAndRestore(Callback, RunGuard):
 
     The backup is one file, ``backup_dir/training_state.safetensors``, written atomically and
     checked by a checksum (xxh3_128) on load. With ``async_save`` (the default) the step
-    that saves only copies the state to host memory (reused buffers, page-locked for accelerator tensors)
-    and a background thread writes the file while training goes on: at most one write is in
+    that saves only copies the state to host memory (reused buffers, page-locked for
+    accelerator tensors) and a background thread writes the file while training goes on:
+    at most one write is in
     flight (the next save waits for it), so the last complete backup is never older than
     two save intervals, a failed write raises :class:`~epochal.saving.async_writer.
     BackgroundWriteError` naming the file at the next step, and the write in flight is

@@ -25,13 +25,14 @@ import io
 import json
 import os
 import re
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from epochal._io import atomic_write
+from epochal._io import atomic_write, write_buffers
 from epochal._version import __version__
 from epochal.saving._bundle import (
     Bundle,
@@ -41,7 +42,7 @@ from epochal.saving._bundle import (
     digest_matches,
     from_layout_1,
 )
-from epochal.saving._h5 import read_h5, write_h5
+from epochal.saving._h5 import H5Image, read_h5, write_h5
 
 __all__ = [
     "MODEL_SUFFIXES",
@@ -104,15 +105,14 @@ def _write_h5_file(tmp: Path, bundle: Bundle) -> None:
     # HDF5 is built in memory and written with plain file I/O: a full disk then raises
     # OSError here instead of failing inside the HDF5 library, where it can crash the
     # interpreter (seen as a segfault when the disk filled mid-write).
-    buffer = io.BytesIO()
-    write_h5(buffer, bundle)
-    with open(tmp, "wb") as handle:
-        handle.write(buffer.getbuffer())
+    image = H5Image()
+    write_h5(image, bundle)
+    write_buffers(tmp, image.pieces())
 
 
 def _write_keras(tmp: Path, bundle: Bundle) -> None:
-    buffer = io.BytesIO()
-    write_h5(buffer, Bundle(weights=bundle.weights, optimizer=bundle.optimizer))
+    image = H5Image()
+    write_h5(image, Bundle(weights=bundle.weights, optimizer=bundle.optimizer))
     config = {k: bundle.config.get(k) for k in ("model_config", "compile_config", "build_config")}
     metadata = {
         "format": "epochal",
@@ -122,7 +122,10 @@ def _write_keras(tmp: Path, bundle: Bundle) -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr("metadata.json", json.dumps(metadata))
         zf.writestr("config.json", json.dumps(config))
-        zf.writestr("model.weights.h5", buffer.getvalue())
+        info = zipfile.ZipInfo("model.weights.h5", date_time=time.localtime()[:6])
+        with zf.open(info, "w", force_zip64=image.size >= 1 << 31) as member:
+            for piece in image.pieces():
+                member.write(piece)
 
 
 def _write_safetensors(tmp: Path, bundle: Bundle) -> None:
@@ -288,7 +291,11 @@ def _read_torch(path: Path) -> Bundle:
             "Upgrade torch or convert the file to .safetensors.",
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # Memory-mapped (torch's zip format, the default since 1.6): tensors are views of
+        # the file, read as used; a legacy-format file is read whole.
+        state = torch.load(
+            path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
+        )
     except Exception as exc:
         raise CheckpointError(
             path,

@@ -47,6 +47,7 @@ from epochal import optimizers as optimizers_module
 from epochal.layers import LAYER_CLASSES, InputLayer, Layer
 from epochal.saving import _tree
 from epochal.saving._bundle import CheckpointError, Refused, digest_matches, from_numpy
+from epochal.saving._h5 import dataset_array
 from epochal.saving.protocol import model_class
 from epochal.saving.serialization import get_registered_object
 
@@ -176,7 +177,7 @@ def _array(group: h5py.Group, key: str, what: str) -> np.ndarray:
         raise Refused(f"{what} is a virtual or external dataset; only stored data is read")
     if dataset.dtype.kind not in "biuf":
         raise Refused(f"{what} has dtype {dataset.dtype}; accepted: numeric tensors")
-    return np.asarray(dataset[()])
+    return dataset_array(dataset)  # memory-mapped when large and stored plainly
 
 
 def _as_tensor(array: np.ndarray) -> torch.Tensor:

@@ -21,7 +21,6 @@ and epochal restore.
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import os
 import zipfile
@@ -36,11 +35,12 @@ import torch
 from epochal import losses as losses_module
 from epochal import metrics as metrics_module
 from epochal import optimizers as optimizers_module
-from epochal._io import atomic_write
+from epochal._io import atomic_write, write_buffers
 from epochal._version import __version__
 from epochal.layers import LAYER_CLASSES, InputLayer, Layer
 from epochal.saving import _tree
 from epochal.saving._bundle import digest, raw_view
+from epochal.saving._h5 import H5Image
 from epochal.saving.keras_format import keras_layer_paths
 
 __all__ = ["KERAS_TARGET_VERSION", "keras_obstacle", "write_keras_model", "write_keras_weights"]
@@ -301,10 +301,14 @@ def _keras_slots(model: Any) -> list[np.ndarray] | None:
     return slots
 
 
-def weights_h5(model: Any, with_optimizer: bool) -> bytes:
+def weights_h5(model: Any, with_optimizer: bool) -> H5Image:
     """Keras 3's weights layout for ``model`` (``layers/<path>/vars/<i>``), plus epochal's
-    marker, checksum and optimizer state where Keras does not look."""
-    buffer = io.BytesIO()
+    marker, checksum and optimizer state where Keras does not look: an in-memory image
+    that keeps the tensors by reference (written with ``image.pieces()``)."""
+    buffer = H5Image()
+    for _, layer in keras_layer_paths(model):
+        for weight in getattr(layer, "weights", []):
+            buffer.holds(raw_view(weight)[0])
     tensors: list[tuple[str, torch.Tensor]] = []
     with h5py.File(buffer, "w") as f:
         f.attrs["epochal_format"] = MARKER
@@ -327,6 +331,7 @@ def weights_h5(model: Any, with_optimizer: bool) -> bytes:
                 group = f.create_group("optimizer").create_group("vars")
                 group.attrs["name"] = optimizer.name
                 for index, array in enumerate(slots):
+                    buffer.holds(array)
                     group.create_dataset(str(index), data=array)
         if with_optimizer and optimizer is not None and optimizer.built and slots is None:
             # Keras has no counterpart for this optimizer's state: epochal's own copy
@@ -338,10 +343,15 @@ def weights_h5(model: Any, with_optimizer: bool) -> bytes:
             extra.attrs["tensors_sha256"] = digest(stored.items())
             for index, tensor in enumerate(stored.values()):
                 array, raw = raw_view(tensor)
+                buffer.holds(array)
                 dataset = extra.create_dataset(f"t{index}", data=array)
                 if raw is not None:
                     dataset.attrs["torch_dtype"] = raw
-    return buffer.getvalue()
+    return buffer
+
+
+def _now() -> tuple[int, int, int, int, int, int]:
+    return datetime.datetime.now().timetuple()[:6]
 
 
 def _write(path: str | os.PathLike[str], produce: Callable[[Path], None]) -> Path:
@@ -350,11 +360,10 @@ def _write(path: str | os.PathLike[str], produce: Callable[[Path], None]) -> Pat
 
 def write_keras_weights(path: str | os.PathLike[str], model: Any) -> Path:
     """Writes ``model``'s weights as Keras 3's ``.weights.h5`` (atomically)."""
-    data = weights_h5(model, with_optimizer=False)
+    image = weights_h5(model, with_optimizer=False)
 
     def produce(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
+        write_buffers(tmp, image.pieces())
 
     return _write(path, produce)
 
@@ -377,6 +386,9 @@ def write_keras_model(path: str | os.PathLike[str], model: Any) -> Path:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr("metadata.json", json.dumps(metadata))
             zf.writestr("config.json", json.dumps(config))
-            zf.writestr("model.weights.h5", weights)
+            info = zipfile.ZipInfo("model.weights.h5", date_time=_now())
+            with zf.open(info, "w", force_zip64=weights.size >= 1 << 31) as member:
+                for piece in weights.pieces():
+                    member.write(piece)
 
     return _write(path, produce)
