@@ -1,25 +1,31 @@
 """Checkpoint I/O against raw safetensors, in one process, interleaved.
 
-The model is the issue's 96 MiB MLP (six 2048x2048 Dense layers, Adam). For every format
-epochal writes, each round times one epochal save and one raw
-``safetensors.torch.save_file`` + fsync of the same tensors, then one epochal load and one
-raw ``load_file`` + ``load_state_dict`` (a lazy mmap alone reads nothing); the ratio is raw
-time / epochal time (1.0 = as fast as raw, higher is faster), the median over rounds.
-``.keras`` also holds the optimizer state (three times the bytes): its row is also reported
-per byte written. ``.weights.h5`` and ``.keras`` are written in Keras' layout (issue 13). A
-last line compares ``load_weights`` of a Keras-written ``.weights.h5`` with epochal's own.
+The model is the issue's 96 MiB MLP (six 2048x2048 Dense layers, Adam). Each round visits
+every format in turn and times, back to back, one raw ``safetensors.torch.save_file`` +
+fsync of the same tensors, one epochal save, one raw ``load_file`` + ``load_state_dict``
+(a lazy mmap alone reads nothing) and one epochal load; every ratio is raw time / epochal
+time of the same round (1.0 = as fast as raw, higher is faster), and the table shows the
+median over rounds with its min-max. ``.keras`` also holds the optimizer state (three times
+the bytes) and is rebuilt from its config by ``load_model``: its row is also reported per
+byte. ``.weights.h5`` and ``.keras`` are written in Keras' layout (issue 13). A last line
+compares ``load_weights`` of a Keras-written ``.weights.h5`` with epochal's own.
 
-    PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python benchmarks/checkpoint_io.py
+    PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python benchmarks/checkpoint_io.py --rounds 7
     ... --quick            (a 16 MiB model, 3 rounds: a smoke run)
+    ... --profile          (also cProfile one save and one load per format: top functions)
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +54,50 @@ def _raw_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _timed(fn) -> float:
+def _timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
+def _ops(model: epochal.Model, suffix: str, target: Path) -> tuple[Callable, Callable]:
+    if suffix == ".keras":
+        return (lambda: model.save(target, overwrite=True)), (lambda: epochal.load_model(target))
+    save = lambda: model.save_weights(target, overwrite=True)  # noqa: E731
+    return save, (lambda: model.load_weights(target))
+
+
+def _cell(values: list[float]) -> str:
+    return f"**{statistics.median(values):.2f}** ({min(values):.2f}-{max(values):.2f})"
+
+
+def profile(model: epochal.Model, folder: Path, top: int = 8) -> None:
+    """cProfile of one save and one load per format (after a warm-up of each)."""
+    for suffix in FORMATS:
+        save, load = _ops(model, suffix, folder / f"p{suffix}")
+        save(), load()
+        for what, fn in (("save", save), ("load", load)):
+            prof = cProfile.Profile()
+            prof.enable()
+            fn()
+            prof.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(prof, stream=out).sort_stats("tottime")
+            stats.print_stats(top)
+            total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+            print(f"\n### {suffix} {what}: {total * 1e3:.0f} ms under cProfile")
+            body = out.getvalue().split("filename:lineno(function)", 1)[-1]
+            for line in body.strip().splitlines():
+                parts = line.split(None, 5)
+                if len(parts) == 6:
+                    print(f"    {float(parts[1]) * 1e3:7.1f} ms  {parts[5][-90:]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--profile", action="store_true")
     parser.add_argument("--dir", default=None, help="where files go (default: a temp dir)")
     args = parser.parse_args()
     width, depth, rounds = (1024, 4, 3) if args.quick else (2048, 6, args.rounds)
@@ -66,41 +106,47 @@ def main() -> None:
     mib = sum(t.numel() * t.element_size() for t in tensors.values()) / 2**20
     folder = Path(args.dir or tempfile.mkdtemp(prefix="epochal-io-"))
     raw = folder / "raw.safetensors"
-    rows = []
-    for suffix in FORMATS:
-        target = folder / f"m{suffix}"
-        writes, reads, sizes = [], [], []
-        for _ in range(rounds):
-            raw_write = _timed(lambda: _raw_save(tensors, raw))
-            if suffix == ".keras":
-                ours_write = _timed(lambda t=target: model.save(t, overwrite=True))
-            else:
-                ours_write = _timed(lambda t=target: model.save_weights(t, overwrite=True))
-            sizes.append(target.stat().st_size / raw.stat().st_size)
-            raw_read = _timed(lambda: model.module.load_state_dict(load_file(str(raw))))
-            if suffix == ".keras":
-                ours_read = _timed(lambda t=target: epochal.load_model(t))
-            else:
-                ours_read = _timed(lambda t=target: model.load_weights(t))
-            writes.append(raw_write / ours_write)
-            reads.append(raw_read / ours_read)
-        per_byte = statistics.median(sizes)
-        rows.append((suffix, per_byte, statistics.median(writes), statistics.median(reads)))
-        target.unlink()
-    raw_mibs = mib / statistics.median(
-        [_timed(lambda: _raw_save(tensors, raw)) for _ in range(rounds)]
+    raw_read = lambda: model.module.load_state_dict(load_file(str(raw)))  # noqa: E731
+    ops = {suffix: _ops(model, suffix, folder / f"m{suffix}") for suffix in FORMATS}
+    for save, load in ops.values():  # warm-up: first-call costs, page cache
+        save(), load()
+    cols = ("raw_w", "w", "raw_r", "r")
+    times: dict[str, dict[str, list[float]]] = {s: {c: [] for c in cols} for s in FORMATS}
+    sizes: dict[str, float] = {}
+    for _ in range(rounds):
+        for suffix, (save, load) in ops.items():
+            cell = times[suffix]
+            cell["raw_w"].append(_timed(lambda: _raw_save(tensors, raw)))
+            cell["w"].append(_timed(save))
+            cell["raw_r"].append(_timed(raw_read))
+            cell["r"].append(_timed(load))
+            sizes[suffix] = (folder / f"m{suffix}").stat().st_size / raw.stat().st_size
+    raw_w = statistics.median(t for s in FORMATS for t in times[s]["raw_w"])
+    raw_r = statistics.median(t for s in FORMATS for t in times[s]["raw_r"])
+    print(
+        f"model: {depth} x Dense({width}), weights {mib:.0f} MiB; raw safetensors: write+fsync "
+        f"{mib / raw_w:.0f} MiB/s, read {mib / raw_r:.0f} MiB/s (medians); {rounds} rounds, "
+        "formats interleaved; ratio = raw time / epochal time in the same round, median "
+        "(min-max)"
     )
     print(
-        f"model: {depth} x Dense({width}), weights {mib:.0f} MiB; raw safetensors+fsync "
-        f"{raw_mibs:.0f} MiB/s; {rounds} rounds, ratios = raw time / epochal time"
+        "| format | bytes vs raw | write MiB/s | write ratio | write ratio per byte "
+        "| read MiB/s | read ratio | read ratio per byte |"
     )
-    print("| format | bytes vs raw | write ratio | read ratio | write ratio per byte |")
-    print("| --- | --- | --- | --- | --- |")
-    for suffix, per_byte, write, read in rows:
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for suffix in FORMATS:
+        cell, size = times[suffix], sizes[suffix]
+        w = [a / b for a, b in zip(cell["raw_w"], cell["w"], strict=True)]
+        r = [a / b for a, b in zip(cell["raw_r"], cell["r"], strict=True)]
         print(
-            f"| `{suffix}` | {per_byte:.2f}x | {write:.2f} | {read:.2f} | {write * per_byte:.2f} |"
+            f"| `{suffix}` | {size:.2f}x | {mib * size / statistics.median(cell['w']):.0f} "
+            f"| {_cell(w)} | {statistics.median(w) * size:.2f} "
+            f"| {mib * size / statistics.median(cell['r']):.0f} | {_cell(r)} "
+            f"| {statistics.median(r) * size:.2f} |"
         )
     keras_read_rows(model, folder, rounds)
+    if args.profile:
+        profile(model, folder)
 
 
 def _as_keras_wrote_it(path: Path) -> None:

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -415,6 +416,37 @@ def test_async_one_write_in_flight_and_fit_returns_after_the_last_is_whole(tiny_
     assert Releaser.seen_in_flight == 2  # the next save found the previous one in flight
     state = _state_io.read_state(backup.backup_path)  # whole when fit returned
     assert (state["train"]["epoch"], state["train"]["step"]) == (1, 4)
+
+
+def test_the_durable_backup_is_never_older_than_two_save_intervals(tiny_data, tmp_path):
+    # The worst case: each write lands only when the step before the next save is done.
+    # At every batch end (before this step's save), the file on disk must then hold a
+    # position at most 2 * save_freq batches back.
+    freq, done, ages = 2, [0], []
+
+    def late(path, state, fingerprint):
+        position = state["train"]["epoch"] * STEPS + state["train"]["step"]
+        deadline = time.monotonic() + 30
+        while done[0] < position + freq - 1 and time.monotonic() < deadline:
+            time.sleep(0.001)  # polls the training thread's progress, with a deadline
+        _state_io.write_state(path, state, fingerprint)
+
+    class Checker(Callback):  # runs before the guard's save of the same step
+        def on_train_batch_end(self, batch, logs=None):
+            done[0] = self.model.train_state.epoch * STEPS + batch + 1
+            durable = 0
+            if backup.backup_path.is_file():
+                train = _state_io.read_state(backup.backup_path)["train"]
+                durable = train["epoch"] * STEPS + train["step"]
+            ages.append(done[0] - durable)
+
+        def on_train_end(self, logs=None):  # before the guard's: the last write may land
+            done[0] = 1 << 30
+
+    backup = BackupAndRestore(tmp_path / "b", save_freq=freq, delete_checkpoint=False, writer=late)
+    _fit_tiny(tiny_data, [Checker(), backup])
+    assert len(ages) == 2 * STEPS and max(ages) <= 2 * freq
+    assert 2 * freq in ages  # the bound is reached: the writes really were late
 
 
 @pytest.mark.parametrize("async_save", [True, False])

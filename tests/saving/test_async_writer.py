@@ -91,3 +91,39 @@ def test_streamed_state_files_read_back_with_every_dtype(tmp_path):
     # The streamed file and safetensors' own encoding hold the same entries and metadata.
     same = _state_io.decode_state(_state_io.encode_state(state, [["w", [1], "float32"]]))
     assert torch.equal(same["f32"], back["f32"])
+
+
+def test_a_cpu_snapshot_needs_no_event_and_its_buffers_are_plain_memory(tmp_path):
+    writer = AsyncWriter("test")
+    snapshot = writer.host_copy({"w": torch.ones(4)})
+    assert not snapshot["w"].is_pinned() and writer._copies == []
+    writer.copies_done()  # nothing to wait for
+    seen = []
+    writer.submit(tmp_path / "f", lambda: seen.append(snapshot["w"].sum().item()))
+    writer.wait()
+    assert seen == [4.0]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_cuda_snapshot_lands_in_reused_pinned_buffers_before_the_write_reads_it(tmp_path):
+    writer = AsyncWriter("test")
+    live = {"w": torch.arange(1 << 20, dtype=torch.float32, device="cuda"), "n": 3}
+    seen: list[float] = []
+    for round_ in range(3):
+        live["w"].add_(1.0)  # queued on the current stream, before the copy
+        expected = float(live["w"].sum().item())
+        snapshot = writer.host_copy(live)
+        assert snapshot["w"].device.type == "cpu" and snapshot["w"].is_pinned()
+        assert len(writer._copies) == 1  # one event for the device, nothing waited for yet
+        if round_ == 0:
+            first_ptr = snapshot["w"].data_ptr()
+        assert snapshot["w"].data_ptr() == first_ptr  # the same page-locked buffer, refilled
+        live["w"].mul_(0.0)  # a later step: must not reach the snapshot
+        writer.submit(tmp_path / "f", lambda s=snapshot: seen.append(float(s["w"].sum())))
+        writer.wait()
+        assert seen[-1] == expected
+        live["w"].copy_(torch.arange(1 << 20, dtype=torch.float32, device="cuda"))
+    writer.host_copy(live)
+    writer.copies_done()
+    assert writer._copies == []

@@ -63,6 +63,8 @@ class AsyncWriter:
         self._in_flight: Path | None = None
         self._error: BackgroundWriteError | None = None
         self._buffers: dict[str, torch.Tensor] = {}
+        # CUDA events recorded after the last snapshot's copies, waited for by its write.
+        self._copies: list[Any] = []
         self.writes = 0  # writes handed over, for tests and benchmarks
 
     # ------------------------------------------------------------------ state
@@ -104,19 +106,36 @@ class AsyncWriter:
         """A copy of ``tree`` that no later training step can change.
 
         Every tensor is copied into a host buffer kept from the previous snapshot when its
-        shape and dtype match (page-locked for accelerator tensors, copied without blocking,
-        then synchronised once); dicts, lists and tuples are rebuilt, numpy arrays copied,
+        shape and dtype match; dicts, lists and tuples are rebuilt, numpy arrays copied,
         everything else (numbers, strings) kept. Waits for the write in flight first: it
         reads the buffers being reused.
+
+        A CUDA tensor goes into a page-locked buffer with a non-blocking copy queued on the
+        tensor's current stream, behind the kernels of the step that produced it (so the
+        copy sees exactly this step's values) and before any later kernel that changes it.
+        The training thread does not wait for the copies: one CUDA event per device is
+        recorded after them, and :meth:`submit`'s write waits for those events on the
+        writer thread before it reads the buffers (:meth:`copies_done` waits here, for a
+        snapshot used otherwise).
         """
         self.wait()
         used: dict[str, torch.Tensor] = {}
         pending: list[torch.device] = []
         copy = self._copy(tree, "", used, pending)
-        for device in set(pending):
-            torch.cuda.synchronize(device)
+        events = []
+        for device in dict.fromkeys(pending):
+            event = torch.cuda.Event()
+            event.record(torch.cuda.current_stream(device))
+            events.append(event)
+        self._copies = events
         self._buffers = used
         return copy
+
+    def copies_done(self) -> None:
+        """Blocks until the last snapshot's device-to-host copies have landed."""
+        events, self._copies = self._copies, []
+        for event in events:
+            event.synchronize()
 
     def _copy(
         self, obj: Any, key: str, used: dict[str, torch.Tensor], pending: list[torch.device]
@@ -142,15 +161,15 @@ class AsyncWriter:
         if tensor.is_sparse or tensor.layout != torch.strided:
             return tensor.to("cpu", copy=True)
         buffer = self._buffers.get(key)
+        accelerated = tensor.device.type == "cuda"
         if (
             key in used
             or buffer is None
             or buffer.shape != tensor.shape
-            or (buffer.dtype != tensor.dtype)
+            or buffer.dtype != tensor.dtype
+            or buffer.is_pinned() != accelerated
         ):
-            pin = tensor.device.type == "cuda"
-            buffer = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=pin)
-        accelerated = tensor.device.type == "cuda"
+            buffer = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=accelerated)
         buffer.copy_(tensor, non_blocking=accelerated)
         if accelerated:
             pending.append(tensor.device)
@@ -167,9 +186,10 @@ class AsyncWriter:
         """
         self.wait()
         target = Path(path)
+        events, self._copies = self._copies, []
         thread = threading.Thread(
             target=self._run,
-            args=(target, write),
+            args=(target, write, events),
             name=f"epochal-{self.owner}-writer",
             daemon=False,
         )
@@ -179,9 +199,11 @@ class AsyncWriter:
             self.writes += 1
         thread.start()
 
-    def _run(self, target: Path, write: Callable[[], Any]) -> None:
+    def _run(self, target: Path, write: Callable[[], Any], events: list[Any]) -> None:
         error: BackgroundWriteError | None = None
         try:
+            for event in events:  # the snapshot's device-to-host copies have landed
+                event.synchronize()
             write()
         except BaseException as exc:  # reported on the training thread
             error = BackgroundWriteError(target, exc, self.owner)
