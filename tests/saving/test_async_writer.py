@@ -127,3 +127,26 @@ def test_a_cuda_snapshot_lands_in_reused_pinned_buffers_before_the_write_reads_i
     writer.host_copy(live)
     writer.copies_done()
     assert writer._copies == []
+
+
+def test_unsigned_and_float8_states_are_streamed_too(tmp_path, monkeypatch):
+    # numpy's random state is uint32: every backup holds one, and must take the streamed
+    # path (a fallback to safetensors' own encoder copies the whole state in memory).
+    state = {
+        "u32": torch.tensor([1, 2**31 + 5]).to(torch.uint32),
+        "u16": torch.tensor([65000]).to(torch.uint16),
+        "u64": torch.tensor([3]).to(torch.uint64),
+        "np_u32": np.array([4_000_000_000], dtype=np.uint32),
+        "f8": torch.ones(3).to(torch.float8_e4m3fn),
+    }
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole-in-memory fallback was used")
+
+    monkeypatch.setattr(_state_io, "encode_state", refuse)
+    path = _state_io.write_state(tmp_path / "s.safetensors", state)
+    back = _state_io.read_state(path)
+    for key in ("u32", "u16", "u64", "f8"):
+        assert back[key].dtype == state[key].dtype
+        assert back[key].view(torch.uint8).tolist() == state[key].view(torch.uint8).tolist()
+    assert back["np_u32"].tolist() == [4_000_000_000] and back["np_u32"].dtype == np.uint32

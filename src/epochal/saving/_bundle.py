@@ -76,8 +76,11 @@ def from_layout_1(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     }
 
 
-# numpy has no bfloat16: those tensors travel as their raw 16-bit patterns.
+# numpy has no bfloat16 nor float8: those tensors travel as their raw bit patterns.
 _RAW_VIEWS = {torch.bfloat16: torch.int16}
+for _name in ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz"):
+    if hasattr(torch, _name):
+        _RAW_VIEWS[getattr(torch, _name)] = torch.uint8
 
 
 def to_numpy(tensor: torch.Tensor) -> tuple[np.ndarray, str | None]:

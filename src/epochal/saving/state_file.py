@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch as _st_torch
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
@@ -115,7 +116,10 @@ def encode_state(state: Any, model_fingerprint: list[list[Any]] | None = None) -
 
 
 # safetensors' names of the dtypes a state holds; a file is a header then the raw bytes.
-_ST_DTYPES = {
+# The installed safetensors' own table where it has one (it adds the unsigned and float8
+# types: numpy's random state is uint32, and a state holding a dtype missing here is
+# written by the slower safetensors path, whole in memory).
+_ST_DTYPES: dict[torch.dtype, str] = {
     torch.float64: "F64",
     torch.float32: "F32",
     torch.float16: "F16",
@@ -127,6 +131,13 @@ _ST_DTYPES = {
     torch.uint8: "U8",
     torch.bool: "BOOL",
 }
+_ST_DTYPES.update(
+    {
+        dtype: name
+        for name, dtype in getattr(_st_torch, "_TYPES", {}).items()
+        if dtype.is_complex is False
+    }
+)
 
 
 def _stream(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> list[Any]:
