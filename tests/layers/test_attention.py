@@ -144,14 +144,14 @@ def test_functional_model_positional_and_keyword_calls_fit_and_files(tmp_path):
     history = model.fit(x, y, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     expected = model.predict(x, verbose=0)
-    for suffix in (".keras", ".h5", ".weights.h5"):
+    for suffix in (".keras", "own.keras", ".h5", ".weights.h5"):
         path = tmp_path / f"m{suffix}"
         if suffix == ".weights.h5":
             model.save_weights(path)
             other = _two_input_model()
             other.load_weights(path)
         else:
-            model.save(path)
+            model.save(path, keras_compatible=None if suffix != "own.keras" else False)
             other = load_model(path)
         np.testing.assert_allclose(other.predict(x, verbose=0), expected, atol=1e-6, rtol=0)
 
@@ -251,3 +251,126 @@ def test_config_round_trip():
         **attention.get_config(),
         "name": Attention.from_config(attention.get_config()).name,
     }
+
+
+# ---------------------------------------------------------------- Keras files both ways
+FILES = Path(__file__).resolve().parents[1] / "fixtures" / "keras_files"
+KERAS_PYTHON = Path("/work/kerasenv/bin/python")
+
+
+def scale_by(x, factor=2.0):
+    """The named function of the recorded Lambda (scripts/record_keras_attention.py)."""
+    return x * factor
+
+
+def _keras_record(name: str) -> tuple[list[np.ndarray], np.ndarray]:
+    rec = json.loads((FILES / f"{name}.json").read_text())
+    inputs = rec["inputs"]
+    x = [np.asarray(a, np.float32) for a in inputs] if name == "attention" else inputs
+    return x, np.asarray(rec["predictions"], np.float32)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_keras_written_attention_model_loads_and_predicts_as_keras(suffix):
+    x, expected = _keras_record("attention")
+    model = load_model(FILES / f"attention{suffix}", custom_objects={"scale_by": scale_by})
+    got = model.predict(x, verbose=0)
+    assert float(np.abs(got - expected).max()) <= ATOL
+    assert type(model.get_layer("mha")) is MultiHeadAttention
+    assert model.get_layer("luong").get_config()["score_mode"] == "concat"
+
+
+def test_keras_weights_file_loads_into_the_model_rebuilt_by_epochal(tmp_path):
+    x, expected = _keras_record("attention")
+    model = load_model(
+        FILES / "attention.keras", custom_objects={"scale_by": scale_by}, compile=False
+    )
+    for w in model.module.parameters():
+        torch.nn.init.zeros_(w)
+    model.load_weights(FILES / "attention.weights.h5")
+    assert float(np.abs(model.predict(x, verbose=0) - expected).max()) <= ATOL
+
+
+def test_a_keras_file_with_a_named_lambda_is_refused_without_custom_objects():
+    with pytest.raises(epochal.saving.CheckpointError, match=r"scaled.*scale_by.*custom_objects"):
+        load_model(FILES / "attention.keras")
+
+
+def test_a_keras_marshalled_lambda_is_never_run(monkeypatch):
+    import marshal
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("marshal.loads was called")
+
+    monkeypatch.setattr(marshal, "loads", forbidden)
+    with pytest.raises(epochal.saving.CheckpointError, match=r"'shift'.*lambda.*custom_objects"):
+        load_model(FILES / "lambda_python.keras")
+    x, expected = _keras_record("lambda_python")
+    model = load_model(
+        FILES / "lambda_python.keras", custom_objects={"shift": lambda t: t * 2.0 + 1.0}
+    )
+    got = model.predict(np.asarray(x, np.float32), verbose=0)
+    assert float(np.abs(got - expected).max()) <= ATOL
+
+
+def test_epochal_writes_attention_models_in_keras_layout(tmp_path):
+    model = load_model(FILES / "attention.keras", custom_objects={"scale_by": scale_by})
+    model.save(tmp_path / "again.keras")
+    model.save_weights(tmp_path / "again.weights.h5")
+    import h5py
+
+    with h5py.File(tmp_path / "again.weights.h5") as f:
+        mine: list[str] = []
+        f.visit(mine.append)
+    with h5py.File(FILES / "attention.weights.h5") as f:
+        theirs: list[str] = []
+        f.visit(theirs.append)
+    assert sorted(p for p in mine if p.startswith("layers")) == sorted(
+        p for p in theirs if p.startswith("layers")
+    )
+    x, expected = _keras_record("attention")
+    again = load_model(tmp_path / "again.keras", custom_objects={"scale_by": scale_by})
+    assert float(np.abs(again.predict(x, verbose=0) - expected).max()) <= ATOL
+
+
+_KERAS_CHECK = """
+import json, os, sys
+os.environ["KERAS_BACKEND"] = "torch"
+import keras, numpy as np
+def scale_by(x, factor=2.0):
+    return x * factor
+x = [np.asarray(a, np.float32) for a in json.load(open(sys.argv[1]))]
+model = keras.models.load_model(sys.argv[2] + "/m.keras", custom_objects={"scale_by": scale_by})
+first = model.predict(x, verbose=0)
+model.load_weights(sys.argv[2] + "/m.weights.h5")
+print(json.dumps([first.tolist(), model.predict(x, verbose=0).tolist()]))
+"""
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+@pytest.mark.skipif(not KERAS_PYTHON.exists(), reason="needs the Keras oracle environment")
+def test_real_keras_loads_the_attention_model_epochal_writes(tmp_path):
+    import subprocess
+
+    model = load_model(FILES / "attention.keras", custom_objects={"scale_by": scale_by})
+    model.fit(*_keras_record("attention"), epochs=1, verbose=0)  # not Keras' weights anymore
+    x, _ = _keras_record("attention")
+    model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "m.weights.h5")
+    expected = model.predict(x, verbose=0)
+    (tmp_path / "x.json").write_text(json.dumps([a.tolist() for a in x]))
+    (tmp_path / "check.py").write_text(_KERAS_CHECK)
+    done = subprocess.run(
+        [str(KERAS_PYTHON), str(tmp_path / "check.py"), str(tmp_path / "x.json"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"KERAS_BACKEND": "torch", "PATH": "/usr/bin:/bin"},
+    )
+    if done.returncode != 0 and "No module named 'keras'" in done.stderr:
+        pytest.skip("keras is not importable")
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded, reloaded = json.loads(done.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(np.array(loaded), expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.array(reloaded), expected, atol=1e-5, rtol=0)

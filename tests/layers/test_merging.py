@@ -67,8 +67,10 @@ def test_dot_in_a_functional_model_round_trips_every_format(tmp_path):
     rng = np.random.default_rng(0)
     x = [rng.normal(size=(4, 3, 4)).astype("float32"), rng.normal(size=(4, 5, 4)).astype("float32")]
     expected = model.predict(x, verbose=0)
-    for suffix in (".keras", ".h5"):
-        model.save(tmp_path / f"m{suffix}")
+    for suffix in (".keras", "own.keras", ".h5"):
+        model.save(
+            tmp_path / f"m{suffix}", keras_compatible=None if suffix != "own.keras" else False
+        )
         loaded = load_model(tmp_path / f"m{suffix}")
         assert loaded.get_layer("sim").get_config()["axes"] == [2, 2]
         np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-6, rtol=0)
