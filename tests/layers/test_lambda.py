@@ -131,3 +131,17 @@ def test_a_named_lambda_model_is_written_in_keras_format(tmp_path):
         "config": "times",
         "registered_name": "function",
     }
+
+
+def test_model_from_config_takes_the_function_in_custom_objects():
+    model = _model(arguments={"factor": 0.5})
+    x = np.ones((2, 4), np.float32)
+    model.predict(x, verbose=0)
+    with pytest.raises(LambdaFunctionError, match="times"):
+        epochal.Sequential.from_config(model.get_config())
+    clone = epochal.Sequential.from_config(model.get_config(), custom_objects={"times": times})
+    assert clone.layers[1].function is times and clone.layers[1].arguments == {"factor": 0.5}
+    inputs = epochal.Input((4,))
+    functional = epochal.Model(inputs, Lambda(times, name="t")(inputs))
+    again = type(functional).from_config(functional.get_config(), custom_objects={"times": times})
+    np.testing.assert_allclose(again.predict(x, verbose=0), 2 * x)
