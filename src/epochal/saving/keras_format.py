@@ -105,8 +105,19 @@ _OPTIMIZER_TOLERATED: dict[str, tuple[Any, ...]] = {
     "jit_compile": (False, True),
     "is_legacy_optimizer": (False,),
 }
-# Sub-layer groups in the order their weights come in ``layer.weights`` (then the others).
-_CHILD_ORDER = ("forward_layer", "backward_layer", "cell", "layer")
+# Sub-layer groups in the order their weights come in ``layer.weights`` (then the others);
+# MultiHeadAttention's projections in the order Keras creates them.
+_CHILD_ORDER = (
+    "forward_layer",
+    "backward_layer",
+    "cell",
+    "layer",
+    "query_dense",
+    "key_dense",
+    "gate_dense",
+    "value_dense",
+    "output_dense",
+)
 
 
 def keras_snake_case(name: str) -> str:
@@ -472,6 +483,12 @@ def _layer_config(
             f"load_model(..., custom_objects={{{class_name!r}: ...}}) or register it",
         )
     custom = get_registered_object(class_name, custom_objects) is not None
+    resolve = getattr(cls, "resolve_functions", None)
+    if resolve is not None:  # Lambda: its functions by name, never Keras' marshalled code
+        try:
+            raw = resolve(raw, lambda key: get_registered_object(key, custom_objects))
+        except ValueError as exc:
+            raise _refuse(path, name, class_name, str(exc)) from exc
     config: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "dtype" and cls is not InputLayer:

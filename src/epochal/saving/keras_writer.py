@@ -75,6 +75,11 @@ def _layer_entry(layer: Any) -> dict[str, Any]:
             raise NotKerasExpressible(
                 f"the layer {layer.name!r} has a custom {key} function, which Keras cannot rebuild"
             )
+        if isinstance(value, dict) and value.get("class_name") == "__lambda__":
+            raise NotKerasExpressible(
+                f"the Lambda layer {layer.name!r} wraps a Python lambda, which Keras can only "
+                "rebuild from its code (epochal writes functions by name only)"
+            )
         if key in ("layer", "backward_layer") and isinstance(value, dict):
             sub = getattr(layer, "forward_layer" if key == "layer" else key, None)
             config[key] = _layer_entry(sub) if isinstance(sub, Layer) else value
@@ -251,6 +256,10 @@ def _own_and_children(layer: Any) -> tuple[list[torch.Tensor], dict[str, Any]]:
         }
     if name == "TimeDistributed":
         return [], {"layer": layer.layer}
+    if name == "MultiHeadAttention":
+        keys = ("query_dense", "key_dense", "gate_dense", "value_dense", "output_dense")
+        children: dict[str, Any] = {k: getattr(layer, k) for k in keys if hasattr(layer, k)}
+        return [], {**children, "_softmax": [], "_dropout_layer": []}
     return list(layer.weights), {}
 
 
@@ -269,8 +278,8 @@ def _write_layer(group: h5py.Group, layer: Any) -> None:
     _write_vars(group, own, str(getattr(layer, "name", type(layer).__name__)))
     for key, child in children.items():
         sub = group.create_group(key)
-        if isinstance(child, list):  # a recurrent layer's cell: its variables
-            _write_vars(sub, child, f"{layer.name}_cell")
+        if isinstance(child, list):  # a recurrent layer's cell, or a weightless sub-layer
+            _write_vars(sub, child, f"{layer.name}_cell" if key == "cell" else key.strip("_"))
         else:
             _write_layer(sub, child)
 
