@@ -285,3 +285,31 @@ def test_a_schedule_reads_only_its_own_cpu_scalar_per_step(monkeypatch):
     assert 2 * 40 <= len(devices) <= 2 * 40 + 20  # one scalar per update (2 x 40 steps)
     with torch.device("meta"):  # another default device: the schedule stays on the CPU
         assert schedule(3).device.type == "cpu"
+
+
+def test_torchmetrics_metric_adds_no_per_step_sync(host_reads):
+    """A torchmetrics metric is updated on the device each step and computed only when its
+    value is read (once per epoch here), with and without a batch hook that keeps logs."""
+    torchmetrics = pytest.importorskip("torchmetrics")
+
+    def reads(samples: int, **fit_kwargs) -> int:
+        model = _model("sgd")
+        model.compile(
+            optimizer="sgd",
+            loss=epochal.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[
+                torchmetrics.classification.MulticlassAccuracy(
+                    num_classes=3, average="micro", validate_args=False
+                )
+            ],
+        )
+        x, y = _data(samples)
+        for key in host_reads:
+            host_reads[key] = 0
+        history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, **fit_kwargs)
+        assert len(history.history["multiclass_accuracy"]) == 2
+        return sum(host_reads.values())
+
+    assert reads(160) == reads(16)
+    hook = _BatchHookNoRead()
+    assert reads(160, callbacks=[hook]) == reads(16, callbacks=[hook])
