@@ -273,6 +273,11 @@ REQUIRED_BY_NAME = {
     "dims": (1,),
     "n": 2,
     "scale": 1.0,
+    "height": 3,
+    "width": 3,
+    "factor": 0.1,
+    "height_factor": 0.1,
+    "width_factor": 0.1,
     "layer": lambda: layers_module.Dense(2),
 }
 # Layers whose every argument has a default but that still need one to be made.

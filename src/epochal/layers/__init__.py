@@ -48,6 +48,14 @@ from epochal.layers.convolutional import (
     SeparableConv2D,
 )
 from epochal.layers.core import Activation, Dense, Embedding, Masking
+from epochal.layers.image_preprocessing import (
+    CenterCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Resizing,
+)
 from epochal.layers.merging import (
     Add,
     Average,
@@ -107,6 +115,7 @@ __all__ = [
     "AveragePooling3D",
     "BatchNormalization",
     "Bidirectional",
+    "CenterCrop",
     "Concatenate",
     "Constant",
     "Conv1D",
@@ -153,12 +162,17 @@ __all__ = [
     "Ones",
     "PReLU",
     "Permute",
+    "RandomFlip",
     "RandomNormal",
+    "RandomRotation",
+    "RandomTranslation",
     "RandomUniform",
+    "RandomZoom",
     "ReLU",
     "RepeatVector",
     "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",
