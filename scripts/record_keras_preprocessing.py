@@ -229,6 +229,51 @@ def record_normalization() -> dict[str, Any]:
     return out
 
 
+FILES = OUT.parent / "keras_files"
+
+
+def _files_model() -> Any:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(5, 6, 2)),
+            keras.layers.RandomFlip("horizontal", seed=1),
+            keras.layers.RandomRotation(0.1, fill_mode="constant", seed=2),
+            keras.layers.RandomZoom((-0.2, 0.1), width_factor=0.2, interpolation="nearest"),
+            keras.layers.RandomTranslation(0.1, (0.0, 0.2), fill_mode="wrap", seed=4),
+            keras.layers.CenterCrop(4, 5),
+            keras.layers.Resizing(4, 4, interpolation="nearest", crop_to_aspect_ratio=True),
+            keras.layers.BatchNormalization(momentum=0.9, epsilon=0.01, center=False),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ]
+    )
+
+
+def record_files() -> None:
+    """``image_bn.keras`` / ``.weights.h5`` / ``.h5`` written by Keras, with predictions."""
+    rng = np.random.default_rng(5)
+    model = _files_model()
+    weights = [
+        rng.uniform(0.5, 1.5, size=w.shape).round(2).astype(np.float32)
+        if "variance" in w.path
+        else rng.uniform(-0.6, 0.6, size=w.shape).round(2).astype(np.float32)
+        for w in model.weights
+    ]
+    model.set_weights(weights)
+    model.compile(optimizer="sgd", loss="mse")
+    x = _image(rng, (3, 5, 6, 2))
+    FILES.mkdir(parents=True, exist_ok=True)
+    model.save(FILES / "image_bn.keras")
+    model.save_weights(FILES / "image_bn.weights.h5")
+    model.save(FILES / "image_bn.h5")
+    record = {
+        "keras_version": keras.__version__,
+        "input": _short(x),
+        "predictions": _short(model.predict(x, verbose=0)),
+    }
+    (FILES / "image_bn.json").write_text(json.dumps(record, separators=(",", ":")) + "\n")
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(0)
@@ -239,6 +284,7 @@ def main() -> None:
         path = OUT / f"layers_{family}.json"
         path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
         print(f"{path}: {len(payload['cases'])} cases, {path.stat().st_size} bytes")
+    record_files()
 
 
 if __name__ == "__main__":

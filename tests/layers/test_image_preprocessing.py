@@ -273,3 +273,56 @@ def test_configs_survive_a_round_trip_through_keras_format(tmp_path):
     other.load_weights(tmp_path / "m.weights.h5")
     for a, b in zip(other.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- files Keras wrote
+
+KERAS_FILES = Path(__file__).resolve().parents[1] / "fixtures" / "keras_files"
+
+
+def _keras_record() -> tuple[np.ndarray, np.ndarray]:
+    record = json.loads((KERAS_FILES / "image_bn.json").read_text())
+    return (
+        np.asarray(record["input"], dtype=np.float32),
+        np.asarray(record["predictions"], dtype=np.float32),
+    )
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_models_keras_wrote_with_these_layers_load_and_predict_as_keras(suffix):
+    x, expected = _keras_record()
+    model = epochal.load_model(KERAS_FILES / f"image_bn{suffix}")
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "RandomFlip",
+        "RandomRotation",
+        "RandomZoom",
+        "RandomTranslation",
+        "CenterCrop",
+        "Resizing",
+        "BatchNormalization",
+        "Flatten",
+        "Dense",
+    ]
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=ATOL, rtol=0)
+
+
+def test_keras_weights_file_loads_into_the_same_epochal_model():
+    x, expected = _keras_record()
+    model = epochal.Sequential(
+        [
+            layers.Input(shape=(5, 6, 2)),
+            layers.RandomFlip("horizontal", seed=1),
+            layers.RandomRotation(0.1, fill_mode="constant", seed=2),
+            layers.RandomZoom((-0.2, 0.1), width_factor=0.2, interpolation="nearest"),
+            layers.RandomTranslation(0.1, (0.0, 0.2), fill_mode="wrap", seed=4),
+            layers.CenterCrop(4, 5),
+            layers.Resizing(4, 4, interpolation="nearest", crop_to_aspect_ratio=True),
+            layers.BatchNormalization(momentum=0.9, epsilon=0.01, center=False),
+            layers.Flatten(),
+            layers.Dense(2),
+        ],
+        device="cpu",
+    )
+    model.predict(x, verbose=0)  # builds
+    model.load_weights(KERAS_FILES / "image_bn.weights.h5")
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=ATOL, rtol=0)

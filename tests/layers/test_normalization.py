@@ -8,6 +8,9 @@ inference outputs after it, a masked call, one ``fit`` of a small model) come fr
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +209,67 @@ def test_save_load_round_trip(tmp_path, name):
     make, shape = _SAVED[name]
     x = np.random.default_rng(0).uniform(-1, 1, shape).astype("float32")
     save_round_trip(tmp_path, make(), x)
+
+
+_SYNC_WORKER = r"""
+import sys
+import numpy as np
+import torch
+import torch.distributed as dist
+from epochal import layers
+
+rank, store_path, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+dist.init_process_group("gloo", store=dist.FileStore(store_path, 2), rank=rank, world_size=2)
+x = torch.tensor(np.load(out + "/x.npy"))[rank * 3 : rank * 3 + 3].requires_grad_(True)
+mask = torch.tensor(np.load(out + "/mask.npy"))[rank * 3 : rank * 3 + 3]
+for name, kwargs in (("plain", {}), ("masked", {"mask": mask})):
+    layer = layers.BatchNormalization(synchronized=True, momentum=0.5, input_shape=(4, 2))
+    y = layer(x, training=True, **kwargs)
+    (y * torch.arange(8.0).reshape(4, 2)).sum().backward()
+    np.savez(f"{out}/{name}{rank}.npz", y=y.detach().numpy(), grad=x.grad.numpy(),
+             mean=layer.moving_mean.numpy(), var=layer.moving_variance.numpy())
+    x.grad = None
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow  # two fresh Python processes (about 20 s)
+def test_synchronized_batch_normalization_uses_the_global_batch(tmp_path):
+    """Two gloo processes, three samples each: outputs, input gradients and moving statistics
+    equal one process normalizing all six samples."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 4, 2)).astype("float32") * 2 + 1
+    mask = rng.uniform(size=(6, 4)) > 0.3
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "mask.npy", mask)
+    script = tmp_path / "worker.py"
+    script.write_text(_SYNC_WORKER)
+    src = str(Path(epochal.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
+    store = str(tmp_path / "store")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(r), store, str(tmp_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for r in range(2)
+    ]
+    for p in procs:
+        output, _ = p.communicate(timeout=120)
+        assert p.returncode == 0, output.decode()
+    full = torch.tensor(x).requires_grad_(True)
+    for name, kwargs in (("plain", {}), ("masked", {"mask": torch.tensor(mask)})):
+        layer = layers.BatchNormalization(momentum=0.5, input_shape=(4, 2))
+        y = layer(full, training=True, **kwargs)
+        (y * torch.arange(8.0).reshape(4, 2)).sum().backward()
+        ranks = [np.load(tmp_path / f"{name}{r}.npz") for r in range(2)]
+        got_y = np.concatenate([r["y"] for r in ranks])
+        got_grad = np.concatenate([r["grad"] for r in ranks])
+        np.testing.assert_allclose(got_y, y.detach().numpy(), atol=1e-4, rtol=0)
+        np.testing.assert_allclose(got_grad, full.grad.numpy(), atol=1e-4, rtol=0)
+        for r in ranks:
+            np.testing.assert_allclose(r["mean"], layer.moving_mean.numpy(), atol=1e-5)
+            np.testing.assert_allclose(r["var"], layer.moving_variance.numpy(), atol=1e-5)
+        full.grad = None
