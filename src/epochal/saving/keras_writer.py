@@ -276,8 +276,8 @@ def _write_layer(group: h5py.Group, layer: Any) -> None:
 
 
 def _keras_slots(model: Any) -> list[np.ndarray] | None:
-    """Adam/AdamW's variables in Keras' order: iterations, learning rate, then each trainable
-    weight's first and second moments."""
+    """Adam/AdamW's variables in Keras' order: iterations, learning rate, with ``use_ema``
+    each trainable weight's average, then each trainable weight's first and second moments."""
     optimizer = model.optimizer
     torch_opt = getattr(optimizer, "torch_optimizer", None)
     if type(optimizer).__name__ not in ("Adam", "AdamW") or torch_opt is None:
@@ -288,16 +288,31 @@ def _keras_slots(model: Any) -> list[np.ndarray] | None:
         np.asarray(optimizer.iterations, dtype=np.int64),
         np.asarray(float(optimizer._base_rate()), dtype=np.float32),
     ]
-    for _, layer in keras_layer_paths(model):
-        for weight in getattr(layer, "trainable_weights", []):
-            state = torch_opt.state.get(weight, {})
-            for key in ("exp_avg", "exp_avg_sq"):
-                value = state.get(key)
-                slots.append(
-                    np.zeros(tuple(weight.shape), np.float32)
-                    if value is None
-                    else value.detach().cpu().numpy()
-                )
+    trainable = [
+        weight
+        for _, layer in keras_layer_paths(model)
+        for weight in getattr(layer, "trainable_weights", [])
+    ]
+    averages = optimizer.ema_variables if getattr(optimizer, "use_ema", False) else None
+    if averages is not None:
+        params = [p for g in torch_opt.param_groups for p in g["params"]]
+        by_param = {id(p): a for p, a in zip(params, averages, strict=True)}
+        for weight in trainable:
+            average = by_param.get(id(weight))
+            slots.append(
+                np.zeros(tuple(weight.shape), np.float32)
+                if average is None
+                else average.detach().cpu().numpy()
+            )
+    for weight in trainable:
+        state = torch_opt.state.get(weight, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            value = state.get(key)
+            slots.append(
+                np.zeros(tuple(weight.shape), np.float32)
+                if value is None
+                else value.detach().cpu().numpy()
+            )
     return slots
 
 
