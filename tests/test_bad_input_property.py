@@ -100,6 +100,11 @@ _LAYER_REQUIRED: dict[str, Any] = {
     "num_heads": 2,
     "key_dim": 2,
     "function": abs,
+    "height": 3,
+    "width": 3,
+    "factor": 0.1,
+    "height_factor": 0.1,
+    "width_factor": 0.1,
 }
 
 

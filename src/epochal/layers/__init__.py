@@ -50,6 +50,14 @@ from epochal.layers.convolutional import (
     SeparableConv2D,
 )
 from epochal.layers.core import Activation, Dense, Embedding, Lambda, Masking
+from epochal.layers.image_preprocessing import (
+    CenterCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Resizing,
+)
 from epochal.layers.merging import (
     Add,
     Average,
@@ -112,6 +120,7 @@ __all__ = [
     "AveragePooling3D",
     "BatchNormalization",
     "Bidirectional",
+    "CenterCrop",
     "Concatenate",
     "Constant",
     "Conv1D",
@@ -161,12 +170,17 @@ __all__ = [
     "Ones",
     "PReLU",
     "Permute",
+    "RandomFlip",
     "RandomNormal",
+    "RandomRotation",
+    "RandomTranslation",
     "RandomUniform",
+    "RandomZoom",
     "ReLU",
     "RepeatVector",
     "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",
