@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -98,12 +99,163 @@ def functional() -> keras.Model:
     return keras.Model(inputs, outputs, name="two_branch")
 
 
+def conv1d() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(12, 3)),
+            layers.Conv1D(4, 3, padding="same", activation="relu"),
+            layers.DepthwiseConv1D(3, depth_multiplier=2),
+            layers.SeparableConv1D(3, 2, strides=1),
+            layers.MaxPooling1D(2),
+            layers.Conv1DTranspose(2, 3, strides=2),
+            layers.AveragePooling1D(2, padding="same"),
+            layers.ZeroPadding1D(1),
+            layers.Cropping1D((1, 0)),
+            layers.UpSampling1D(2),
+            layers.GlobalMaxPooling1D(),
+            layers.Dense(2),
+        ],
+        name="conv1d",
+    )
+
+
+def conv2d() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 2)),
+            layers.Conv2DTranspose(3, 3, strides=2, padding="same"),
+            layers.DepthwiseConv2D(3, depth_multiplier=2, activation="tanh"),
+            layers.SeparableConv2D(4, (3, 2), padding="same"),
+            layers.AveragePooling2D(2),
+            layers.ZeroPadding2D(((1, 0), (0, 1))),
+            layers.Cropping2D(1),
+            layers.UpSampling2D(2),
+            layers.Conv2D(2, 1, use_bias=False),
+            layers.GlobalAveragePooling2D(),
+        ],
+        name="conv2d",
+    )
+
+
+def conv3d() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(6, 6, 6, 2)),
+            layers.Conv3D(3, 3, padding="same", activation="relu"),
+            layers.MaxPooling3D(2),
+            layers.Conv3DTranspose(2, 2, strides=2),
+            layers.AveragePooling3D(2),
+            layers.GlobalMaxPooling3D(),
+            layers.Dense(2),
+        ],
+        name="conv3d",
+    )
+
+
+def recurrent() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(6, 3)),
+            layers.Bidirectional(layers.LSTM(4, return_sequences=True)),
+            layers.Bidirectional(layers.GRU(3, return_sequences=True), merge_mode="sum"),
+            layers.Bidirectional(layers.SimpleRNN(2, return_sequences=True), merge_mode="ave"),
+            layers.Bidirectional(
+                layers.GRU(2, reset_after=False, return_sequences=True), merge_mode="mul"
+            ),
+            layers.TimeDistributed(layers.Dense(3, activation="relu")),
+            layers.SimpleRNN(4, return_sequences=True, go_backwards=True),
+            layers.GRU(3, reset_after=False, return_sequences=True),
+            layers.LSTM(3, unit_forget_bias=False),
+            layers.Dense(2),
+        ],
+        name="recurrent",
+    )
+
+
+def masked() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(7,), dtype="int32"),
+            layers.Embedding(12, 4, mask_zero=True),
+            layers.Bidirectional(layers.LSTM(3, return_sequences=True)),
+            layers.GRU(3),
+            layers.Dense(2),
+        ],
+        name="masked",
+    )
+
+
+def reshaping() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input(shape=(6,)),
+            layers.Rescaling(0.5, offset=0.25),
+            layers.Dense(8),
+            layers.LayerNormalization(epsilon=1e-4),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Reshape((4, 2)),
+            layers.Permute((2, 1)),
+            layers.Flatten(),
+            layers.RepeatVector(2),
+            layers.ELU(alpha=0.5),
+            layers.Flatten(),
+            layers.PReLU(),
+            layers.GaussianNoise(0.1),
+            layers.ReLU(max_value=3.0),
+            layers.Dense(3),
+            layers.Softmax(),
+        ],
+        name="reshaping",
+    )
+
+
+def normalized() -> keras.Model:
+    norm = layers.Normalization(axis=-1)
+    norm.adapt(np.random.default_rng(5).normal(2.0, 3.0, size=(32, 5)).astype("float32"))
+    return keras.Sequential(
+        [
+            keras.Input(shape=(5,)),
+            norm,
+            layers.Dense(4, activation="elu"),
+            layers.Activation("sigmoid"),
+            layers.Dense(2),
+        ],
+        name="normalized",
+    )
+
+
+def merging() -> keras.Model:
+    inputs = keras.Input(shape=(4,), name="x")
+    a = layers.Dense(3, name="a")(inputs)
+    b = layers.Dense(3, activation="tanh", name="b")(inputs)
+    c = layers.Dense(3, activation="sigmoid", name="c")(inputs)
+    merged = [
+        layers.Add()([a, b, c]),
+        layers.Subtract()([a, b]),
+        layers.Multiply()([a, c]),
+        layers.Average()([a, b, c]),
+        layers.Maximum()([a, b]),
+        layers.Minimum()([b, c]),
+    ]
+    joined = layers.Concatenate(axis=-1)(merged)
+    outputs = layers.Dense(2, name="head")(joined)
+    return keras.Model(inputs, outputs, name="merging")
+
+
 MODELS = {
     "mlp": (mlp, (6,), "float32", "categorical_crossentropy", 3),
     "cnn": (cnn, (8, 8, 2), "float32", "mse", 2),
     "bn": (batchnorm, (5,), "float32", "mse", 1),
     "rnn": (lstm, (7,), "int32", "mse", 2),
     "functional": (functional, (4,), "float32", "mse", 2),
+    "conv1d": (conv1d, (12, 3), "float32", "mse", 2),
+    "conv2d": (conv2d, (8, 8, 2), "float32", "mse", 2),
+    "conv3d": (conv3d, (6, 6, 6, 2), "float32", "mse", 2),
+    "recurrent": (recurrent, (6, 3), "float32", "mse", 2),
+    "masked": (masked, (7,), "int32", "mse", 2),
+    "reshaping": (reshaping, (6,), "float32", "mse", 3),
+    "normalized": (normalized, (5,), "float32", "mse", 2),
+    "merging": (merging, (4,), "float32", "mse", 2),
 }
 
 
@@ -123,6 +275,9 @@ def record(name: str) -> None:
     y = np.random.default_rng(2).uniform(size=(16, out)).astype("float32")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # moving stats and optimizer slots
     probe = data(shape, dtype, 3, 3)
+    if name == "masked":
+        probe[:, -2:] = 0  # trailing padding: steps the Embedding's mask hides
+        probe[1, 2] = 0  # and one inside a sequence
     predictions = np.asarray(model.predict(probe, verbose=0))
     model.save(OUT / f"{name}.keras")
     model.save(OUT / f"{name}.h5")
@@ -186,9 +341,11 @@ def tf2_style() -> None:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name in MODELS:
+    names = sys.argv[1:] or list(MODELS)  # a subset re-records only those files
+    for name in names:
         record(name)
-    tf2_style()
+    if "mlp" in names:
+        tf2_style()
     for path in sorted(OUT.iterdir()):
         print(f"{path.name:28s} {path.stat().st_size:8d} bytes")
 

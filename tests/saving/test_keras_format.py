@@ -37,6 +37,17 @@ from epochal.saving import CheckpointError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras_files"
 KINDS = ["mlp", "cnn", "bn", "rnn", "functional"]
+# every other layer family epochal has: read from Keras' files, written back for Keras
+FAMILIES = [
+    "conv1d",  # Conv1D, DepthwiseConv1D, SeparableConv1D, Conv1DTranspose, 1D pooling/padding
+    "conv2d",  # Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, 2D pooling/padding/cropping
+    "conv3d",  # Conv3D, Conv3DTranspose, 3D pooling
+    "recurrent",  # Bidirectional(LSTM/GRU/SimpleRNN; concat/sum/ave/mul), TimeDistributed, ...
+    "masked",  # Embedding(mask_zero=True) into Bidirectional(LSTM) and GRU
+    "reshaping",  # Rescaling, LayerNormalization, activation layers, Reshape, Permute, ...
+    "normalized",  # an adapted Normalization
+    "merging",  # Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate
+]
 KERAS_PYTHON = Path("/work/kerasenv/bin/python")
 
 
@@ -45,13 +56,65 @@ def _record(name):
     return np.array(rec["input"], dtype=rec["input_dtype"]), np.array(rec["predictions"])
 
 
-@pytest.mark.parametrize("name", KINDS)
+@pytest.mark.parametrize("name", KINDS + FAMILIES)
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_keras_written_models_load_and_predict_as_keras(name, suffix):
     x, expected = _record(name)
     model = epochal.load_model(FIXTURES / f"{name}{suffix}")
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5, rtol=0)
     assert model.compiled and type(model.optimizer).__name__ == "Adam"
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_keras_weights_files_of_every_layer_family_load(name):
+    x, expected = _record(name)
+    model = epochal.load_model(FIXTURES / f"{name}.keras", compile=False)
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    model.load_weights(FIXTURES / f"{name}.weights.h5")
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5, rtol=0)
+    other = epochal.load_model(FIXTURES / f"{name}.h5", compile=False)
+    other.set_weights([np.zeros_like(w) for w in other.get_weights()])
+    other.load_weights(FIXTURES / f"{name}.h5")  # legacy layout: by the order of layers
+    np.testing.assert_allclose(other.predict(x, verbose=0), expected, atol=1e-5, rtol=0)
+
+
+def test_recurrent_weights_load_into_the_same_model_built_in_code():
+    """Gate order and the Bidirectional/TimeDistributed sub-paths, with other layer names."""
+    from epochal.layers import SimpleRNN, TimeDistributed
+
+    x, expected = _record("recurrent")
+    model = epochal.Sequential(
+        [
+            Input(shape=(6, 3)),
+            Bidirectional(LSTM(4, return_sequences=True)),
+            Bidirectional(GRU(3, return_sequences=True), merge_mode="sum"),
+            Bidirectional(SimpleRNN(2, return_sequences=True), merge_mode="ave"),
+            Bidirectional(GRU(2, reset_after=False, return_sequences=True), merge_mode="mul"),
+            TimeDistributed(Dense(3, activation="relu")),
+            SimpleRNN(4, return_sequences=True, go_backwards=True),
+            GRU(3, reset_after=False, return_sequences=True),
+            LSTM(3, unit_forget_bias=False),
+            Dense(2),
+        ]
+    )
+    for suffix in (".weights.h5", ".keras", ".h5"):
+        model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+        model.load_weights(FIXTURES / f"recurrent{suffix}")
+        np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5, rtol=0)
+
+
+def test_optimizer_slots_skip_frozen_tensors():
+    """Normalization's statistics are torch parameters without gradients: Keras has no
+    optimizer slots for them, and the Dense layers' moments still come back."""
+    model = epochal.load_model(FIXTURES / "normalized.keras")
+    assert model.optimizer.iterations == 2
+    dense = next(layer for layer in model.layers if isinstance(layer, Dense))
+    with h5py.File(
+        io.BytesIO(zipfile.ZipFile(FIXTURES / "normalized.keras").read("model.weights.h5"))
+    ) as f:
+        m_kernel = f["optimizer/vars/2"][()]
+    state = model.optimizer.torch_optimizer.state[dense.kernel]
+    np.testing.assert_array_equal(state["exp_avg"].numpy(), m_kernel)
 
 
 @pytest.mark.parametrize("name", KINDS)
@@ -291,11 +354,45 @@ def test_written_files_have_the_layout_keras_writes(tmp_path, name):
     plain = {
         k: v for k, v in _tree(tmp_path / "m.weights.h5").items() if not k.startswith("epochal")
     }
-    assert plain == {
-        k: v
-        for k, v in _tree(FIXTURES / f"{name}.weights.h5").items()
-        if not k.startswith("optimizer")
+    assert plain == _tree(FIXTURES / f"{name}.weights.h5")  # Keras' optimizer vars included
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_layer_family_is_written_in_the_layout_keras_writes(tmp_path, name):
+    """A model read from Keras' file and written back has Keras' config keys per layer and
+    exactly Keras' weights tree (sub-layers, optimizer variables)."""
+    model = epochal.load_model(FIXTURES / f"{name}.keras")
+    model.save(tmp_path / "m.keras", keras_compatible=True)
+    model.save_weights(tmp_path / "m.weights.h5", keras_compatible=True)
+    with (
+        zipfile.ZipFile(tmp_path / "m.keras") as ours,
+        zipfile.ZipFile(FIXTURES / f"{name}.keras") as ref,
+    ):
+        mine, theirs = json.loads(ours.read("config.json")), json.loads(ref.read("config.json"))
+        weights_ours = _tree(io.BytesIO(ours.read("model.weights.h5")))
+        weights_ref = _tree(io.BytesIO(ref.read("model.weights.h5")))
+    _same_layer_schema(mine["config"]["layers"], theirs["config"]["layers"])
+    assert {k: v for k, v in weights_ours.items() if not k.startswith("epochal")} == weights_ref
+    plain = {
+        k: v for k, v in _tree(tmp_path / "m.weights.h5").items() if not k.startswith("epochal")
     }
+    assert plain == _tree(FIXTURES / f"{name}.weights.h5")
+    x, expected = _record(name)
+    again = epochal.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), expected, atol=1e-5, rtol=0)
+
+
+def _same_layer_schema(mine, theirs):
+    """Each layer entry: the same class, and only config keys Keras writes too (wrapped
+    layers compared the same way)."""
+    assert [e["class_name"] for e in mine] == [e["class_name"] for e in theirs]
+    for a, b in zip(mine, theirs, strict=True):
+        extra = set(a["config"]) - set(b["config"]) - {"input_shape"}
+        assert not extra, (a["class_name"], extra)
+        assert a.get("module") == b.get("module"), a["class_name"]
+        for key in ("layer", "backward_layer"):
+            if isinstance(b["config"].get(key), dict):
+                _same_layer_schema([a["config"][key]], [b["config"][key]])
 
 
 def test_epochal_reads_back_its_keras_files_exactly(tmp_path):
@@ -380,6 +477,12 @@ def test_real_keras_loads_what_epochal_writes(tmp_path):
         model.save_weights(tmp_path / f"{name}.weights.h5")
         inputs[name] = [x.tolist(), str(x.dtype)]
         expected[name] = model.predict(x, verbose=0)
+    for name in FAMILIES:  # read from Keras' files, written back by epochal
+        model = epochal.load_model(FIXTURES / f"{name}.keras")
+        model.save(tmp_path / f"{name}.keras", keras_compatible=True)
+        model.save_weights(tmp_path / f"{name}.weights.h5", keras_compatible=True)
+        x, expected[name] = _record(name)
+        inputs[name] = [x.tolist(), str(x.dtype)]
     (tmp_path / "inputs.json").write_text(json.dumps(inputs))
     script = tmp_path / "check.py"
     script.write_text(_KERAS_CHECK)

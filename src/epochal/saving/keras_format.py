@@ -87,6 +87,7 @@ _TOLERATED: dict[str, tuple[Any, ...]] = {
     "use_cudnn": ("auto",),
     "trainable": (True,),
     "unroll": (False,),
+    "rms_scaling": (False,),
 }
 # Defaults of Keras' initializers: an initializer at its defaults is written by name.
 _INITIALIZER_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -824,10 +825,13 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
             position = {id(t): i for i, t in enumerate(trainable)}
             state = torch_opt.state_dict()
             params = [p for g in torch_opt.param_groups for p in g["params"]]
-            if all(id(p) in position for p in params):
+            # frozen tensors (Normalization's statistics) have no Keras slots and no state
+            if all(id(p) in position or not p.requires_grad for p in params):
                 iterations = int(np.asarray(variables[0]))
                 new_state = {}
                 for index, param in enumerate(params):
+                    if id(param) not in position:
+                        continue
                     k = position[id(param)]
                     new_state[index] = {
                         "step": torch.tensor(float(iterations)),
