@@ -268,7 +268,7 @@ class KerasSnapshot:
     whole: bool
     model_name: str
     groups: list[tuple[str, str]]  # (group path under layers/, the vars' ``name`` attr)
-    weighted: list[str]  # the layer paths whose variables the checksum covers
+    weighted: list[str]  # the layer paths (the checksum names each one's variables in order)
     tensors: dict[str, Any]
     optimizer_name: str | None = None
     config: str | None = None  # config.json (whole models)
@@ -360,8 +360,6 @@ def snapshot(model: Any, whole: bool) -> KerasSnapshot:
         weighted=weighted,
         tensors={"layers": layer_tensors, "slots": None, "optimizer": None},
     )
-    # the layer-level checksum covers each layer's ``weights`` in order
-    snap.tensors["checked"] = [list(getattr(m, "weights", [])) for _, m in keras_layer_paths(model)]
     optimizer = model.optimizer
     if optimizer is not None and optimizer.built:
         snap.optimizer_name = str(optimizer.name)
@@ -399,11 +397,14 @@ def encode_weights(snap: KerasSnapshot, tensors: dict[str, Any] | None = None) -
         for (path, name), variables in zip(snap.groups, tensors["layers"], strict=True):
             _write_vars(layers.require_group(path), variables, name)
         _write_vars(f, [], snap.model_name)
-        checked = [
-            (f"{path}/{i}", torch.as_tensor(t).detach().cpu())
-            for path, weights in zip(snap.weighted, tensors["checked"], strict=True)
-            for i, t in enumerate(weights)
-        ]
+        checked: list[tuple[str, torch.Tensor]] = []  # per layer: its groups' variables
+        counts: dict[str, int] = {}
+        for (path, _), variables in zip(snap.groups, tensors["layers"], strict=True):
+            owner = next(p for p in snap.weighted if path == p or path.startswith(p + "/"))
+            for value in variables:
+                index = counts.get(owner, 0)
+                counts[owner] = index + 1
+                checked.append((f"{owner}/{index}", torch.as_tensor(value).detach().cpu()))
         f.attrs["epochal_weights_sha256"] = digest(sorted(checked, key=lambda item: item[0]))
         slots = tensors.get("slots")
         if slots is not None:
