@@ -239,7 +239,9 @@ class CompiledMetrics:
             return
         structure = self.structure
         assert structure is not None
-        if structure.kind == "single" and not isinstance(y_true, list | tuple | Mapping):
+        if structure.kind == "single" and (
+            type(y_true) is torch.Tensor or not isinstance(y_true, list | tuple | Mapping)
+        ):
             y_pred = y_pred.detach()
             for entry in entries:
                 entry.metric.update(y_true, y_pred, sample_weight if entry.weighted else None)
