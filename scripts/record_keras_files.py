@@ -294,6 +294,73 @@ def record(name: str) -> None:
     )
 
 
+def heads(outputs: str) -> keras.Model:
+    inputs = keras.Input(shape=(4,), name="x")
+    trunk = layers.Dense(5, activation="relu", name="trunk")(inputs)
+    reg = layers.Dense(2, name="reg")(trunk)
+    cls = layers.Dense(3, activation="softmax", name="cls")(trunk)
+    out = {"reg": reg, "cls": cls} if outputs == "dict" else [reg, cls]
+    return keras.Model(inputs, out, name=f"heads_{outputs}")
+
+
+def record_heads() -> None:
+    """Two-output functional models compiled per output: ``heads_dict`` (dict outputs,
+    dict losses / loss_weights / metrics, Adam on an ExponentialDecay schedule) and
+    ``heads_list`` (list outputs and settings, Adam on a CosineDecay schedule)."""
+    schedules = keras.optimizers.schedules
+    for outputs in ("dict", "list"):
+        keras.utils.set_random_seed(11)
+        model = heads(outputs)
+        if outputs == "dict":
+            model.compile(
+                optimizer=keras.optimizers.Adam(schedules.ExponentialDecay(0.01, 10, 0.9)),
+                loss={"reg": "mse", "cls": "categorical_crossentropy"},
+                loss_weights={"reg": 1.0, "cls": 0.5},
+                metrics={"reg": ["mae"], "cls": ["accuracy"]},
+            )
+        else:
+            model.compile(
+                optimizer=keras.optimizers.Adam(schedules.CosineDecay(0.02, 20, alpha=0.1)),
+                loss=["mse", "categorical_crossentropy"],
+                loss_weights=[2.0, 1.0],
+                metrics=[["mae"], ["accuracy"]],
+            )
+        rng = np.random.default_rng(4)
+        x = rng.normal(size=(16, 4)).astype("float32")
+        y_reg = rng.normal(size=(16, 2)).astype("float32")
+        y_cls = np.eye(3, dtype="float32")[rng.integers(0, 3, 16)]
+        y = {"reg": y_reg, "cls": y_cls} if outputs == "dict" else [y_reg, y_cls]
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        probe = data((4,), "float32", 3, 3)
+        predictions = model.predict(probe, verbose=0)
+        if isinstance(predictions, dict):
+            predictions = [predictions["reg"], predictions["cls"]]
+        evaluated = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+        name = f"heads_{outputs}"
+        model.save(OUT / f"{name}.keras")
+        model.save(OUT / f"{name}.h5")
+        model.save_weights(OUT / f"{name}.weights.h5")
+        batch = {k: v[:8] for k, v in y.items()} if isinstance(y, dict) else [v[:8] for v in y]
+        model.train_on_batch(x[:8], batch)  # one more step: the slots and schedule saved
+        after = model.predict(probe, verbose=0)
+        if isinstance(after, dict):
+            after = [after["reg"], after["cls"]]
+        (OUT / f"{name}.json").write_text(
+            json.dumps(
+                {
+                    "keras_version": keras.__version__,
+                    "input": probe.tolist(),
+                    "input_dtype": "float32",
+                    "predictions": [np.asarray(p).tolist() for p in predictions],
+                    "x": x.tolist(),
+                    "y": [y_reg.tolist(), y_cls.tolist()],
+                    "evaluate": {k: float(v) for k, v in evaluated.items()},
+                    "after_step": [np.asarray(p).tolist() for p in after],
+                }
+            )
+        )
+
+
 def tf2_style() -> None:
     """``mlp.h5`` as tf.keras 2 wrote it: ``:0`` weight names, a module-less config."""
     target = OUT / "mlp_tf2.h5"
@@ -343,7 +410,10 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = sys.argv[1:] or list(MODELS)  # a subset re-records only those files
     for name in names:
-        record(name)
+        if name == "heads":
+            record_heads()
+        else:
+            record(name)
     if "mlp" in names:
         tf2_style()
     for path in sorted(OUT.iterdir()):

@@ -454,13 +454,23 @@ _KERAS_CHECK = """
 import json, os, sys
 os.environ["KERAS_BACKEND"] = "torch"
 import keras, numpy as np
+def first(p):
+    return p["reg"] if isinstance(p, dict) else p[0] if isinstance(p, list) else p
 out = {}
 for name, x in json.load(open(sys.argv[1])).items():
+    data = x[2] if len(x) > 2 else None
     x = np.array(x[0], dtype=x[1])
     model = keras.models.load_model(sys.argv[2] + f"/{name}.keras")
-    first = model.predict(x, verbose=0)
+    loaded = first(model.predict(x, verbose=0))
+    logs = None
+    if data is not None:  # the compiled per-output losses and metrics, as Keras runs them
+        y = [np.array(v, "float32") for v in data["y"]]
+        if data["dict"]:
+            y = {"reg": y[0], "cls": y[1]}
+        xs = np.array(data["x"], "float32")
+        logs = model.evaluate(xs, y, batch_size=16, verbose=0, return_dict=True)
     model.load_weights(sys.argv[2] + f"/{name}.weights.h5")
-    out[name] = [first.tolist(), model.predict(x, verbose=0).tolist()]
+    out[name] = [loaded.tolist(), first(model.predict(x, verbose=0)).tolist(), logs]
 print(json.dumps(out))
 """
 
@@ -469,7 +479,7 @@ print(json.dumps(out))
 @pytest.mark.slow
 @pytest.mark.skipif(not KERAS_PYTHON.exists(), reason="needs the Keras oracle environment")
 def test_real_keras_loads_what_epochal_writes(tmp_path):
-    inputs, expected = {}, {}
+    inputs, expected, evaluated = {}, {}, {}
     for name, model in _epochal_models().items():
         model = _trained(name, model)
         x, _ = _record(name)
@@ -477,6 +487,15 @@ def test_real_keras_loads_what_epochal_writes(tmp_path):
         model.save_weights(tmp_path / f"{name}.weights.h5")
         inputs[name] = [x.tolist(), str(x.dtype)]
         expected[name] = model.predict(x, verbose=0)
+    for name in ("heads_dict", "heads_list"):  # per-output compile settings, schedules
+        rec = json.loads((FIXTURES / f"{name}.json").read_text())
+        model = epochal.load_model(FIXTURES / f"{name}.keras")
+        model.save(tmp_path / f"{name}.keras", keras_compatible=True)
+        model.save_weights(tmp_path / f"{name}.weights.h5", keras_compatible=True)
+        data = {"x": rec["x"], "y": rec["y"], "dict": name == "heads_dict"}
+        inputs[name] = [rec["input"], "float32", data]
+        expected[name] = np.array(rec["predictions"][0])  # the first output
+        evaluated[name] = rec["evaluate"]
     for name in FAMILIES:  # read from Keras' files, written back by epochal
         model = epochal.load_model(FIXTURES / f"{name}.keras")
         model.save(tmp_path / f"{name}.keras", keras_compatible=True)
@@ -497,6 +516,97 @@ def test_real_keras_loads_what_epochal_writes(tmp_path):
         pytest.skip("keras is not importable")
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    for name, (loaded, reloaded) in got.items():
+    for name, (loaded, reloaded, logs) in got.items():
         np.testing.assert_allclose(np.array(loaded), expected[name], atol=1e-5, rtol=0)
         np.testing.assert_allclose(np.array(reloaded), expected[name], atol=1e-5, rtol=0)
+        if name in evaluated:
+            assert set(logs) == set(evaluated[name])
+            for key, value in evaluated[name].items():
+                assert logs[key] == pytest.approx(value, abs=1e-5), (name, key)
+
+
+# ---------------------------------------------------------------------------- compile config
+def _heads(name):
+    rec = json.loads((FIXTURES / f"{name}.json").read_text())
+    x, y = np.array(rec["x"], "float32"), [np.array(v, "float32") for v in rec["y"]]
+    if name == "heads_dict":
+        y = {"reg": y[0], "cls": y[1]}
+    return rec, x, y
+
+
+def _as_list(predictions):
+    return (
+        [predictions["reg"], predictions["cls"]] if isinstance(predictions, dict) else predictions
+    )
+
+
+@pytest.mark.parametrize("name", ["heads_dict", "heads_list"])
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_per_output_compile_settings_and_schedules_are_read(name, suffix):
+    """Per-output losses, loss_weights and metrics (dict or list), an optimizer on a
+    learning-rate schedule, and its slots: evaluate gives Keras' numbers, and one more
+    step lands where Keras' did."""
+    rec, x, y = _heads(name)
+    probe = np.array(rec["input"], "float32")
+    model = epochal.load_model(FIXTURES / f"{name}{suffix}")
+    for got, want in zip(
+        _as_list(model.predict(probe, verbose=0)), rec["predictions"], strict=True
+    ):
+        np.testing.assert_allclose(got, np.array(want), atol=1e-5, rtol=0)
+    schedule = model.optimizer.schedule
+    assert type(schedule).__name__ == (
+        "ExponentialDecay" if name == "heads_dict" else "CosineDecay"
+    )
+    assert model.optimizer.iterations == 2
+    logs = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    assert set(logs) == set(rec["evaluate"])
+    for key, value in rec["evaluate"].items():
+        assert logs[key] == pytest.approx(value, abs=1e-5), key
+    batch = {k: v[:8] for k, v in y.items()} if isinstance(y, dict) else [v[:8] for v in y]
+    model.train_on_batch(x[:8], batch)
+    for got, want in zip(_as_list(model.predict(probe, verbose=0)), rec["after_step"], strict=True):
+        np.testing.assert_allclose(got, np.array(want), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["heads_dict", "heads_list"])
+def test_per_output_compile_settings_and_schedules_are_written_for_keras(tmp_path, name):
+    rec, x, y = _heads(name)
+    model = epochal.load_model(FIXTURES / f"{name}.keras")
+    model.save(tmp_path / "m.keras", keras_compatible=True)
+    with (
+        zipfile.ZipFile(tmp_path / "m.keras") as ours,
+        zipfile.ZipFile(FIXTURES / f"{name}.keras") as ref,
+    ):
+        mine = json.loads(ours.read("config.json"))["compile_config"]
+        theirs = json.loads(ref.read("config.json"))["compile_config"]
+        weights_ours = _tree(io.BytesIO(ours.read("model.weights.h5")))
+        weights_ref = _tree(io.BytesIO(ref.read("model.weights.h5")))
+    for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
+        assert mine[key] == theirs[key], key
+    assert (
+        mine["optimizer"]["config"]["learning_rate"]
+        == theirs["optimizer"]["config"]["learning_rate"]
+    )
+    # no learning-rate variable beside a schedule, as Keras writes it
+    assert {k: v for k, v in weights_ours.items() if not k.startswith("epochal")} == weights_ref
+    again = epochal.load_model(tmp_path / "m.keras")
+    logs = again.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    for key, value in rec["evaluate"].items():
+        assert logs[key] == pytest.approx(value, abs=1e-5), key
+
+
+def test_a_custom_schedule_is_not_written_in_keras_format(tmp_path):
+    from epochal.optimizers import Adam
+    from epochal.optimizers.schedules import LearningRateSchedule
+
+    class Halving(LearningRateSchedule):
+        def __call__(self, step):
+            return 0.1 * 0.5**step
+
+        def get_config(self):
+            return {}
+
+    model = epochal.Sequential([Input(shape=(3,)), Dense(2)])
+    model.compile(optimizer=Adam(Halving()), loss="mse")
+    with pytest.raises(ValueError, match=r"schedule Halving is not one of Keras' schedules"):
+        model.save(tmp_path / "m.keras", keras_compatible=True)

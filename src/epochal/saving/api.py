@@ -441,13 +441,15 @@ def _load_keras_model(
     weights = _match_weights(model, keras_format.bundle_weights(model, kfile, filepath), filepath)
     settings = kfile.compile_config
     if compile and settings:
-        optimizer, loss, metrics = keras_format.compile_from_keras(settings, filepath)
+        optimizer, keywords = keras_format.compile_from_keras(settings, filepath)
         try:
-            loss = _resolve_loss(loss, custom_objects)
-            metrics = [_resolve_metric(m, custom_objects) for m in metrics]
+            keywords["loss"] = _keras_resolved(keywords["loss"], _resolve_loss, custom_objects)
+            for key in ("metrics", "weighted_metrics"):
+                if key in keywords:
+                    keywords[key] = _keras_resolved(keywords[key], _resolve_metric, custom_objects)
+            model.compile(optimizer=optimizer, **keywords)
         except (TypeError, ValueError) as exc:
             raise CheckpointError(filepath, f"the compile settings cannot be read: {exc}") from exc
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.module.parameters())
         entry = settings.get("optimizer")
@@ -455,6 +457,18 @@ def _load_keras_model(
         keras_format.restore_optimizer(model, kfile, keras_class)
     _assign(model, weights)
     return model
+
+
+def _keras_resolved(value: Any, resolve: Any, custom_objects: Mapping[str, Any] | None) -> Any:
+    """Keras' per-output settings (lists, dicts, lists per output) with each name or
+    ``{class_name, config}`` resolved to epochal's loss or metric."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_keras_resolved(v, resolve, custom_objects) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _keras_resolved(v, resolve, custom_objects) for k, v in value.items()}
+    return resolve(value, custom_objects)
 
 
 def load_model(

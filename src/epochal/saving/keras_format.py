@@ -745,17 +745,30 @@ def _object_name(value: Any) -> Any:
     return value
 
 
-def compile_from_keras(config: Mapping[str, Any], path: Any) -> tuple[Any, Any, list[Any]]:
-    """(epochal optimizer, loss, metrics) for Keras' ``compile_config``.
+def _per_output_names(value: Any, what: str, path: Any) -> Any:
+    """A loss or metric setting as Keras wrote it (a name or serialized object, a list or
+    dict of them per output, metrics as lists per output), objects reduced to
+    ``{class_name, config}``."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict) and "class_name" in value:
+        return _object_name(value)
+    if isinstance(value, dict):
+        return {str(k): _per_output_names(v, what, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_per_output_names(v, what, path) for v in value]
+    raise CheckpointError(path, f"the compiled {what} {value!r} cannot be read")
+
+
+def compile_from_keras(config: Mapping[str, Any], path: Any) -> tuple[Any, dict[str, Any]]:
+    """(epochal optimizer, ``compile`` keywords: ``loss``, ``metrics``, ``loss_weights``,
+    ``weighted_metrics``) for Keras' ``compile_config``, per output where Keras has them
+    per output (lists or dicts); a learning-rate schedule is rebuilt from its serialized
+    form. Names and classes are resolved by the caller.
 
     Raises:
         CheckpointError: naming the optimizer option, loss or metric epochal cannot honour.
     """
-    for key in ("loss_weights", "weighted_metrics"):
-        if config.get(key):
-            raise CheckpointError(
-                path, f"the compile option {key}={config[key]!r} is not read from Keras files yet"
-            )
     entry = _strip(config.get("optimizer"))
     if isinstance(entry, str):
         entry = {"class_name": entry, "config": {}}
@@ -783,13 +796,14 @@ def compile_from_keras(config: Mapping[str, Any], path: Any) -> tuple[Any, Any, 
         raise CheckpointError(
             path, f"the Keras optimizer {class_name} cannot be rebuilt by epochal: {exc}"
         ) from exc
-    loss = config.get("loss")
-    if isinstance(loss, dict | list):
-        loss = _object_name(loss) if isinstance(loss, dict) else loss
-    metrics = config.get("metrics") or []
-    if isinstance(metrics, dict):
-        raise CheckpointError(path, "per-output metrics in a Keras file are not read yet")
-    return optimizer, loss, [_object_name(m) for m in metrics]
+    settings: dict[str, Any] = {
+        "loss": _per_output_names(config.get("loss"), "loss", path),
+        "metrics": _per_output_names(config.get("metrics"), "metrics", path) or [],
+    }
+    for key in ("loss_weights", "weighted_metrics"):
+        if config.get(key) is not None:
+            settings[key] = _per_output_names(config[key], key, path)
+    return optimizer, settings
 
 
 def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> bool:
@@ -816,8 +830,10 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
     for _, layer in keras_layer_paths(model):
         trainable.extend(getattr(layer, "trainable_weights", []) or [])
     supported = name in ("Adam", "AdamW") and keras_class == name
-    if supported and torch_opt is not None and len(variables) == 2 + 2 * len(trainable):
-        slots = variables[2:]
+    # Keras keeps a learning-rate variable only for a constant rate, not for a schedule
+    head = 1 if getattr(optimizer, "schedule", None) is not None else 2
+    if supported and torch_opt is not None and len(variables) == head + 2 * len(trainable):
+        slots = variables[head:]
         if all(
             tuple(slots[2 * i].shape) == tuple(t.shape) == tuple(slots[2 * i + 1].shape)
             for i, t in enumerate(trainable)
@@ -842,7 +858,8 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
                 full = optimizer.state_dict()
                 full["torch"] = state
                 full["iterations"] = iterations
-                full["learning_rate"] = float(np.asarray(variables[1]))
+                if head == 2:
+                    full["learning_rate"] = float(np.asarray(variables[1]))
                 optimizer.load_state_dict(full)
                 return True
     logger.warning(

@@ -25,6 +25,7 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from epochal import optimizers as optimizers_module
 from epochal._io import atomic_write
 from epochal._version import __version__
 from epochal.layers import LAYER_CLASSES, InputLayer, Layer
+from epochal.optimizers import schedules as schedules_module
 from epochal.saving import _tree
 from epochal.saving._bundle import digest, to_numpy
 from epochal.saving.keras_format import keras_layer_paths
@@ -197,8 +199,16 @@ def optimizer_entry(optimizer: Any) -> dict[str, Any]:
         raise NotKerasExpressible("the optimizer uses Keras 2's `decay`, which Keras 3 refuses")
     config = dict(optimizer.get_config())
     config.pop("decay", None)
-    if not isinstance(config.get("learning_rate"), int | float):
-        raise NotKerasExpressible("the learning-rate schedule is not written in Keras' format yet")
+    rate = config.get("learning_rate")
+    if isinstance(rate, dict):  # a schedule, serialized as Keras serializes it
+        schedule = optimizer.schedule
+        if getattr(schedules_module, type(schedule).__name__, None) is not type(schedule):
+            raise NotKerasExpressible(
+                f"the learning-rate schedule {type(schedule).__name__} is not one of Keras' "
+                "schedules"
+            )
+    elif not isinstance(rate, int | float):
+        raise NotKerasExpressible(f"the learning rate {rate!r} cannot be written for Keras")
     for key in list(config):
         if key in _OPTIMIZER_KEYS:
             value = config.pop(key)
@@ -214,20 +224,37 @@ def optimizer_entry(optimizer: Any) -> dict[str, Any]:
     }
 
 
+def _per_output(value: Any, one: Callable[[Any], Any]) -> Any:
+    """A setting given once, or per output as a list or a dict, each entry written by
+    ``one`` (Keras writes the same shapes)."""
+    if isinstance(value, dict):
+        return {str(k): None if v is None else _per_output(v, one) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [None if v is None else _per_output(v, one) for v in value]
+    return one(value)
+
+
 def compile_entry(model: Any) -> dict[str, Any] | None:
     if not model.compiled or model.optimizer is None:
         return None
     raw = model.compile_settings
-    if raw.get("loss_weights") is not None or isinstance(raw.get("loss"), dict | list):
-        raise NotKerasExpressible("per-output losses are not written in Keras' format yet")
+
+    def loss(value: Any) -> Any:
+        return _named(value, losses_module, "loss", "keras.losses")
+
+    def metric(value: Any) -> Any:
+        return _named(value, metrics_module, "metric", "keras.metrics")
+
+    weights = raw.get("loss_weights")
+    weighted = raw.get("weighted_metrics")
     return {
         "optimizer": optimizer_entry(model.optimizer),
-        "loss": _named(raw.get("loss"), losses_module, "loss", "keras.losses"),
-        "loss_weights": None,
-        "metrics": [
-            _named(m, metrics_module, "metric", "keras.metrics") for m in raw.get("metrics") or []
-        ],
-        "weighted_metrics": None,
+        "loss": _per_output(raw.get("loss"), loss),
+        "loss_weights": None if weights is None else _per_output(weights, float),
+        "metrics": _per_output(list(raw.get("metrics") or []), metric)
+        if not isinstance(raw.get("metrics"), dict)
+        else _per_output(raw["metrics"], metric),
+        "weighted_metrics": None if weighted is None else _per_output(weighted, metric),
         "run_eagerly": False,
         "steps_per_execution": 1,
         "jit_compile": False,
@@ -319,7 +346,8 @@ def _write_vars(group: h5py.Group, tensors: list[Any], name: str) -> None:
 
 
 def _keras_slots(model: Any) -> list[Any] | None:
-    """Adam/AdamW's variables in Keras' order: iterations, learning rate, then each trainable
+    """Adam/AdamW's variables in Keras' order: iterations, learning rate (not with a
+    schedule), then each trainable
     weight's first and second moments (references; zeros where a weight has no state yet)."""
     optimizer = model.optimizer
     torch_opt = getattr(optimizer, "torch_optimizer", None)
@@ -327,10 +355,9 @@ def _keras_slots(model: Any) -> list[Any] | None:
         return None
     if optimizer.torch_kwargs.get("amsgrad"):
         return None  # Keras keeps no maximum of the second moments: epochal's own copy
-    slots: list[Any] = [
-        np.asarray(optimizer.iterations, dtype=np.int64),
-        np.asarray(float(optimizer._base_rate()), dtype=np.float32),
-    ]
+    slots: list[Any] = [np.asarray(optimizer.iterations, dtype=np.int64)]
+    if optimizer.schedule is None:  # Keras keeps no rate variable beside a schedule
+        slots.append(np.asarray(float(optimizer._base_rate()), dtype=np.float32))
     for _, layer in keras_layer_paths(model):
         for weight in getattr(layer, "trainable_weights", []):
             state = torch_opt.state.get(weight, {})
