@@ -361,6 +361,47 @@ def record_heads() -> None:
         )
 
 
+@keras.saving.register_keras_serializable(package="demo")
+class TwoDense(keras.Model):
+    """A subclassed model: ``hidden`` sorts before ``layers``, ``out`` after it, so Keras
+    saves one under its attribute name and the other under ``layers/dense_1``."""
+
+    def __init__(self, units: int = 4, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+        self.hidden = layers.Dense(units, activation="relu")
+        self.out = layers.Dense(2)
+
+    def call(self, x: object) -> object:
+        return self.out(self.hidden(x))
+
+    def get_config(self) -> dict[str, object]:
+        return {**super().get_config(), "units": self.units}
+
+
+def record_subclassed() -> None:
+    keras.utils.set_random_seed(3)
+    model = TwoDense(5, name="two_dense")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    x = data((3,), "float32", 16, 1)
+    y = np.random.default_rng(2).uniform(size=(16, 2)).astype("float32")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    probe = data((3,), "float32", 3, 3)
+    predictions = np.asarray(model.predict(probe, verbose=0))
+    model.save(OUT / "subclassed.keras")
+    model.save_weights(OUT / "subclassed.weights.h5")
+    (OUT / "subclassed.json").write_text(
+        json.dumps(
+            {
+                "keras_version": keras.__version__,
+                "input": probe.tolist(),
+                "input_dtype": "float32",
+                "predictions": predictions.tolist(),
+            }
+        )
+    )
+
+
 def tf2_style() -> None:
     """``mlp.h5`` as tf.keras 2 wrote it: ``:0`` weight names, a module-less config."""
     target = OUT / "mlp_tf2.h5"
@@ -412,6 +453,8 @@ def main() -> None:
     for name in names:
         if name == "heads":
             record_heads()
+        elif name == "subclassed":
+            record_subclassed()
         else:
             record(name)
     if "mlp" in names:

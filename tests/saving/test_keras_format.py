@@ -610,3 +610,73 @@ def test_a_custom_schedule_is_not_written_in_keras_format(tmp_path):
     model.compile(optimizer=Adam(Halving()), loss="mse")
     with pytest.raises(ValueError, match=r"schedule Halving is not one of Keras' schedules"):
         model.save(tmp_path / "m.keras", keras_compatible=True)
+
+
+# ---------------------------------------------------------------------------- subclassed
+class TwoDense(epochal.Model):
+    """epochal's counterpart of the subclassed Keras model in subclassed.keras."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.hidden = Dense(units, activation="relu")
+        self.out = Dense(2)
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+    def get_config(self):
+        return {"name": self.name, "units": self.units}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("trainable", None)
+        return cls(**config)
+
+
+def test_a_subclassed_keras_model_loads_with_its_epochal_class_in_custom_objects():
+    x, expected = _record("subclassed")
+    for key in ("demo>TwoDense", "TwoDense"):
+        model = epochal.load_model(FIXTURES / "subclassed.keras", custom_objects={key: TwoDense})
+        assert isinstance(model, TwoDense) and model.units == 5
+        np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5, rtol=0)
+        assert model.optimizer.iterations == 2  # Adam's slots, by Keras' paths
+    fresh = TwoDense(5)
+    fresh.predict(x, verbose=0)  # built first, as Keras needs for a subclassed model
+    fresh.load_weights(FIXTURES / "subclassed.weights.h5")  # hidden at the root, out in layers/
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), expected, atol=1e-5, rtol=0)
+
+
+def test_a_subclassed_keras_model_without_its_class_is_refused_naming_it(tmp_path):
+    marker = "epochal_keras_subclass_never_imported"
+
+    def module(config):
+        config["module"] = marker
+
+    path = _rewrite_config(tmp_path, module, "subclassed.keras")
+    with pytest.raises(
+        CheckpointError,
+        match=r"'TwoDense' \(registered as 'demo>TwoDense'\).*"
+        r"custom_objects=\{'demo>TwoDense'",
+    ):
+        epochal.load_model(path)
+    assert marker not in sys.modules
+    with pytest.raises(CheckpointError, match="not a model class"):
+        epochal.load_model(path, custom_objects={"TwoDense": len})
+
+
+def test_a_subclassed_epochal_model_is_written_in_epochal_format_saying_why(tmp_path):
+    model = TwoDense(5)
+    model.compile(optimizer="adam", loss="mse")
+    x, _ = _record("subclassed")
+    model.fit(x, np.zeros((3, 2), "float32"), verbose=0)
+    with pytest.raises(ValueError, match="not a Sequential or functional model"):
+        model.save(tmp_path / "m.keras", keras_compatible=True)
+    with pytest.raises(ValueError, match="subclassed TwoDense's weights"):
+        model.save_weights(tmp_path / "m.weights.h5", keras_compatible=True)
+    model.save_weights(tmp_path / "m.weights.h5")
+    again = TwoDense(5)
+    again.predict(x, verbose=0)
+    again.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -268,7 +268,12 @@ def keras_obstacle(model: Any, whole: bool) -> str | None:
             model_entry(model)
             compile_entry(model)
         else:
-            keras_layer_paths(model)
+            if type(getattr(model, "module", None)).__name__ == "CallModule":
+                raise NotKerasExpressible(
+                    f"a subclassed {type(model).__name__}'s weights are written in epochal's "
+                    "layout (Keras names them by its attribute walk, which only Keras "
+                    "rebuilds)"
+                )
             for _, layer in keras_layer_paths(model):
                 if not isinstance(layer, Layer):
                     raise NotKerasExpressible(f"{type(layer).__name__} is not an epochal layer")
