@@ -96,6 +96,10 @@ _LAYER_REQUIRED: dict[str, Any] = {
     "rate": 0.5,
     "target_shape": (2,),
     "activation": "relu",
+    "axes": 1,
+    "num_heads": 2,
+    "key_dim": 2,
+    "function": abs,
 }
 
 

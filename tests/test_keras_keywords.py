@@ -274,6 +274,10 @@ REQUIRED_BY_NAME = {
     "n": 2,
     "scale": 1.0,
     "layer": lambda: layers_module.Dense(2),
+    "axes": 1,
+    "num_heads": 2,
+    "key_dim": 2,
+    "function": lambda: abs,
 }
 # Layers whose every argument has a default but that still need one to be made.
 REQUIRED_BY_LAYER = {

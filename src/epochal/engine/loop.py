@@ -106,10 +106,21 @@ def run_fit(
         training_logs = _fit_epochs(
             run, train, validation, validation_freq, evaluations, evaluation_freq
         )
+        if epochs > 0 and not state.interrupt_requested:
+            _finalize_variable_values(run)
         callbacks.on_train_end(Logs(training_logs))
     finally:
         # on_train_end is not called when fit raises: end_run is, in every case.
         callbacks.end_run()
+
+
+def _finalize_variable_values(run: Run) -> None:
+    """Keras' last act of ``fit`` before ``on_train_end``: the optimizer finalizes the
+    weights (with ``use_ema``, they take their moving averages). Not after an interrupt:
+    that run resumes from its backup."""
+    finalize = getattr(run.optimizer, "finalize_variable_values", None)
+    if finalize is not None:
+        finalize()
 
 
 def _fit_epochs(

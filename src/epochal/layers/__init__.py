@@ -1,9 +1,10 @@
 """Keras-named layers as ``torch.nn.Module`` s, channels-last as in Keras.
 
 One module per Keras family (``core``, ``convolutional``, ``pooling``, ``normalization``,
-``regularization``, ``reshaping``); :mod:`epochal.layers.base` holds :class:`Layer`, the
-class user layers subclass. ``LAYER_CLASSES`` maps every class exported here by name: it is
-what loading may build without ``custom_objects``.
+``regularization``, ``reshaping``, ``merging``, ``attention``, ``recurrent``);
+:mod:`epochal.layers.base` holds :class:`Layer`, the class user layers subclass.
+``LAYER_CLASSES`` maps every class exported here by name: it is what loading may build
+without ``custom_objects``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from epochal.initializers import (
     Zeros,
 )
 from epochal.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from epochal.layers.attention import Attention, MultiHeadAttention
 from epochal.layers.base import (
     Input,
     InputLayer,
@@ -47,11 +49,12 @@ from epochal.layers.convolutional import (
     SeparableConv1D,
     SeparableConv2D,
 )
-from epochal.layers.core import Activation, Dense, Embedding, Masking
+from epochal.layers.core import Activation, Dense, Embedding, Lambda, Masking
 from epochal.layers.merging import (
     Add,
     Average,
     Concatenate,
+    Dot,
     Maximum,
     Minimum,
     Multiply,
@@ -59,6 +62,7 @@ from epochal.layers.merging import (
     add,
     average,
     concatenate,
+    dot,
     maximum,
     minimum,
     multiply,
@@ -101,6 +105,7 @@ __all__ = [
     "LSTM",
     "Activation",
     "Add",
+    "Attention",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
@@ -120,6 +125,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Dot",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -137,6 +143,7 @@ __all__ = [
     "Initializer",
     "Input",
     "InputLayer",
+    "Lambda",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
@@ -148,6 +155,7 @@ __all__ = [
     "MaxPooling3D",
     "Maximum",
     "Minimum",
+    "MultiHeadAttention",
     "Multiply",
     "Normalization",
     "Ones",
@@ -176,6 +184,7 @@ __all__ = [
     "average",
     "collect_losses",
     "concatenate",
+    "dot",
     "get_activation",
     "maximum",
     "minimum",

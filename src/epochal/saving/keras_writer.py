@@ -43,7 +43,7 @@ from epochal.layers import LAYER_CLASSES, InputLayer, Layer
 from epochal.optimizers import schedules as schedules_module
 from epochal.saving import _tree
 from epochal.saving._bundle import digest, to_numpy
-from epochal.saving.keras_format import keras_layer_paths
+from epochal.saving.keras_format import _CHILD_ORDER, keras_layer_paths
 
 __all__ = [
     "KERAS_TARGET_VERSION",
@@ -88,6 +88,11 @@ def _layer_entry(layer: Any) -> dict[str, Any]:
         if key in ("activation", "recurrent_activation") and value == "custom":
             raise NotKerasExpressible(
                 f"the layer {layer.name!r} has a custom {key} function, which Keras cannot rebuild"
+            )
+        if isinstance(value, dict) and value.get("class_name") == "__lambda__":
+            raise NotKerasExpressible(
+                f"the Lambda layer {layer.name!r} wraps a Python lambda, which Keras can only "
+                "rebuild from its code (epochal writes functions by name only)"
             )
         if key in ("layer", "backward_layer") and isinstance(value, dict):
             if key == "backward_layer":
@@ -320,6 +325,10 @@ def _own_and_children(layer: Any) -> tuple[list[torch.Tensor], dict[str, Any]]:
         }
     if name == "TimeDistributed":
         return [], {"layer": layer.layer}
+    if name == "MultiHeadAttention":
+        keys = ("query_dense", "key_dense", "gate_dense", "value_dense", "output_dense")
+        children: dict[str, Any] = {k: getattr(layer, k) for k in keys if hasattr(layer, k)}
+        return [], {**children, "_softmax": [], "_dropout_layer": []}
     return list(layer.weights), {}
 
 
@@ -330,8 +339,10 @@ def _layer_groups(
     groups.append((path, str(getattr(layer, "name", type(layer).__name__))))
     tensors.append(own)
     for key, child in children.items():
-        if isinstance(child, list):  # a recurrent layer's cell: its variables
-            groups.append((f"{path}/{key}", f"{layer.name}_cell"))
+        if isinstance(child, list):  # a recurrent layer's cell, or a weightless sub-layer
+            groups.append(
+                (f"{path}/{key}", f"{layer.name}_cell" if key == "cell" else key.strip("_"))
+            )
             tensors.append(child)
         else:
             _layer_groups(f"{path}/{key}", child, groups, tensors)
@@ -352,8 +363,8 @@ def _write_vars(group: h5py.Group, tensors: list[Any], name: str) -> None:
 
 def _keras_slots(model: Any) -> list[Any] | None:
     """Adam/AdamW's variables in Keras' order: iterations, learning rate (not with a
-    schedule), then each trainable
-    weight's first and second moments (references; zeros where a weight has no state yet)."""
+    schedule), with ``use_ema`` each trainable weight's average, then each trainable
+    weight's first and second moments (references; zeros where a weight has no state)."""
     optimizer = model.optimizer
     torch_opt = getattr(optimizer, "torch_optimizer", None)
     if type(optimizer).__name__ not in ("Adam", "AdamW") or torch_opt is None:
@@ -363,12 +374,23 @@ def _keras_slots(model: Any) -> list[Any] | None:
     slots: list[Any] = [np.asarray(optimizer.iterations, dtype=np.int64)]
     if optimizer.schedule is None:  # Keras keeps no rate variable beside a schedule
         slots.append(np.asarray(float(optimizer._base_rate()), dtype=np.float32))
-    for _, layer in keras_layer_paths(model):
-        for weight in getattr(layer, "trainable_weights", []):
-            state = torch_opt.state.get(weight, {})
-            for key in ("exp_avg", "exp_avg_sq"):
-                value = state.get(key)
-                slots.append(np.zeros(tuple(weight.shape), np.float32) if value is None else value)
+    trainable = [
+        weight
+        for _, layer in keras_layer_paths(model)
+        for weight in getattr(layer, "trainable_weights", [])
+    ]
+    averages = optimizer.ema_variables if getattr(optimizer, "use_ema", False) else None
+    if averages is not None:
+        params = [p for g in torch_opt.param_groups for p in g["params"]]
+        by_param = {id(p): a for p, a in zip(params, averages, strict=True)}
+        for weight in trainable:
+            average = by_param.get(id(weight))
+            slots.append(np.zeros(tuple(weight.shape), np.float32) if average is None else average)
+    for weight in trainable:
+        state = torch_opt.state.get(weight, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            value = state.get(key)
+            slots.append(np.zeros(tuple(weight.shape), np.float32) if value is None else value)
     return slots
 
 
@@ -429,14 +451,7 @@ def encode_weights(snap: KerasSnapshot, tensors: dict[str, Any] | None = None) -
         for (path, name), variables in zip(snap.groups, tensors["layers"], strict=True):
             _write_vars(layers.require_group(path), variables, name)
         _write_vars(f, [], snap.model_name)
-        checked: list[tuple[str, torch.Tensor]] = []  # per layer: its groups' variables
-        counts: dict[str, int] = {}
-        for (path, _), variables in zip(snap.groups, tensors["layers"], strict=True):
-            owner = next(p for p in snap.weighted if path == p or path.startswith(p + "/"))
-            for value in variables:
-                index = counts.get(owner, 0)
-                counts[owner] = index + 1
-                checked.append((f"{owner}/{index}", torch.as_tensor(value).detach().cpu()))
+        checked = _checked(snap, tensors["layers"])
         f.attrs["epochal_weights_sha256"] = digest(sorted(checked, key=lambda item: item[0]))
         slots = tensors.get("slots")
         if slots is not None:
@@ -459,6 +474,28 @@ def encode_weights(snap: KerasSnapshot, tensors: dict[str, Any] | None = None) -
                 if raw is not None:
                     dataset.attrs["torch_dtype"] = raw
     return buffer.getvalue()
+
+
+def _checked(snap: KerasSnapshot, variables: list[list[Any]]) -> list[tuple[str, torch.Tensor]]:
+    """The tensors the checksum covers, named ``<layer path>/<i>`` with ``i`` counting each
+    layer's variables in the order the reader flattens its group (own variables, then
+    sub-groups: ``forward_layer``, ``backward_layer``, ``cell``, ``layer``, the rest sorted)."""
+    by_group = dict(zip((g for g, _ in snap.groups), variables, strict=True))
+
+    def flat(path: str) -> list[Any]:
+        children = {g[len(path) + 1 :].split("/")[0] for g in by_group if g.startswith(path + "/")}
+        order = [k for k in _CHILD_ORDER if k in children]
+        order += sorted(k for k in children if k not in order)
+        out = list(by_group.get(path, []))
+        for key in order:
+            out.extend(flat(f"{path}/{key}"))
+        return out
+
+    return [
+        (f"{owner}/{i}", torch.as_tensor(value).detach().cpu())
+        for owner in snap.weighted
+        for i, value in enumerate(flat(owner))
+    ]
 
 
 def write_snapshot(
