@@ -63,6 +63,15 @@ def _owner_name(owner: Any) -> str:
     return str(getattr(owner, "name", None) or type(owner).__name__)
 
 
+def _sorted_flatten(structure: Any) -> list[Any]:
+    """The leaves of ``structure`` as Keras' ``tree.flatten`` orders them (dict keys sorted)."""
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in _sorted_flatten(structure[key])]
+    if isinstance(structure, list | tuple):
+        return [leaf for item in structure for leaf in _sorted_flatten(item)]
+    return [structure]
+
+
 def _map_graph(
     inputs: list[KerasTensor], outputs: list[KerasTensor]
 ) -> tuple[list[Node], list[Any]]:
@@ -154,7 +163,9 @@ class GraphModule(Layer):
         self.output_structure = outputs
         self.flat_inputs: list[KerasTensor] = flat_inputs
         self.flat_outputs: list[KerasTensor] = flat_outputs
-        self.nodes, self.operations = _map_graph(flat_inputs, flat_outputs)
+        # Keras walks the outputs flattened with dict keys sorted: its layer order (and
+        # so the layer paths of its weight files) follows that walk
+        self.nodes, self.operations = _map_graph(flat_inputs, _sorted_flatten(outputs))
         names: dict[str, Any] = {}
         for owner in self.operations:
             name_ = _owner_name(owner)
