@@ -38,12 +38,14 @@ class Interrupt(Callback):
             raise RuntimeError("interrupted")
 
 
-def make_model(hidden: int = 8, optimizer: Any = "adam") -> epochal.Sequential:
+def make_model(
+    hidden: int = 8, optimizer: Any = "adam", dropout_seed: int | None = None
+) -> epochal.Sequential:
     torch.manual_seed(0)
     model = epochal.Sequential(
         [
             Dense(hidden, activation="relu", input_shape=(4,)),
-            Dropout(0.5),
+            Dropout(0.5, seed=dropout_seed),
             Dense(2, activation="softmax"),
         ],
         device="cpu",
@@ -60,6 +62,7 @@ def run(
     epochs=3,
     x=None,
     ema=False,
+    dropout_seed=None,
     **kwargs,
 ):
     """One 'process': fresh seeds and model, fit with BackupAndRestore; None if interrupted.
@@ -72,7 +75,7 @@ def run(
         optimizer = epochal.optimizers.Adam(
             use_ema=True, ema_momentum=0.8, ema_overwrite_frequency=4
         )
-    model = make_model(hidden, optimizer)
+    model = make_model(hidden, optimizer, dropout_seed)
     callbacks: list[Callback] = [Interrupt(interrupt_at)]
     if ema:
         callbacks.append(SwapEMAWeights(swap_on_epoch=True))
@@ -160,6 +163,22 @@ def test_interrupted_ema_runs_end_bit_identical(tiny_data, tmp_path, save_freq):
     assert resumed.history.history == reference.history.history
     averages = zip(resumed.optimizer.ema_variables, reference.optimizer.ema_variables, strict=True)
     assert all(torch.equal(a, b) for a, b in averages)
+
+
+@pytest.mark.parametrize("save_freq", [2, "epoch"])
+def test_seeded_layers_continue_their_draws_after_a_resume(tiny_data, tmp_path, save_freq):
+    """Dropout(seed=...) draws from its own generator, not torch's global one: its state is
+    in the backup, so the resumed run draws the same masks as the uninterrupted one."""
+    reference = run(tiny_data, dropout_seed=7)
+    for at in (3, 8):
+        assert (
+            run(tiny_data, tmp_path, interrupt_at=at, save_freq=save_freq, dropout_seed=7) is None
+        )
+    state = _state_io.read_state(tmp_path / "training_state.safetensors")
+    assert set(state["layer_generators"]) == {"0"}
+    resumed = run(tiny_data, tmp_path, save_freq=save_freq, dropout_seed=7)
+    assert same_weights(resumed, reference)
+    assert resumed.history.history == reference.history.history
 
 
 def test_backup_holds_optimizer_rng_data_metrics_and_callbacks(tiny_data, tmp_path):

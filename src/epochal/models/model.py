@@ -63,6 +63,7 @@ from epochal.engine.precision import Precision
 from epochal.engine.steps import forward, predict_step, test_step, train_step
 from epochal.layers import Layer, set_trainable, training_scope
 from epochal.layers._stack import LayerStack
+from epochal.layers._support import SeededRandom
 from epochal.layers.base import unique_name
 from epochal.layers.symbolic import is_symbolic, symbolic_call
 from epochal.metrics import Metric
@@ -128,6 +129,39 @@ class _WeightsByPosition:
     def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
         names = list(self.module.state_dict())
         self.module.load_state_dict(dict(zip(names, state.values(), strict=True)))
+
+
+class _LayerGenerators:
+    """The generators of the seeded random layers (``Dropout(seed=...)``, the ``Random*``
+    image layers...), by the layer's position: a resumed run continues their draws where
+    the interrupted one was, instead of starting again from the seed."""
+
+    def __init__(self, owners: list[SeededRandom]) -> None:
+        self.owners = owners
+
+    @classmethod
+    def of(cls, module: nn.Module) -> _LayerGenerators | None:
+        owners = [
+            value
+            for m in module.modules()
+            for value in vars(m).values()
+            if isinstance(value, SeededRandom) and value.seed is not None
+        ]
+        return cls(owners) if owners else None
+
+    def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {str(i): owner.state_dict() for i, owner in enumerate(self.owners)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if not isinstance(state, Mapping) or set(state) != {
+            str(i) for i in range(len(self.owners))
+        }:
+            raise ValueError(
+                f"The backup holds generator states of {len(state)} seeded layers; this "
+                f"model has {len(self.owners)}. It was written for another architecture."
+            )
+        for i, owner in enumerate(self.owners):
+            owner.load_state_dict(state[str(i)])
 
 
 def _check_callbacks(callbacks: Any) -> None:
@@ -314,8 +348,9 @@ class Model(StepAPI):
         ``Checkpoint(to_save=...)``): the weights and buffers (restored by position, since
         automatic layer names differ between processes, not architectures), the optimizer
         when compiled, and the run's :class:`~epochal.engine.TrainState` (position, data
-        order, running metrics, random state and the callbacks' states); under a mixed
-        policy, the :class:`~epochal.engine.precision.Precision` (the float16 loss scale)."""
+        order, running metrics, random state and the callbacks' states); the generators of
+        seeded random layers; under a mixed policy, the
+        :class:`~epochal.engine.precision.Precision` (the float16 loss scale)."""
         objects: dict[str, Any] = {"model": _WeightsByPosition(self.module)}
         if self.optimizer is not None:
             objects["optimizer"] = self.optimizer
@@ -324,6 +359,9 @@ class Model(StepAPI):
                 objects[f"optimizer:{key}"] = optimizer
         if self.precision.enabled:
             objects["precision"] = self.precision  # the float16 loss scale
+        generators = _LayerGenerators.of(self.module)
+        if generators is not None:
+            objects["layer_generators"] = generators
         objects["train"] = self._fit_state
         return objects
 
