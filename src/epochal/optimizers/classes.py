@@ -44,7 +44,7 @@ class _KerasEpsilon(Optimizer):
     """Adam's and AdamW's update as Keras computes it, on torch's (fused) kernel: before
     each update the torch groups get the ``eps`` and ``lr`` that make torch's formula equal
     Keras' (see :func:`~epochal.optimizers._rules.keras_adam_epsilon`); after it their
-    ``lr`` is the plain rate again. ``epsilon`` as configured stays in the config."""
+    ``lr`` and ``eps`` are the plain rate and ``epsilon`` again (config and saved state)."""
 
     def step(self) -> None:
         opt = self.torch_optimizer
@@ -64,6 +64,7 @@ class _KerasEpsilon(Optimizer):
             self._group_scales = scales
             for group, scale in zip(opt.param_groups, scales, strict=False):
                 group["lr"] = rate * scale
+                group["eps"] = epsilon  # the saved state holds the configured values
 
 
 class Adam(_KerasEpsilon):
