@@ -82,7 +82,7 @@ def _built_in_code(name):
         layers = [
             Input(shape=(5,)),
             Dense(6),
-            BatchNormalization(0.9),
+            BatchNormalization(momentum=0.9),
             Activation("tanh"),
             Dense(1),
         ]

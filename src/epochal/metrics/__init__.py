@@ -69,6 +69,7 @@ from epochal.metrics.keras_metrics import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
+from epochal.metrics.torchmetrics_adapter import TorchMetric, is_torchmetric, is_torchmetric_class
 
 __all__ = [
     "ACCURACY_ALIASES",
@@ -114,6 +115,7 @@ __all__ = [
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
+    "TorchMetric",
     "TrueNegatives",
     "TruePositives",
     "accuracy_alias",
@@ -121,6 +123,8 @@ __all__ = [
     "categorical_accuracy",
     "cosine_similarity",
     "get",
+    "is_torchmetric",
+    "is_torchmetric_class",
     "mean_absolute_error",
     "mean_squared_error",
     "sparse_categorical_accuracy",
@@ -177,7 +181,8 @@ def get(identifier: Any, loss_name: str | None = None) -> Metric:
     """Resolves a Keras metric identifier (name, function, or Metric) to a Metric.
 
     A string keeps its spelling as the logs key (``"acc"`` is logged as ``acc``), a function
-    is logged under its ``__name__``, an object under its ``name``.
+    is logged under its ``__name__``, an object under its ``name``. A ``torchmetrics.Metric``
+    (object or class) becomes a :class:`TorchMetric`.
 
     Raises:
         ValueError: for an unknown metric name, listing the known ones.
@@ -185,6 +190,10 @@ def get(identifier: Any, loss_name: str | None = None) -> Metric:
     """
     if isinstance(identifier, Metric):
         return identifier
+    if is_torchmetric(identifier):  # torchmetrics' (preds, target) order, our reduction
+        return TorchMetric(identifier)
+    if is_torchmetric_class(identifier):
+        return TorchMetric(identifier())
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in ACCURACY_ALIASES:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from epochal.layers import LAYER_CLASSES, InputLayer, Layer, set_trainable
+from epochal.layers import LAYER_CLASSES, InputLayer, Lambda, Layer, set_trainable
 from epochal.layers import base as layer_base
 from epochal.layers.symbolic import KerasTensor, Node, flatten, inbound_nodes, map_structure
 from epochal.models.model import Model, _check_summary_layout
@@ -515,6 +515,8 @@ class Functional(Model):
             layer_cls = classes.get(name)
             if layer_cls is None:
                 raise ValueError(f"Unknown layer class {name!r}; pass it in `custom_objects`.")
+            if layer_cls is Lambda:  # its function comes back by name from custom_objects
+                return Lambda.from_config(dict(entry["config"]), custom_objects)
             return layer_cls.from_config(dict(entry["config"]))
 
         return cls._rebuild(config, make)

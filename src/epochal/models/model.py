@@ -44,6 +44,7 @@ from epochal.engine import (
     Run,
     TrainState,
     check_targets,
+    model_outputs,
     run_evaluate,
     run_fit,
     run_predict,
@@ -61,6 +62,7 @@ from epochal.engine.loop import to_numpy
 from epochal.engine.precision import Precision
 from epochal.engine.steps import forward, predict_step, test_step, train_step
 from epochal.layers import Layer, set_trainable, training_scope
+from epochal.layers._stack import LayerStack
 from epochal.layers.base import unique_name
 from epochal.layers.symbolic import is_symbolic, symbolic_call
 from epochal.metrics import Metric
@@ -656,7 +658,9 @@ class Model(StepAPI):
         Raises:
             ValueError / TypeError: for bad arguments, before any training happens.
         """
-        self._require_compiled(need_loss=not self._steps_own_loss("train_step"))
+        self._require_compiled(
+            need_loss=not self._steps_own_loss("train_step") and not self._plain_module()
+        )
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
         _positive_int_or_none("validation_batch_size", validation_batch_size)
@@ -703,6 +707,8 @@ class Model(StepAPI):
         )
         should_validate(0, evaluation_freq, "evaluation_freq")
         class_weights = _class_weight_table(class_weight)
+        if self._compile_loss is None and not self._uses_own_steps():
+            model_outputs.refuse_weights(sample_weight, class_weight)  # the model's own loss
         if self._compile_loss is not None and y is not None and is_array_like(y):
             # every label, not just the first batch
             self._compile_loss.check_targets(tree_map(to_tensor, y), check_targets)
@@ -849,6 +855,30 @@ class Model(StepAPI):
         cls = type(self)
         return cls._overrides(step) or cls._overrides("compute_loss")
 
+    def _plain_module(self) -> bool:
+        """Whether the module is a plain ``torch.nn.Module`` (not epochal's layer stack,
+        graph or subclass module): it may take a dict batch as keyword arguments and return
+        its own loss (see :mod:`epochal.engine.model_outputs`)."""
+        module = self._module
+        return (
+            module is not None
+            and not isinstance(module, Layer | LayerStack)
+            and not getattr(module, "whole_inputs", False)
+        )
+
+    def _structured_outputs(self, example_input: Any) -> bool:
+        """Whether the run reads outputs through :mod:`epochal.engine.model_outputs`: a
+        plain module given a dict batch, a transformers model, or one compiled without a
+        loss (its own loss is then the loss). Decided once per call: tensors in, tensors out
+        keep the engine's steps as they are."""
+        if not self._plain_module():
+            return False
+        return (
+            isinstance(example_input, Mapping)
+            or type(self._module).__module__.startswith("transformers.")
+            or (self.compiled and self._compile_loss is None)
+        )
+
     def _jit(self, module: nn.Module) -> nn.Module | CompiledModule:
         """``module`` through ``torch.compile`` with ``jit_compile``; kept across calls, so
         each fit or evaluate reuses the compiled graphs."""
@@ -907,6 +937,9 @@ class Model(StepAPI):
             run.test_fn = custom_test_fn(self.test_step)
         if type(self)._overrides("predict_step"):
             run.predict_fn = custom_predict_fn(self.predict_step)
+        if not own_steps and self._structured_outputs(example_input):
+            model_outputs.check_keywords(self.module, example_input)
+            model_outputs.attach(run, own_loss=self._compile_loss is None)
         return run
 
     @contextlib.contextmanager
@@ -965,7 +998,9 @@ class Model(StepAPI):
         compile order, or a dict with ``return_dict=True``."""
         if kwargs:
             raise ValueError(f"Arguments not recognized: {kwargs}")
-        self._require_compiled(need_loss=not self._steps_own_loss("test_step"))
+        self._require_compiled(
+            need_loss=not self._steps_own_loss("test_step") and not self._plain_module()
+        )
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
         check_bool("return_dict", return_dict)
@@ -1029,7 +1064,9 @@ class Model(StepAPI):
     ) -> Any:
         """One update on one batch (the model's own ``train_step`` when it has one);
         returns the batch's loss and metrics."""
-        self._require_compiled(need_loss=not self._steps_own_loss("train_step"))
+        self._require_compiled(
+            need_loss=not self._steps_own_loss("train_step") and not self._plain_module()
+        )
         batch = self._single_batch(x, y, sample_weight)
         self.build_from_batch(batch[0])
         run = self._new_run(CallbackList(), batch[0], training=False)
@@ -1039,6 +1076,7 @@ class Model(StepAPI):
             run.training_module = self._jit(
                 wrapped[1] if wrapped and wrapped[0] is self.strategy else run.module
             )
+            model_outputs.rewrap_training(run)
         run.optimizer = self.optimizer
         table = _class_weight_table(class_weight)
         run.class_weights = None if table is None else table.to(self.device)
@@ -1052,7 +1090,9 @@ class Model(StepAPI):
         self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
     ) -> Any:
         """Loss and metrics of one batch, without updating."""
-        self._require_compiled(need_loss=not self._steps_own_loss("test_step"))
+        self._require_compiled(
+            need_loss=not self._steps_own_loss("test_step") and not self._plain_module()
+        )
         batch = self._single_batch(x, y, sample_weight)
         self.build_from_batch(batch[0])
         run = self._new_run(CallbackList(), batch[0], training=False)

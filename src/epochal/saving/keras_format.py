@@ -100,16 +100,24 @@ _INITIALIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 _INITIALIZER_NAMES = {"RandomUniform": "uniform", "RandomNormal": "random_normal"}
 # Optimizer options Keras writes that epochal's optimizers lack, at their defaults.
 _OPTIMIZER_TOLERATED: dict[str, tuple[Any, ...]] = {
-    "use_ema": (False,),
-    "ema_momentum": (0.99,),
-    "ema_overwrite_frequency": (None,),
     "loss_scale_factor": (None,),
     "gradient_accumulation_steps": (None,),
     "jit_compile": (False, True),
     "is_legacy_optimizer": (False,),
 }
-# Sub-layer groups in the order their weights come in ``layer.weights`` (then the others).
-_CHILD_ORDER = ("forward_layer", "backward_layer", "cell", "layer")
+# Sub-layer groups in the order their weights come in ``layer.weights`` (then the others);
+# MultiHeadAttention's projections in the order Keras creates them.
+_CHILD_ORDER = (
+    "forward_layer",
+    "backward_layer",
+    "cell",
+    "layer",
+    "query_dense",
+    "key_dense",
+    "gate_dense",
+    "value_dense",
+    "output_dense",
+)
 
 
 def keras_snake_case(name: str) -> str:
@@ -475,6 +483,12 @@ def _layer_config(
             f"load_model(..., custom_objects={{{class_name!r}: ...}}) or register it",
         )
     custom = get_registered_object(class_name, custom_objects) is not None
+    resolve = getattr(cls, "resolve_functions", None)
+    if resolve is not None:  # Lambda: its functions by name, never Keras' marshalled code
+        try:
+            raw = resolve(raw, lambda key: get_registered_object(key, custom_objects))
+        except ValueError as exc:
+            raise _refuse(path, name, class_name, str(exc)) from exc
     config: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "dtype" and cls is not InputLayer:
@@ -815,8 +829,10 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
     for _, layer in keras_layer_paths(model):
         trainable.extend(getattr(layer, "trainable_weights", []) or [])
     supported = name in ("Adam", "AdamW") and keras_class == name
-    if supported and torch_opt is not None and len(variables) == 2 + 2 * len(trainable):
-        slots = variables[2:]
+    # Keras' order: iterations, learning rate, [one EMA average per weight,] the moments.
+    averaged = len(trainable) if getattr(optimizer, "use_ema", False) else 0
+    if supported and torch_opt is not None and len(variables) == 2 + averaged + 2 * len(trainable):
+        averages, slots = variables[2 : 2 + averaged], variables[2 + averaged :]
         if all(
             tuple(slots[2 * i].shape) == tuple(t.shape) == tuple(slots[2 * i + 1].shape)
             for i, t in enumerate(trainable)
@@ -839,6 +855,11 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
                 full["torch"] = state
                 full["iterations"] = iterations
                 full["learning_rate"] = float(np.asarray(variables[1]))
+                if averaged:
+                    full["average"] = {
+                        str(index): torch.from_numpy(np.array(averages[position[id(param)]]))
+                        for index, param in enumerate(params)
+                    }
                 optimizer.load_state_dict(full)
                 return True
     logger.warning(

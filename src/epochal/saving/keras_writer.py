@@ -75,6 +75,11 @@ def _layer_entry(layer: Any) -> dict[str, Any]:
             raise NotKerasExpressible(
                 f"the layer {layer.name!r} has a custom {key} function, which Keras cannot rebuild"
             )
+        if isinstance(value, dict) and value.get("class_name") == "__lambda__":
+            raise NotKerasExpressible(
+                f"the Lambda layer {layer.name!r} wraps a Python lambda, which Keras can only "
+                "rebuild from its code (epochal writes functions by name only)"
+            )
         if key in ("layer", "backward_layer") and isinstance(value, dict):
             sub = getattr(layer, "forward_layer" if key == "layer" else key, None)
             config[key] = _layer_entry(sub) if isinstance(sub, Layer) else value
@@ -251,6 +256,10 @@ def _own_and_children(layer: Any) -> tuple[list[torch.Tensor], dict[str, Any]]:
         }
     if name == "TimeDistributed":
         return [], {"layer": layer.layer}
+    if name == "MultiHeadAttention":
+        keys = ("query_dense", "key_dense", "gate_dense", "value_dense", "output_dense")
+        children: dict[str, Any] = {k: getattr(layer, k) for k in keys if hasattr(layer, k)}
+        return [], {**children, "_softmax": [], "_dropout_layer": []}
     return list(layer.weights), {}
 
 
@@ -269,15 +278,15 @@ def _write_layer(group: h5py.Group, layer: Any) -> None:
     _write_vars(group, own, str(getattr(layer, "name", type(layer).__name__)))
     for key, child in children.items():
         sub = group.create_group(key)
-        if isinstance(child, list):  # a recurrent layer's cell: its variables
-            _write_vars(sub, child, f"{layer.name}_cell")
+        if isinstance(child, list):  # a recurrent layer's cell, or a weightless sub-layer
+            _write_vars(sub, child, f"{layer.name}_cell" if key == "cell" else key.strip("_"))
         else:
             _write_layer(sub, child)
 
 
 def _keras_slots(model: Any) -> list[np.ndarray] | None:
-    """Adam/AdamW's variables in Keras' order: iterations, learning rate, then each trainable
-    weight's first and second moments."""
+    """Adam/AdamW's variables in Keras' order: iterations, learning rate, with ``use_ema``
+    each trainable weight's average, then each trainable weight's first and second moments."""
     optimizer = model.optimizer
     torch_opt = getattr(optimizer, "torch_optimizer", None)
     if type(optimizer).__name__ not in ("Adam", "AdamW") or torch_opt is None:
@@ -288,16 +297,31 @@ def _keras_slots(model: Any) -> list[np.ndarray] | None:
         np.asarray(optimizer.iterations, dtype=np.int64),
         np.asarray(float(optimizer._base_rate()), dtype=np.float32),
     ]
-    for _, layer in keras_layer_paths(model):
-        for weight in getattr(layer, "trainable_weights", []):
-            state = torch_opt.state.get(weight, {})
-            for key in ("exp_avg", "exp_avg_sq"):
-                value = state.get(key)
-                slots.append(
-                    np.zeros(tuple(weight.shape), np.float32)
-                    if value is None
-                    else value.detach().cpu().numpy()
-                )
+    trainable = [
+        weight
+        for _, layer in keras_layer_paths(model)
+        for weight in getattr(layer, "trainable_weights", [])
+    ]
+    averages = optimizer.ema_variables if getattr(optimizer, "use_ema", False) else None
+    if averages is not None:
+        params = [p for g in torch_opt.param_groups for p in g["params"]]
+        by_param = {id(p): a for p, a in zip(params, averages, strict=True)}
+        for weight in trainable:
+            average = by_param.get(id(weight))
+            slots.append(
+                np.zeros(tuple(weight.shape), np.float32)
+                if average is None
+                else average.detach().cpu().numpy()
+            )
+    for weight in trainable:
+        state = torch_opt.state.get(weight, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            value = state.get(key)
+            slots.append(
+                np.zeros(tuple(weight.shape), np.float32)
+                if value is None
+                else value.detach().cpu().numpy()
+            )
     return slots
 
 
