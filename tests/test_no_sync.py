@@ -235,6 +235,10 @@ def _keras_metrics() -> list:
         m.LogCoshError(),
         m.BinaryCrossentropy(label_smoothing=0.1), m.Poisson(), m.SquaredHinge(),
         m.CategoricalHinge(),
+        m.IoU(3, [0, 2], sparse_y_true=False, sparse_y_pred=False), m.BinaryIoU(),
+        m.OneHotIoU(3, [1]), m.OneHotMeanIoU(3, dtype="float32"),
+        m.SensitivityAtSpecificity(0.5), m.SpecificityAtSensitivity(0.8, num_thresholds=20),
+        m.PrecisionAtRecall(0.5, class_id=1), m.RecallAtPrecision(0.7),
         "mape", "msle", "top_k_categorical_accuracy", "hinge", "cosine_similarity",
     ]  # fmt: skip
 

@@ -287,7 +287,11 @@ class DataParallelStrategy(Strategy):
                 chunk = next(chunks)
                 shape = value.shape if isinstance(value, torch.Tensor) else ()
                 home = value.device if isinstance(value, torch.Tensor) else device
-                merged[key] = chunk.reshape(shape).to(home, torch.float32)
+                # integer counts (IoU's confusion matrix) stay integers: exact in float64
+                kind = torch.float32
+                if isinstance(value, torch.Tensor) and not value.is_floating_point():
+                    kind = value.dtype
+                merged[key] = chunk.reshape(shape).to(home, kind)
             metric.load_state_dict(merged)
 
     def average(self, values: list[float]) -> list[float]:

@@ -192,8 +192,10 @@ def test_a_wrapped_torch_optimizer_averages_too():
             weight.grad = torch.tensor([0.3, -0.1, 0.2]) * (step + 1)
             opt.step()
         results.append((weight.detach().clone(), opt.ema_variables[0].clone()))
-    assert torch.equal(results[0][0], results[1][0])
-    assert torch.equal(results[0][1], results[1][1])
+    # Adam follows Keras' epsilon placement, the wrapped torch Adam torch's own: the same
+    # update up to that rule (tests/optimizers/test_adam_epsilon.py), averaged alike.
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=0, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------- fit

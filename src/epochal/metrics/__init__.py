@@ -1,5 +1,7 @@
 """Device-resident metrics with Keras names (see :mod:`epochal.metrics.base` for how state
-is kept; :mod:`epochal.metrics.keras_metrics` for the confusion, F-score, R2 and IoU ones)."""
+is kept; :mod:`epochal.metrics.keras_metrics` for the others, gathered from their family modules:
+``accuracy``, ``probabilistic``, ``regression``, ``reduction``, ``confusion``, ``auc``,
+``f_score``, ``iou``)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from epochal.metrics.base import (
 from epochal.metrics.keras_metrics import (
     AUC,
     BinaryCrossentropy,
+    BinaryIoU,
     CategoricalCrossentropy,
     CategoricalHinge,
     CosineSimilarity,
@@ -38,18 +41,25 @@ from epochal.metrics.keras_metrics import (
     FalsePositives,
     FBetaScore,
     Hinge,
+    IoU,
     KLDivergence,
     LogCoshError,
     MeanAbsolutePercentageError,
     MeanIoU,
     MeanSquaredLogarithmicError,
+    OneHotIoU,
+    OneHotMeanIoU,
     Poisson,
     Precision,
+    PrecisionAtRecall,
     R2Score,
     Recall,
+    RecallAtPrecision,
     RootMeanSquaredError,
+    SensitivityAtSpecificity,
     SparseCategoricalCrossentropy,
     SparseTopKCategoricalAccuracy,
+    SpecificityAtSensitivity,
     SquaredHinge,
     Sum,
     TopKCategoricalAccuracy,
@@ -67,6 +77,7 @@ __all__ = [
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
+    "BinaryIoU",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
@@ -76,6 +87,7 @@ __all__ = [
     "FalseNegatives",
     "FalsePositives",
     "Hinge",
+    "IoU",
     "KLDivergence",
     "LogCoshError",
     "Mean",
@@ -86,14 +98,20 @@ __all__ = [
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
+    "OneHotIoU",
+    "OneHotMeanIoU",
     "Poisson",
     "Precision",
+    "PrecisionAtRecall",
     "R2Score",
     "Recall",
+    "RecallAtPrecision",
     "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
@@ -145,6 +163,8 @@ _BY_NAME: dict[str, tuple[Callable[..., torch.Tensor], Direction]] = {
 
 _CLASSES: dict[str, Callable[[], Metric]] = {
     "auc": AUC,
+    "binary_io_u": BinaryIoU,
+    "binaryiou": BinaryIoU,
     "precision": Precision,
     "recall": Recall,
     "rmse": RootMeanSquaredError,
