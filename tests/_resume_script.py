@@ -127,6 +127,7 @@ def train(
     functional: bool = False,
     precision: str | None = None,
     async_save: bool = True,
+    ema: bool = False,
 ) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,14 +150,21 @@ def train(
             ],
             device="cpu",
         )
+    optimizer: Any = "adam"
+    if ema:  # Keras' EMA: averages in the optimizer state, swapped in at each epoch end
+        optimizer = epochal.optimizers.Adam(
+            use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=7
+        )
     model.compile(
-        optimizer="adam",
+        optimizer=optimizer,
         loss="categorical_crossentropy",
         metrics=["accuracy"],
         precision=precision,
     )
     cb = epochal.callbacks
     callbacks: list[Callback] = []
+    if ema:
+        callbacks.append(cb.SwapEMAWeights(swap_on_epoch=True))
     if hasattr(cb, "EarlyStopping"):
         callbacks.append(
             cb.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)

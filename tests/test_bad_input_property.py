@@ -96,6 +96,15 @@ _LAYER_REQUIRED: dict[str, Any] = {
     "rate": 0.5,
     "target_shape": (2,),
     "activation": "relu",
+    "axes": 1,
+    "num_heads": 2,
+    "key_dim": 2,
+    "function": abs,
+    "height": 3,
+    "width": 3,
+    "factor": 0.1,
+    "height_factor": 0.1,
+    "width_factor": 0.1,
 }
 
 

@@ -127,6 +127,29 @@ def test_flags_agreed_together_and_none_dropped():
         torch.distributed.destroy_process_group()
 
 
+def test_reduce_metrics_keeps_integer_counts_and_float_sums():
+    """reduce_metrics on a one-process gloo group: IoU's integer confusion matrix comes back
+    as integers, the curve-point metrics' float sums as float32, results unchanged."""
+    from epochal import metrics
+    from epochal.distributed import DataParallelStrategy
+
+    iou = metrics.MeanIoU(3)
+    at = metrics.PrecisionAtRecall(0.5, num_thresholds=9)
+    iou.update(torch.tensor([0, 1, 2, 2]), torch.tensor([0, 2, 2, 1]))
+    at.update(torch.tensor([0.0, 1.0, 1.0, 0.0]), torch.tensor([0.3, 0.8, 0.4, 0.6]))
+    before = [float(iou.result()), float(at.result())]
+    torch.distributed.init_process_group(
+        "gloo", store=torch.distributed.HashStore(), rank=0, world_size=1
+    )
+    try:
+        DataParallelStrategy().reduce_metrics([iou, at])
+    finally:
+        torch.distributed.destroy_process_group()
+    assert iou.matrix.dtype == torch.int64
+    assert at.tp.dtype == torch.float32
+    assert [float(iou.result()), float(at.result())] == before
+
+
 class _Writer(Callback):
     main_process_only = True
 

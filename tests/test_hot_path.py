@@ -70,7 +70,10 @@ def test_keras_adam_uses_torch_fused_kernel_and_matches_the_loop_version():
     fused = epochal.optimizers.Adam(1e-2)
     fused.build(fused_net.parameters())
     assert fused.torch_optimizer.param_groups[0]["fused"] is True
-    plain = torch.optim.Adam(plain_net.parameters(), lr=1e-2, eps=1e-7)
+    # the same (Keras') update through torch's per-parameter loop kernel
+    plain = epochal.optimizers.Adam(1e-2, foreach=False)
+    plain.build(plain_net.parameters())
+    assert not plain.torch_optimizer.param_groups[0].get("fused")
     x = torch.randn(32, 6)
     for _ in range(20):
         for net, opt in ((fused_net, fused), (plain_net, plain)):

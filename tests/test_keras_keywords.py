@@ -273,7 +273,16 @@ REQUIRED_BY_NAME = {
     "dims": (1,),
     "n": 2,
     "scale": 1.0,
+    "height": 3,
+    "width": 3,
+    "factor": 0.1,
+    "height_factor": 0.1,
+    "width_factor": 0.1,
     "layer": lambda: layers_module.Dense(2),
+    "axes": 1,
+    "num_heads": 2,
+    "key_dim": 2,
+    "function": lambda: abs,
 }
 # Layers whose every argument has a default but that still need one to be made.
 REQUIRED_BY_LAYER = {

@@ -285,7 +285,7 @@ def test_trainable_flag_and_weight_lists_in_keras_order():
     names = [w._keras_name if isinstance(w, torch.nn.Parameter) else "moving" for w in bn.weights]
     assert names == ["gamma", "beta", "moving", "moving"]
     assert len(bn.trainable_weights) == 2 and len(bn.non_trainable_weights) == 2
-    assert bn.non_trainable_weights[0] is bn.norm.running_mean
+    assert bn.non_trainable_weights[0] is bn.moving_mean
     bn.trainable = False
     assert bn.trainable_weights == [] and len(bn.non_trainable_weights) == 4
     assert not any(p.requires_grad for p in bn.parameters())

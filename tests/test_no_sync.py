@@ -8,6 +8,7 @@ the number of steps when nobody reads batch logs.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,8 +42,11 @@ def _model(optimizer: str) -> epochal.Sequential:
     model = epochal.Sequential(
         [Dense(8, activation="relu", input_shape=(4,)), Dense(3)], device="cpu"
     )
+    chosen: Any = optimizer
+    if optimizer == "adam_ema":  # Keras' EMA: averages and overwrites on the device
+        chosen = epochal.optimizers.Adam(use_ema=True, ema_overwrite_frequency=3)
     model.compile(
-        optimizer=optimizer,
+        optimizer=chosen,
         loss=epochal.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy", "mse"] if optimizer == "sgd" else ["accuracy"],
     )
@@ -82,7 +86,7 @@ class _BatchHookReads(Callback):
         self.losses.append(logs["loss"])
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adam_ema"])
 def test_host_reads_do_not_grow_with_steps(host_reads, optimizer):
     few = _reads_during_fit(host_reads, 16, optimizer, verbose=0)  # 4 steps per epoch
     many = _reads_during_fit(host_reads, 160, optimizer, verbose=0)  # 40 steps per epoch
@@ -231,6 +235,10 @@ def _keras_metrics() -> list:
         m.LogCoshError(),
         m.BinaryCrossentropy(label_smoothing=0.1), m.Poisson(), m.SquaredHinge(),
         m.CategoricalHinge(),
+        m.IoU(3, [0, 2], sparse_y_true=False, sparse_y_pred=False), m.BinaryIoU(),
+        m.OneHotIoU(3, [1]), m.OneHotMeanIoU(3, dtype="float32"),
+        m.SensitivityAtSpecificity(0.5), m.SpecificityAtSensitivity(0.8, num_thresholds=20),
+        m.PrecisionAtRecall(0.5, class_id=1), m.RecallAtPrecision(0.7),
         "mape", "msle", "top_k_categorical_accuracy", "hinge", "cosine_similarity",
     ]  # fmt: skip
 
@@ -281,3 +289,31 @@ def test_a_schedule_reads_only_its_own_cpu_scalar_per_step(monkeypatch):
     assert 2 * 40 <= len(devices) <= 2 * 40 + 20  # one scalar per update (2 x 40 steps)
     with torch.device("meta"):  # another default device: the schedule stays on the CPU
         assert schedule(3).device.type == "cpu"
+
+
+def test_torchmetrics_metric_adds_no_per_step_sync(host_reads):
+    """A torchmetrics metric is updated on the device each step and computed only when its
+    value is read (once per epoch here), with and without a batch hook that keeps logs."""
+    torchmetrics = pytest.importorskip("torchmetrics")
+
+    def reads(samples: int, **fit_kwargs) -> int:
+        model = _model("sgd")
+        model.compile(
+            optimizer="sgd",
+            loss=epochal.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[
+                torchmetrics.classification.MulticlassAccuracy(
+                    num_classes=3, average="micro", validate_args=False
+                )
+            ],
+        )
+        x, y = _data(samples)
+        for key in host_reads:
+            host_reads[key] = 0
+        history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, **fit_kwargs)
+        assert len(history.history["multiclass_accuracy"]) == 2
+        return sum(host_reads.values())
+
+    assert reads(160) == reads(16)
+    hook = _BatchHookNoRead()
+    assert reads(160, callbacks=[hook]) == reads(16, callbacks=[hook])

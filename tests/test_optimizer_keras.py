@@ -101,17 +101,28 @@ def test_adam_weight_decay_formula(steps):
     np.testing.assert_allclose(w.detach().numpy(), value, rtol=0, atol=1e-6)
 
 
-def test_weight_decay_none_or_zero_leaves_the_torch_update_alone():
+def test_weight_decay_none_or_zero_leaves_the_update_alone():
+    """No decay: the same update as Adam without the argument: Keras' (see also
+    tests/optimizers/test_adam_epsilon.py)."""
+
+    def updated(**kwargs):
+        param = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+        opt = Adam(learning_rate=0.1, **kwargs)
+        opt.build([param])
+        param.grad = torch.tensor([0.1, -0.2])
+        opt.step()
+        return param.detach()
+
+    plain = updated()
     for wd in (None, 0.0):
-        a = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
-        b = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
-        opt = Adam(learning_rate=0.1, weight_decay=wd)
-        opt.build([a])
-        ref = torch.optim.Adam([b], lr=float(np.float32(0.1)), eps=1e-7)
-        for p, o in ((a, opt), (b, ref)):
-            p.grad = torch.tensor([0.1, -0.2])
-            o.step()
-        assert torch.equal(a, b)
+        assert torch.equal(updated(weight_decay=wd), plain)
+    # Keras' first Adam update, in float32 as Keras computes it
+    f = np.float32
+    g = np.array([0.1, -0.2], dtype=f)
+    m, v = f(1 - 0.9) * g, f(1 - 0.999) * g * g  # Keras: alpha=1 - beta (a double)
+    alpha = f(0.1) * np.sqrt(f(1) - f(0.999)) / (f(1) - f(0.9))
+    want = np.array([1.0, 2.0], dtype=f) - alpha * m / (np.sqrt(v) + f(1e-7))
+    np.testing.assert_allclose(plain.numpy(), want, rtol=0, atol=1e-7)
 
 
 def test_every_optimizer_accepts_weight_decay_and_saves_it():

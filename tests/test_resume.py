@@ -187,3 +187,22 @@ def test_sigkill_anywhere_float16_loss_scale_is_bit_exact(mnist_data, tmp_path):
     _assert_same_run(out, reference)
     header = (reference / "training.log").read_text().splitlines()[0]
     assert "loss_scale" in header and "skipped_steps" in header
+
+
+@pytest.mark.slow
+def test_sigkill_anywhere_with_ema_is_bit_exact(mnist_data, tmp_path):
+    """use_ema=True with SwapEMAWeights(swap_on_epoch=True): the averages and whether they
+    are in the model are in the backup, so each SIGKILL resume replays identically."""
+    reference = tmp_path / "reference"
+    script.train(reference, backup=False, data=mnist_data, ema=True)
+    out = tmp_path / "run"
+    for at in _kill_points(seed=11, count=6):
+        code = _run_forked(out, mnist_data, save_freq=3, kill_at=at, ema=True)
+        assert code == -signal.SIGKILL, f"kill at {at}: exit code {code}"
+    assert _run_forked(out, mnist_data, save_freq=3, ema=True) == 0
+    _assert_same_run(out, reference)
+    for at in _kill_points(seed=12, count=3):  # epoch-end backups: averages in the model
+        code = _run_forked(tmp_path / "epoch", mnist_data, kill_at=at, ema=True)
+        assert code == -signal.SIGKILL, f"kill at {at}: exit code {code}"
+    assert _run_forked(tmp_path / "epoch", mnist_data, ema=True) == 0
+    _assert_same_run(tmp_path / "epoch", reference)

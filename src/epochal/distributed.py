@@ -206,10 +206,67 @@ class DataParallelStrategy(Strategy):
         """Sums every metric's state (totals, counts, confusion counts) over the ranks.
 
         One collective for all metrics; a metric never updated on a rank contributes zeros.
+        A metric with a ``reduce_across(collectives)`` method (a
+        :class:`~epochal.metrics.TorchMetric`: torchmetrics' states by their declared
+        ``dist_reduce_fx``) merges itself through :meth:`all_reduce_tensors` and
+        :meth:`all_gather_tensor`.
         """
-        device = torch.device("cpu")
+        summed = []
+        for metric in metrics:
+            reduce_across = getattr(metric, "reduce_across", None)
+            if callable(reduce_across):
+                reduce_across(self)
+            else:
+                summed.append(metric)
+        self._sum_states(summed)
+        return metrics
+
+    def _collective_device(self) -> torch.device:
         if self.backend == "nccl":
-            device = torch.device("cuda", torch.cuda.current_device())
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")
+
+    def all_reduce_tensors(self, tensors: list[torch.Tensor], op: str) -> list[torch.Tensor]:
+        """Each of ``tensors`` reduced over the ranks (``op``: ``"sum"``, ``"max"`` or
+        ``"min"``) in one collective, each back on its device in its dtype (float64 on the
+        wire: integer counts stay exact up to 2**53)."""
+        ops = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
+        if op not in ops:
+            raise ValueError(f"`op` must be one of {sorted(ops)}. Received: {op!r}")
+        if not tensors:
+            return []
+        device = self._collective_device()
+        flat = [t.detach().to(device, torch.float64).reshape(-1) for t in tensors]
+        buffer = torch.cat(flat)
+        dist.all_reduce(buffer, op=ops[op])
+        chunks = buffer.split([f.numel() for f in flat])
+        return [
+            chunk.reshape(t.shape).to(t.device, t.dtype)
+            for chunk, t in zip(chunks, tensors, strict=True)
+        ]
+
+    def all_gather_tensor(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        """Every rank's ``tensor`` in rank order, on this tensor's device; the first axis
+        may differ per rank (padded on the wire), the other axes and the dtype may not."""
+        device = self._collective_device()
+        local = tensor.detach().to(device)
+        if local.dim() == 0:
+            gathered = [torch.empty_like(local) for _ in range(self.world_size)]
+            dist.all_gather(gathered, local)
+            return [g.to(tensor.device) for g in gathered]
+        size = torch.tensor([local.shape[0]], dtype=torch.int64, device=device)
+        sizes = [torch.empty_like(size) for _ in range(self.world_size)]
+        dist.all_gather(sizes, size)
+        counts = [int(s.item()) for s in sizes]
+        longest = max(counts)
+        padded = local.new_zeros((longest, *local.shape[1:]))
+        padded[: local.shape[0]] = local
+        gathered = [torch.empty_like(padded) for _ in range(self.world_size)]
+        dist.all_gather(gathered, padded)
+        return [g[:n].to(tensor.device) for g, n in zip(gathered, counts, strict=True)]
+
+    def _sum_states(self, metrics: list[Metric]) -> None:
+        device = self._collective_device()
         for metric in metrics:
             metric.flush()  # deferred per-step values differ in number across ranks
         states = [m.state_dict() for m in metrics]
@@ -219,7 +276,7 @@ class DataParallelStrategy(Strategy):
             for v in state.values()
         ]
         if not flat:
-            return metrics
+            return
         sizes = [t.numel() for t in flat]
         buffer = torch.cat([t.to(device) for t in flat])
         dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
@@ -230,9 +287,12 @@ class DataParallelStrategy(Strategy):
                 chunk = next(chunks)
                 shape = value.shape if isinstance(value, torch.Tensor) else ()
                 home = value.device if isinstance(value, torch.Tensor) else device
-                merged[key] = chunk.reshape(shape).to(home, torch.float32)
+                # integer counts (IoU's confusion matrix) stay integers: exact in float64
+                kind = torch.float32
+                if isinstance(value, torch.Tensor) and not value.is_floating_point():
+                    kind = value.dtype
+                merged[key] = chunk.reshape(shape).to(home, kind)
             metric.load_state_dict(merged)
-        return metrics
 
     def average(self, values: list[float]) -> list[float]:
         if not values:

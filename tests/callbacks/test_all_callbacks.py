@@ -74,6 +74,10 @@ FACTORIES = {
     "TensorBoard": lambda tmp: cb.TensorBoard(log_dir=str(tmp / "tb")),
     "WandbLogger": lambda tmp: cb.WandbLogger(mode="offline", dir=tmp / "wandb"),  # no network
 }
+# Callbacks that need more of the model than make_model() gives (compile arguments).
+MODEL_KWARGS = {
+    "SwapEMAWeights": lambda: {"optimizer": epochal.optimizers.SGD(use_ema=True)},
+}
 # Exported names that are not callbacks one puts in a list (bases, the dispatcher).
 NOT_STANDALONE = {"Callback", "CallbackList", "MonitorCallback"}
 
@@ -149,7 +153,7 @@ def test_state_key_is_stable_and_names_the_class(name, tmp_path):
 @pytest.mark.parametrize("name", STANDALONE)
 def test_runs_through_fit_evaluate_and_predict(name, tmp_path, tiny_data):
     x, y = tiny_data
-    model = make_model()
+    model = make_model(**MODEL_KWARGS.get(name, dict)())
     callback = build(name, tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. a monitor missing without validation data

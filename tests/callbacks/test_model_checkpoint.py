@@ -410,14 +410,14 @@ def test_max_to_keep_deletes_a_file_only_after_its_replacement_is_durable(
     tmp_path, monkeypatch, async_save, suffix
 ):
     from epochal.callbacks import model_checkpoint
-    from epochal.saving import read_bundle
+    from epochal.saving import prepare_save
 
     events = []
-    real_write, real_remove = model_checkpoint.write_bundle, os.remove
+    real_write, real_remove = model_checkpoint._write_file, os.remove
 
-    def write(path, bundle):
-        result = real_write(path, bundle)
-        events.append(("durable", os.fspath(path)))
+    def write(pending, tensors):
+        result = real_write(pending, tensors)
+        events.append(("durable", pending.path))
         return result
 
     def remove(path):
@@ -427,7 +427,7 @@ def test_max_to_keep_deletes_a_file_only_after_its_replacement_is_durable(
         events.append(("removed", path))
         real_remove(path)
 
-    monkeypatch.setattr(model_checkpoint, "write_bundle", write)
+    monkeypatch.setattr(model_checkpoint, "_write_file", write)
     monkeypatch.setattr(model_checkpoint.os, "remove", remove)
     weights_only = suffix != ".keras"
     cb = ModelCheckpoint(
@@ -439,13 +439,12 @@ def test_max_to_keep_deletes_a_file_only_after_its_replacement_is_durable(
     )
     model = _tiny_model()
     if not async_save:  # the synchronous path writes through the host
-        monkeypatch.setattr(
-            type(model),
-            "save" if not weights_only else "save_weights",
-            lambda self, path, overwrite=True: write(
-                path, model_checkpoint.save_bundle(self, path, weights_only=weights_only)
-            ),
-        )
+
+        def save(self, path, overwrite=True):
+            pending = prepare_save(self, path, weights_only=weights_only)
+            write(pending, pending.tensors)
+
+        monkeypatch.setattr(type(model), "save" if not weights_only else "save_weights", save)
     _fit(model, [cb])
     names = [os.path.basename(p) for kind, p in events]
     expected = [f"m-1{suffix}", f"m-2{suffix}", f"m-1{suffix}", f"m-3{suffix}", f"m-2{suffix}"]
@@ -458,17 +457,17 @@ def test_max_to_keep_deletes_a_file_only_after_its_replacement_is_durable(
             newer = [p for k, p in events[:index] if k == "durable" and p != path]
             assert newer, f"{path} removed before any replacement was durable"
     assert os.listdir(tmp_path) == [f"m-3{suffix}"]
-    read_bundle(tmp_path / f"m-3{suffix}")
+    _tiny_model().load_weights(tmp_path / f"m-3{suffix}")
 
 
 def test_async_checkpoint_error_is_raised_naming_the_file(tmp_path, monkeypatch):
     from epochal.callbacks import model_checkpoint
     from epochal.saving.async_writer import BackgroundWriteError
 
-    def failing(path, bundle):
+    def failing(pending, tensors):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(model_checkpoint, "write_bundle", failing)
+    monkeypatch.setattr(model_checkpoint, "_write_file", failing)
     cb = ModelCheckpoint(
         str(tmp_path / "w-{epoch}.weights.h5"), save_weights_only=True, async_save=True
     )
@@ -479,26 +478,71 @@ def test_async_checkpoint_error_is_raised_naming_the_file(tmp_path, monkeypatch)
 def test_async_checkpoint_fit_returns_after_the_last_file_is_whole(tmp_path, monkeypatch):
     import threading
 
+    import epochal
     from epochal.callbacks import Callback, model_checkpoint
-    from epochal.saving import read_bundle
 
-    release, real_write, finished = threading.Event(), model_checkpoint.write_bundle, []
+    release, real_write, finished = threading.Event(), model_checkpoint._write_file, []
 
-    def slow(path, bundle):
+    def slow(pending, tensors):
         assert release.wait(30)  # held until the run is over
-        real_write(path, bundle)
-        finished.append(os.path.basename(path))
+        real_write(pending, tensors)
+        finished.append(os.path.basename(pending.path))
 
     class Release(Callback):
         def on_train_end(self, logs=None):
             assert not finished  # still in flight when the run ends
             release.set()
 
-    monkeypatch.setattr(model_checkpoint, "write_bundle", slow)
+    monkeypatch.setattr(model_checkpoint, "_write_file", slow)
     cb = ModelCheckpoint(str(tmp_path / "m.keras"), async_save=True)
     model = _tiny_model()
     _fit(model, [Release(), cb], epochs=1)
     assert finished == ["m.keras"]  # fit returned after the write
-    loaded = read_bundle(tmp_path / "m.keras")
+    loaded = epochal.load_model(tmp_path / "m.keras")
     for name, tensor in model.module.state_dict().items():
-        assert np.array_equal(loaded.weights[name].numpy(), tensor.numpy())
+        assert np.array_equal(loaded.module.state_dict()[name].numpy(), tensor.numpy())
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_async_checkpoint_writes_the_format_a_synchronous_save_writes(tmp_path, suffix):
+    """Keras' format when Keras can hold the model (as model.save would), from the
+    snapshot of the step that saved it, though training went on while it was written."""
+    import json
+    import zipfile
+
+    import h5py
+
+    import epochal
+    from epochal.callbacks import Callback
+
+    weights_only = suffix != ".keras"
+    snapshots = []
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append([w.copy() for w in self.model.get_weights()])
+
+    for mode in (False, True):
+        cb = ModelCheckpoint(
+            str(tmp_path / f"{mode}-{{epoch}}{suffix}"),
+            save_weights_only=weights_only,
+            async_save=mode,
+        )
+        _fit(_tiny_model(), [cb, Snapshot()], epochs=2)
+    sync_first, async_first = tmp_path / f"False-1{suffix}", tmp_path / f"True-1{suffix}"
+    if weights_only:
+        for path in (sync_first, async_first):
+            with h5py.File(path) as f:
+                assert f.attrs["epochal_format"] == "keras" and "layers" in f
+    else:
+        for path in (sync_first, async_first):
+            with zipfile.ZipFile(path) as zf:
+                assert json.loads(zf.read("metadata.json"))["epochal_format"] == "keras"
+    for path, expected in ((sync_first, snapshots[0]), (async_first, snapshots[2])):
+        model = _tiny_model()
+        model.load_weights(path)
+        for got, want in zip(model.get_weights(), expected, strict=True):
+            np.testing.assert_array_equal(got, want)  # epoch 1's weights, not epoch 2's
+    if not weights_only:
+        resumed = epochal.load_model(async_first)
+        assert resumed.optimizer.iterations == 2  # the optimizer slots of that step

@@ -19,7 +19,7 @@ from conftest import FakeClock, make_model
 
 import epochal
 from epochal.callbacks import Callback, TensorBoard
-from epochal.layers import Dense, Embedding, Flatten
+from epochal.layers import Activation, Dense, Embedding, Flatten
 
 ea_module = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 REPO = Path(__file__).resolve().parents[2]
@@ -240,6 +240,25 @@ def test_graph_and_config(tmp_path, tiny_data):
     assert event.step == 0
     text = event.tensor_proto.string_val[0].decode()
     assert json.loads(text) == json.loads(json.dumps(model.get_config()))
+
+
+def test_graph_in_every_fit_retraced_when_the_model_changes(tmp_path, tiny_data):
+    """Each fit writes the graph (traced once, reused while the module is unchanged); a
+    changed module is traced again, so the graph view never shows a stale model."""
+    x, y = tiny_data
+
+    def ops(run_dir):
+        return sorted(node.op for node in _read(run_dir / "train").Graph().node)
+
+    model = make_model()
+    for run in ("a", "b"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[TensorBoard(tmp_path / run)])
+    assert ops(tmp_path / "a") == ops(tmp_path / "b")
+    model.add(Activation("softmax"))  # same weights, one more op
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[TensorBoard(tmp_path / "c")])
+    assert len(ops(tmp_path / "c")) > len(ops(tmp_path / "a"))
+    assert any("softmax" in op for op in ops(tmp_path / "c"))
 
 
 def test_evaluate_alone_writes_evaluation_scalars(tmp_path, tiny_data):

@@ -17,6 +17,7 @@ from epochal.callbacks.monitor_callback import MonitorCallback
 from epochal.callbacks.progbar_logger import ProgbarLogger
 from epochal.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from epochal.callbacks.remote_monitor import RemoteMonitor
+from epochal.callbacks.swap_ema_weights import SwapEMAWeights
 from epochal.callbacks.system_monitor import SystemMonitor
 from epochal.callbacks.tensorboard import TensorBoard
 from epochal.callbacks.terminate_on_nan import TerminateOnNaN
@@ -42,6 +43,7 @@ __all__ = [
     "RemoteMonitor",
     "RunGuard",
     "Stateful",
+    "SwapEMAWeights",
     "SystemMonitor",
     "TensorBoard",
     "TerminateOnNaN",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import os
 import urllib.parse
 import warnings
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -152,14 +154,64 @@ def _sample(x: Any) -> Any:
     return x
 
 
+# Traced graphs by module: tracing (torch.jit.trace, run twice to check the trace) costs
+# tens of milliseconds, paid again by every fit that writes the graph. A module whose
+# structure, tensor shapes and sample input are unchanged traces to the same graph.
+_GRAPHS: weakref.WeakKeyDictionary[torch.nn.Module, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _shapes(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return (tuple(x.shape), x.dtype, x.device.type)
+    if isinstance(x, list | tuple):
+        return tuple(_shapes(v) for v in x)
+    return repr(x)
+
+
+def _graph_signature(module: torch.nn.Module, sample: Any) -> Any:
+    """What the traced graph depends on, cheaply: every submodule's class and settings,
+    every parameter's and buffer's shape and dtype, and the sample's shapes."""
+    parts = tuple(
+        (name, type(m).__module__, type(m).__qualname__, m.extra_repr())
+        for name, m in module.named_modules()
+    )
+    tensors = tuple(
+        (name, tuple(t.shape), t.dtype)
+        for name, t in itertools.chain(module.named_parameters(), module.named_buffers())
+    )
+    return parts, tensors, _shapes(sample)
+
+
+def _traced_graph(module: torch.nn.Module, sample: Any) -> Any:
+    from torch.utils.tensorboard._pytorch_graph import graph
+
+    signature = _graph_signature(module, sample)
+    cached = _GRAPHS.get(module)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    traced = graph(module, sample, False, True)
+    _GRAPHS[module] = (signature, traced)
+    return traced
+
+
 def add_graph(writer: Any, module: torch.nn.Module, example: Any) -> None:
-    """Traces ``module`` on one sample of ``example`` into the graph view (best effort)."""
+    """Traces ``module`` on one sample of ``example`` into the graph view (best effort).
+
+    With tensorboard's own writer the traced graph is kept for the next fit of the same,
+    unchanged module; any other writer gets ``writer.add_graph(module, sample)``.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    sample = _sample(example)
     try:
         # Tracing with dropout active would record random masks.
         with evaluating(module, no_grad=False), warnings.catch_warnings():
             # add_graph relies on torch.jit.trace, which torch now marks deprecated.
             warnings.simplefilter("ignore", DeprecationWarning)
-            writer.add_graph(module, _sample(example))
+            if type(writer) is SummaryWriter:
+                writer._get_file_writer().add_graph(_traced_graph(module, sample))
+            else:
+                writer.add_graph(module, sample)
     except Exception as exc:  # tracing is best effort; training must go on
         warnings.warn(f"TensorBoard could not trace the model graph: {exc}", stacklevel=3)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import warnings
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from epochal.callbacks._checkpoint_paths import (
 from epochal.callbacks._save_schedule import SaveSchedule
 from epochal.callbacks.callback import canonical_hook
 from epochal.callbacks.monitor_callback import Mode, MonitorCallback
-from epochal.saving import Bundle, save_bundle, write_bundle
+from epochal.saving import PendingSave, prepare_save
 from epochal.saving.async_writer import AsyncWriter
 
 __all__ = ["ModelCheckpoint"]
@@ -38,6 +37,11 @@ __all__ = ["ModelCheckpoint"]
 _UNRECOGNIZED_SAVE_FREQ = (
     "Unrecognized save_freq: {value!r}. Expected 'epoch' or an integer number of batches."
 )
+
+
+def _write_file(pending: PendingSave, tensors: Any) -> None:
+    """The background half of an asynchronous save (one seam, for tests)."""
+    pending.write(tensors)
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -87,9 +91,11 @@ class ModelCheckpoint(MonitorCallback):
             ``monitor`` (newest first on ties, or when it is not logged). Defaults to `None`.
         period: Keras 2: save every ``period`` epochs (deprecated). Defaults to `None`.
         print_fn: Where verbose lines go. Defaults to `None` (``print``).
-        async_save: Write files on a background thread (see above). The model is then
-            saved through :func:`epochal.saving.save_bundle` rather than the host's
-            ``save`` / ``save_weights``. Defaults to `False`.
+        async_save: Write files on a background thread (see above), in the format the
+            synchronous ``save`` / ``save_weights`` of the same path writes (Keras' format
+            for ``.keras`` / ``.weights.h5`` when Keras can hold the model, see
+            ``docs/saving.md``), through :func:`epochal.saving.prepare_save` rather than
+            the host's ``save`` / ``save_weights``. Defaults to `False`.
 
     Raises:
         TypeError: ``filepath`` is not a str/PathLike.
@@ -257,13 +263,13 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save(path, overwrite=True)
 
     def _submit(self, path: str, stale: list[str]) -> None:
-        """This step's snapshot, written (then ``stale`` pruned) on the writer thread."""
-        bundle = save_bundle(self.model, path, weights_only=self.save_weights_only)  # type: ignore[arg-type]
-        tensors = self._async.host_copy({"weights": bundle.weights, "opt": bundle.optimizer})
-        owned = Bundle(tensors["weights"], tensors["opt"], copy.deepcopy(bundle.config))
+        """This step's snapshot, written (then ``stale`` pruned) on the writer thread, in
+        the format the synchronous save of ``path`` writes (Keras' or epochal's)."""
+        pending = prepare_save(self.model, path, weights_only=self.save_weights_only)  # type: ignore[arg-type]
+        tensors = self._async.host_copy(pending.tensors)
 
         def write() -> None:
-            write_bundle(path, owned)  # renamed into place and fsynced ...
+            _write_file(pending, tensors)  # renamed into place and fsynced ...
             self._remove(stale)  # ... before any file it replaces is deleted
 
         self._async.submit(path, write)

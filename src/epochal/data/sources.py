@@ -95,15 +95,6 @@ class ArraySource:
         size = self.local_samples if order is not None else self.num_samples
         stop = min(start + self.batch_size, size)
         x, y, sample_weight = self.x, self.y, self.sample_weight
-        if (
-            order is not None
-            and not self._per_batch_copy
-            and sample_weight is None
-            and type(x) is torch.Tensor
-            and type(y) is torch.Tensor
-        ):  # the common case, without the per-part tree walk
-            idx = order[start:stop]
-            return x.index_select(0, idx), y.index_select(0, idx), None
         if order is None:
 
             def take(t: torch.Tensor) -> torch.Tensor:
@@ -125,6 +116,19 @@ class ArraySource:
 
     def iterate(self, seed: int, pass_index: int, start: int) -> Iterator[Batch]:
         order = self.order(seed, pass_index)
+        x, y, size = self.x, self.y, self.batch_size
+        if (
+            order is not None
+            and not self._per_batch_copy
+            and self.sample_weight is None
+            and type(x) is torch.Tensor
+            and type(y) is torch.Tensor
+        ):  # the common case, sliced here without a call per batch
+            order = order[: self.local_samples]
+            for index in range(start, self.num_batches):
+                idx = order[index * size : (index + 1) * size]
+                yield x.index_select(0, idx), y.index_select(0, idx), None
+            return
         for index in range(start, self.num_batches):
             yield self.batch(order, index)
 

@@ -321,9 +321,9 @@ class CompiledLoss:
             self.build(y_pred)
         fast = self._fast
         if fast is not None:
-            if isinstance(y_true, list | tuple | Mapping):
+            if type(y_true) is not torch.Tensor and isinstance(y_true, list | tuple | Mapping):
                 y_true = self.structure.flatten_target(y_true, "y")[0]  # type: ignore[union-attr]
-            if isinstance(sample_weight, list | tuple | Mapping):
+            if sample_weight is not None and isinstance(sample_weight, list | tuple | Mapping):
                 sample_weight = self.structure.flatten_weights(sample_weight)[0]  # type: ignore[union-attr]
             value = fast(y_true, y_pred, sample_weight)
             return value if self._fast_weight is None else value * self._fast_weight

@@ -25,6 +25,7 @@ import torch
 
 from epochal._modes import evaluating
 from epochal.data import EpochIterator
+from epochal.distributed import LocalStrategy
 from epochal.engine.steps import predict_step, test_step, train_step
 from epochal.logs import Logs
 
@@ -105,10 +106,21 @@ def run_fit(
         training_logs = _fit_epochs(
             run, train, validation, validation_freq, evaluations, evaluation_freq
         )
+        if epochs > 0 and not state.interrupt_requested:
+            _finalize_variable_values(run)
         callbacks.on_train_end(Logs(training_logs))
     finally:
         # on_train_end is not called when fit raises: end_run is, in every case.
         callbacks.end_run()
+
+
+def _finalize_variable_values(run: Run) -> None:
+    """Keras' last act of ``fit`` before ``on_train_end``: the optimizer finalizes the
+    weights (with ``use_ema``, they take their moving averages). Not after an interrupt:
+    that run resumes from its backup."""
+    finalize = getattr(run.optimizer, "finalize_variable_values", None)
+    if finalize is not None:
+        finalize()
 
 
 def _fit_epochs(
@@ -124,6 +136,7 @@ def _fit_epochs(
     begin_hook = callbacks.implements("on_train_batch_begin")
     end_hook = callbacks.implements("on_train_batch_end")
     step_fn = run.train_fn or train_step
+    distributed = not isinstance(strategy, LocalStrategy)  # flags agreed between ranks
     training_logs: dict[str, Any] = {}
     while state.epoch < state.epochs:
         epoch = state.epoch
@@ -138,9 +151,12 @@ def _fit_epochs(
             state.step = step + 1
             if end_hook:
                 callbacks.on_train_batch_end(step, metrics.lazy_logs())
-            # Both flags may be set on one rank only: every rank acts on the agreed values.
-            stop, interrupt = strategy.any_flags(host.stop_training, state.interrupt_requested)
-            if stop or interrupt:
+            if distributed:
+                # Both flags may be set on one rank only: every rank acts on the agreed values.
+                stop, interrupt = strategy.any_flags(host.stop_training, state.interrupt_requested)
+                if stop or interrupt:
+                    break
+            elif host.stop_training or state.interrupt_requested:
                 break
         # Once per epoch, agreed now: no rank goes on to the epoch end while another stops.
         stop, interrupt = strategy.agree_flags(host.stop_training, state.interrupt_requested)

@@ -89,6 +89,7 @@ class CompiledMetrics:
     ) -> None:
         _check_metrics_argument("metrics", metrics)
         _check_metrics_argument("weighted_metrics", weighted_metrics)
+        _refuse_weighted_torchmetrics(weighted_metrics)
         self.loss_tracker = Mean(name="loss")
         self._user = (metrics, weighted_metrics)
         self._loss_name = loss_name
@@ -239,7 +240,9 @@ class CompiledMetrics:
             return
         structure = self.structure
         assert structure is not None
-        if structure.kind == "single" and not isinstance(y_true, list | tuple | Mapping):
+        if structure.kind == "single" and (
+            type(y_true) is torch.Tensor or not isinstance(y_true, list | tuple | Mapping)
+        ):
             y_pred = y_pred.detach()
             for entry in entries:
                 entry.metric.update(y_true, y_pred, sample_weight if entry.weighted else None)
@@ -332,7 +335,24 @@ class CompiledMetrics:
                 metric.load_state_dict(state[key])
 
 
+def _refuse_weighted_torchmetrics(weighted_metrics: Any) -> None:
+    for identifier in _as_list(weighted_metrics):
+        inner = identifier.metric if isinstance(identifier, metrics_module.TorchMetric) else None
+        if metrics_module.is_torchmetric_class(identifier):
+            inner = identifier
+        elif inner is None and metrics_module.is_torchmetric(identifier):
+            inner = type(identifier)
+        if inner is not None:
+            shown = getattr(inner, "__name__", type(inner).__name__)
+            raise TypeError(
+                f"`weighted_metrics` got the torchmetrics metric {shown}, which takes no "
+                "sample_weight (its update is update(preds, target)). Pass it in `metrics`."
+            )
+
+
 def _state_snapshot(metric: Metric) -> dict[str, Any]:
+    if isinstance(metric, metrics_module.TorchMetric):  # copies its states on the device
+        return copy.copy(metric).__dict__
     attributes = metric.__dict__.copy()
     if type(metric).__module__.startswith("epochal."):
         return attributes

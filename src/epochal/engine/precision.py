@@ -20,7 +20,6 @@ One object per compiled model (the loss scale lives as long as the optimizer it 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -30,6 +29,7 @@ from epochal.mixed_precision import TORCH_DTYPES, DTypePolicy
 __all__ = ["Precision", "to_float32"]
 
 _LOW = (torch.float16, torch.bfloat16)
+_NO_AUTOCAST = contextlib.nullcontext()  # stateless, so one instance serves every step
 
 
 def to_float32(value: Any) -> Any:
@@ -71,13 +71,11 @@ class Precision:
         """Whether computations run in a lower precision than float32."""
         return self.dtype is not None
 
-    @contextlib.contextmanager
-    def autocast(self) -> Iterator[None]:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """``torch.autocast`` in the policy's dtype; under float32 a shared no-op context."""
         if self.dtype is None:
-            yield
-            return
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            yield
+            return _NO_AUTOCAST
+        return torch.autocast(self.device_type, dtype=self.dtype)
 
     def outputs(self, y_pred: Any) -> Any:
         """The outputs the loss and the metrics see: float32."""

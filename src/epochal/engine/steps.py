@@ -56,20 +56,31 @@ def train_step(run: Run, batch: Batch) -> None:
     """Forward, loss (plus the layers' own losses), backward and one optimizer update;
     metrics are updated on the device."""
     x, y, sample_weight = batch
-    sample_weight = _weights(run, y, sample_weight)
+    if run.class_weights is not None:
+        sample_weight = _weights(run, y, sample_weight)
     precision = run.precision
-    with precision.autocast():  # mixed precision: the forward pass in float16/bfloat16
-        y_pred = forward(run.training_module, x)
-    y_pred = precision.outputs(y_pred)  # loss and metrics in float32
+    if precision.dtype is None:  # float32: no autocast context, no cast of the outputs
+        y_pred = (
+            run.training_module(x) if type(x) is torch.Tensor else forward(run.training_module, x)
+        )
+    else:
+        with precision.autocast():  # mixed precision: the forward pass in float16/bfloat16
+            y_pred = forward(run.training_module, x)
+        y_pred = precision.outputs(y_pred)  # loss and metrics in float32
     loss = run.loss_fn(y, y_pred, sample_weight)
     extra = collect_losses(run.module)  # add_loss() terms and weight regularizers (Keras)
     if extra is not None:
         loss = loss + extra
     optimizer = run.optimizer
     optimizer.zero_grad()
-    precision.backward(loss)  # scaled for float16
-    precision.step(optimizer)  # skipped when float16 gradients overflowed
-    run.metrics.update(y, y_pred, sample_weight, loss, batch_size_of(x))
+    if precision.scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        precision.backward(loss)  # scaled for float16
+        precision.step(optimizer)  # skipped when float16 gradients overflowed
+    size = x.shape[0] if type(x) is torch.Tensor else batch_size_of(x)
+    run.metrics.update(y, y_pred, sample_weight, loss, size)
 
 
 def test_step(run: Run, batch: Batch) -> None:

@@ -1,9 +1,10 @@
 """Keras-named layers as ``torch.nn.Module`` s, channels-last as in Keras.
 
 One module per Keras family (``core``, ``convolutional``, ``pooling``, ``normalization``,
-``regularization``, ``reshaping``); :mod:`epochal.layers.base` holds :class:`Layer`, the
-class user layers subclass. ``LAYER_CLASSES`` maps every class exported here by name: it is
-what loading may build without ``custom_objects``.
+``regularization``, ``reshaping``, ``merging``, ``attention``, ``recurrent``);
+:mod:`epochal.layers.base` holds :class:`Layer`, the class user layers subclass.
+``LAYER_CLASSES`` maps every class exported here by name: it is what loading may build
+without ``custom_objects``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from epochal.initializers import (
     Zeros,
 )
 from epochal.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from epochal.layers.attention import Attention, MultiHeadAttention
 from epochal.layers.base import (
     Input,
     InputLayer,
@@ -47,11 +49,20 @@ from epochal.layers.convolutional import (
     SeparableConv1D,
     SeparableConv2D,
 )
-from epochal.layers.core import Activation, Dense, Embedding, Masking
+from epochal.layers.core import Activation, Dense, Embedding, Lambda, Masking
+from epochal.layers.image_preprocessing import (
+    CenterCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Resizing,
+)
 from epochal.layers.merging import (
     Add,
     Average,
     Concatenate,
+    Dot,
     Maximum,
     Minimum,
     Multiply,
@@ -59,6 +70,7 @@ from epochal.layers.merging import (
     add,
     average,
     concatenate,
+    dot,
     maximum,
     minimum,
     multiply,
@@ -101,12 +113,14 @@ __all__ = [
     "LSTM",
     "Activation",
     "Add",
+    "Attention",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
     "AveragePooling3D",
     "BatchNormalization",
     "Bidirectional",
+    "CenterCrop",
     "Concatenate",
     "Constant",
     "Conv1D",
@@ -120,6 +134,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Dot",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -137,6 +152,7 @@ __all__ = [
     "Initializer",
     "Input",
     "InputLayer",
+    "Lambda",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
@@ -148,17 +164,23 @@ __all__ = [
     "MaxPooling3D",
     "Maximum",
     "Minimum",
+    "MultiHeadAttention",
     "Multiply",
     "Normalization",
     "Ones",
     "PReLU",
     "Permute",
+    "RandomFlip",
     "RandomNormal",
+    "RandomRotation",
+    "RandomTranslation",
     "RandomUniform",
+    "RandomZoom",
     "ReLU",
     "RepeatVector",
     "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",
@@ -176,6 +198,7 @@ __all__ = [
     "average",
     "collect_losses",
     "concatenate",
+    "dot",
     "get_activation",
     "maximum",
     "minimum",

@@ -6,7 +6,7 @@ activity regularization.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -168,6 +168,33 @@ class SeededRandom:
             gen.manual_seed(self.seed)
             self._generators[key] = gen
         return gen
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The state of each generator made so far, by device (empty before any draw)."""
+        return {key: gen.get_state() for key, gen in self._generators.items()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continues the draws from a :meth:`state_dict` (a resumed run's backup).
+
+        Raises:
+            ValueError: when ``state`` is not a mapping of device names to generator states.
+        """
+        if self.seed is None or not isinstance(state, Mapping):
+            raise ValueError(
+                f"A seeded layer's generator state must be a mapping of devices to generator "
+                f"states, for a layer with a seed. Received: {type(state).__name__}"
+            )
+        generators: dict[str, torch.Generator] = {}
+        for key, value in state.items():
+            if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8:
+                raise ValueError(
+                    f"A seeded layer's generator state for {key!r} must be a uint8 tensor. "
+                    f"Received: {type(value).__name__}"
+                )
+            gen = torch.Generator(device=torch.device(str(key)))
+            gen.set_state(value.cpu())
+            generators[str(key)] = gen
+        self._generators = generators
 
     def uniform(self, shape: Any, device: torch.device, low: float = 0.0, high: float = 1.0):
         out = torch.empty(tuple(shape), device=device)

@@ -1,7 +1,8 @@
-"""Core layers: Dense, Activation, Embedding, Masking."""
+"""Core layers: Dense, Activation, Embedding, Masking, Lambda."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from epochal import activations, initializers
+from epochal._validation import ArgumentTypeError
 from epochal.layers._support import (
     check_bool,
     check_units,
@@ -21,7 +23,7 @@ from epochal.layers._support import (
 )
 from epochal.layers.base import Layer, tag_weight
 
-__all__ = ["Activation", "Dense", "Embedding", "Masking"]
+__all__ = ["Activation", "Dense", "Embedding", "Lambda", "LambdaFunctionError", "Masking"]
 
 
 class Dense(Layer):
@@ -222,3 +224,178 @@ class Masking(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mask_value": self.mask_value}
+
+
+class LambdaFunctionError(ValueError):
+    """A saved ``Lambda`` layer's function cannot be rebuilt from the file: epochal never
+    runs code from a file (no unmarshalling, no eval), so the function must be given by
+    name in ``custom_objects`` (or registered)."""
+
+
+def _function_entry(fn: Any, layer: str, what: str) -> dict[str, Any]:
+    """How a Lambda's function is written in a config: by name only, never as code."""
+    name = getattr(fn, "__name__", None)
+    if not name or name == "<lambda>":
+        # a Python lambda has no name: it is found by the layer's name on loading
+        return {"class_name": "__lambda__", "config": {"layer": layer, "argument": what}}
+    return {
+        "module": "builtins",
+        "class_name": "function",
+        "config": name,
+        "registered_name": "function",
+    }
+
+
+class Lambda(Layer):
+    """Wraps a function as a layer: ``call(inputs)`` returns ``function(inputs, **arguments)``.
+
+    Files hold the function by its name only (never its code): a model with a ``Lambda``
+    loads when ``load_model(..., custom_objects={name: function})`` (or the registry)
+    provides the function; for a Python ``lambda``, which has no name, the key is the
+    layer's name. A Keras file's marshalled lambda is never run.
+
+    Args (Keras 3):
+        function: The function, ``function(inputs, **arguments)``; it also receives
+            ``mask=`` / ``training=`` when its signature has them.
+        output_shape: The output shape (batch axis excluded) or a function of the input
+            shape. epochal infers shapes by running the layer, so it is only kept for the
+            config. Defaults to `None`.
+        mask: The output mask: a function ``(inputs, mask) -> mask`` or a fixed mask; when
+            given, the layer supports masking. Defaults to `None`.
+        arguments: Extra keyword arguments for ``function``. Defaults to `None`.
+    """
+
+    casts_inputs = False
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        output_shape: Any = None,
+        mask: Any = None,
+        arguments: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ArgumentTypeError(
+                f"`function` must be a callable. Received: function={function!r}"
+            )
+        if arguments is not None and not isinstance(arguments, dict):
+            raise ArgumentTypeError(
+                f"`arguments` must be a dict of keyword arguments or None. Received: "
+                f"arguments={arguments!r}"
+            )
+        if output_shape is not None and not (
+            callable(output_shape) or isinstance(output_shape, list | tuple)
+        ):
+            raise ArgumentTypeError(
+                "`output_shape` must be a tuple, a list, a function of the input shape or "
+                f"None. Received: output_shape={output_shape!r}"
+            )
+        self.function = function
+        self.output_shape_arg = (
+            tuple(output_shape) if isinstance(output_shape, list) else output_shape
+        )
+        self.mask = mask
+        self.supports_masking = mask is not None
+        self.arguments = dict(arguments or {})
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            params = {}  # type: ignore[assignment]
+        self._wants_mask = "mask" in params
+        self._wants_training = "training" in params
+        self.built = True
+
+    def call(self, inputs: Any, mask: Any = None, training: bool | None = None) -> Any:
+        kwargs = dict(self.arguments)
+        if self._wants_mask:
+            kwargs["mask"] = mask
+        if self._wants_training:
+            kwargs["training"] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if callable(self.mask):
+            return self.mask(inputs, mask)
+        return self.mask
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["function"] = _function_entry(self.function, self.name, "function")
+        if self.output_shape_arg is not None:
+            config["output_shape"] = (
+                _function_entry(self.output_shape_arg, self.name, "output_shape")
+                if callable(self.output_shape_arg)
+                else list(self.output_shape_arg)
+            )
+        if self.mask is not None:
+            if not callable(self.mask):
+                raise TypeError(
+                    f"Lambda {self.name!r}: a fixed `mask` cannot be written into a config; "
+                    "pass a function (inputs, mask) -> mask to save the model's architecture."
+                )
+            config["mask"] = _function_entry(self.mask, self.name, "mask")
+        for key, value in self.arguments.items():
+            if not (value is None or isinstance(value, str | int | float | bool | list)):
+                raise TypeError(
+                    f"Lambda {self.name!r}: the argument {key}={value!r} cannot be written "
+                    "into a config (numbers, strings, booleans and lists can)."
+                )
+        config["arguments"] = dict(self.arguments)
+        return config
+
+    @staticmethod
+    def resolve_functions(config: dict[str, Any], lookup: Callable[[str], Any]) -> dict[str, Any]:
+        """``config`` (a saved Lambda's, epochal's or Keras') with its function entries
+        replaced by the functions ``lookup(name)`` returns: the function's name for a named
+        function, the layer's name for a Python lambda (Keras stores those as marshalled
+        bytecode, which is never read).
+
+        Raises:
+            LambdaFunctionError: naming the layer and the ``custom_objects`` key to pass.
+        """
+        config = dict(config)
+        layer = str(config.get("name") or "lambda")
+        for key in ("function", "output_shape", "mask"):
+            entry = config.get(key)
+            if key != "function" and not (isinstance(entry, dict) and "class_name" in entry):
+                continue
+            if callable(entry):
+                continue
+            if isinstance(entry, str):
+                name = entry
+            elif isinstance(entry, dict) and entry.get("class_name") == "__lambda__":
+                name = layer
+            elif isinstance(entry, dict) and isinstance(entry.get("config"), str):
+                name = str(entry["config"])
+            else:
+                raise LambdaFunctionError(
+                    f"The Lambda layer {layer!r}: its `{key}` entry {entry!r} is not a function "
+                    "name; epochal rebuilds Lambda functions only by name."
+                )
+            fn = lookup(name)
+            if fn is None:
+                what = (
+                    "a Python lambda (stored as code, which epochal never runs), so it is "
+                    "looked up by the layer's name"
+                    if name == layer
+                    and isinstance(entry, dict)
+                    and entry.get("class_name") == "__lambda__"
+                    else f"the function {name!r}"
+                )
+                raise LambdaFunctionError(
+                    f"The Lambda layer {layer!r} cannot be loaded: its `{key}` is {what}. Pass "
+                    f"it in load_model(..., custom_objects={{{name!r}: <the function>}})."
+                )
+            config[key] = fn
+        if isinstance(config.get("output_shape"), list):
+            config["output_shape"] = tuple(config["output_shape"])
+        return config
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> Lambda:
+        objects = custom_objects or {}
+        return cls(**cls.resolve_functions(config, objects.get))

@@ -1,5 +1,7 @@
 """Device-resident metrics with Keras names (see :mod:`epochal.metrics.base` for how state
-is kept; :mod:`epochal.metrics.keras_metrics` for the confusion, F-score, R2 and IoU ones)."""
+is kept; :mod:`epochal.metrics.keras_metrics` for the others, gathered from their family modules:
+``accuracy``, ``probabilistic``, ``regression``, ``reduction``, ``confusion``, ``auc``,
+``f_score``, ``iou``)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from epochal.metrics.base import (
 from epochal.metrics.keras_metrics import (
     AUC,
     BinaryCrossentropy,
+    BinaryIoU,
     CategoricalCrossentropy,
     CategoricalHinge,
     CosineSimilarity,
@@ -38,18 +41,25 @@ from epochal.metrics.keras_metrics import (
     FalsePositives,
     FBetaScore,
     Hinge,
+    IoU,
     KLDivergence,
     LogCoshError,
     MeanAbsolutePercentageError,
     MeanIoU,
     MeanSquaredLogarithmicError,
+    OneHotIoU,
+    OneHotMeanIoU,
     Poisson,
     Precision,
+    PrecisionAtRecall,
     R2Score,
     Recall,
+    RecallAtPrecision,
     RootMeanSquaredError,
+    SensitivityAtSpecificity,
     SparseCategoricalCrossentropy,
     SparseTopKCategoricalAccuracy,
+    SpecificityAtSensitivity,
     SquaredHinge,
     Sum,
     TopKCategoricalAccuracy,
@@ -59,6 +69,7 @@ from epochal.metrics.keras_metrics import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
+from epochal.metrics.torchmetrics_adapter import TorchMetric, is_torchmetric, is_torchmetric_class
 
 __all__ = [
     "ACCURACY_ALIASES",
@@ -66,6 +77,7 @@ __all__ = [
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
+    "BinaryIoU",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
@@ -75,6 +87,7 @@ __all__ = [
     "FalseNegatives",
     "FalsePositives",
     "Hinge",
+    "IoU",
     "KLDivergence",
     "LogCoshError",
     "Mean",
@@ -85,17 +98,24 @@ __all__ = [
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
+    "OneHotIoU",
+    "OneHotMeanIoU",
     "Poisson",
     "Precision",
+    "PrecisionAtRecall",
     "R2Score",
     "Recall",
+    "RecallAtPrecision",
     "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
+    "TorchMetric",
     "TrueNegatives",
     "TruePositives",
     "accuracy_alias",
@@ -103,6 +123,8 @@ __all__ = [
     "categorical_accuracy",
     "cosine_similarity",
     "get",
+    "is_torchmetric",
+    "is_torchmetric_class",
     "mean_absolute_error",
     "mean_squared_error",
     "sparse_categorical_accuracy",
@@ -141,6 +163,8 @@ _BY_NAME: dict[str, tuple[Callable[..., torch.Tensor], Direction]] = {
 
 _CLASSES: dict[str, Callable[[], Metric]] = {
     "auc": AUC,
+    "binary_io_u": BinaryIoU,
+    "binaryiou": BinaryIoU,
     "precision": Precision,
     "recall": Recall,
     "rmse": RootMeanSquaredError,
@@ -157,7 +181,8 @@ def get(identifier: Any, loss_name: str | None = None) -> Metric:
     """Resolves a Keras metric identifier (name, function, or Metric) to a Metric.
 
     A string keeps its spelling as the logs key (``"acc"`` is logged as ``acc``), a function
-    is logged under its ``__name__``, an object under its ``name``.
+    is logged under its ``__name__``, an object under its ``name``. A ``torchmetrics.Metric``
+    (object or class) becomes a :class:`TorchMetric`.
 
     Raises:
         ValueError: for an unknown metric name, listing the known ones.
@@ -165,6 +190,10 @@ def get(identifier: Any, loss_name: str | None = None) -> Metric:
     """
     if isinstance(identifier, Metric):
         return identifier
+    if is_torchmetric(identifier):  # torchmetrics' (preds, target) order, our reduction
+        return TorchMetric(identifier)
+    if is_torchmetric_class(identifier):
+        return TorchMetric(identifier())
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in ACCURACY_ALIASES:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from epochal.layers import LAYER_CLASSES, InputLayer, Layer, set_trainable
+from epochal.layers import LAYER_CLASSES, InputLayer, Lambda, Layer, set_trainable
 from epochal.layers import base as layer_base
 from epochal.layers.symbolic import KerasTensor, Node, flatten, inbound_nodes, map_structure
 from epochal.models.model import Model, _check_summary_layout
@@ -61,6 +61,15 @@ def _fill(template: Any, values: list[Any]) -> Any:
 
 def _owner_name(owner: Any) -> str:
     return str(getattr(owner, "name", None) or type(owner).__name__)
+
+
+def _sorted_flatten(structure: Any) -> list[Any]:
+    """The leaves of ``structure`` as Keras' ``tree.flatten`` orders them (dict keys sorted)."""
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in _sorted_flatten(structure[key])]
+    if isinstance(structure, list | tuple):
+        return [leaf for item in structure for leaf in _sorted_flatten(item)]
+    return [structure]
 
 
 def _map_graph(
@@ -154,7 +163,9 @@ class GraphModule(Layer):
         self.output_structure = outputs
         self.flat_inputs: list[KerasTensor] = flat_inputs
         self.flat_outputs: list[KerasTensor] = flat_outputs
-        self.nodes, self.operations = _map_graph(flat_inputs, flat_outputs)
+        # Keras walks the outputs flattened with dict keys sorted: its layer order (and
+        # so the layer paths of its weight files) follows that walk
+        self.nodes, self.operations = _map_graph(flat_inputs, _sorted_flatten(outputs))
         names: dict[str, Any] = {}
         for owner in self.operations:
             name_ = _owner_name(owner)
@@ -515,6 +526,8 @@ class Functional(Model):
             layer_cls = classes.get(name)
             if layer_cls is None:
                 raise ValueError(f"Unknown layer class {name!r}; pass it in `custom_objects`.")
+            if layer_cls is Lambda:  # its function comes back by name from custom_objects
+                return Lambda.from_config(dict(entry["config"]), custom_objects)
             return layer_cls.from_config(dict(entry["config"]))
 
         return cls._rebuild(config, make)

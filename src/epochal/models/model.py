@@ -44,6 +44,7 @@ from epochal.engine import (
     Run,
     TrainState,
     check_targets,
+    model_outputs,
     run_evaluate,
     run_fit,
     run_predict,
@@ -61,6 +62,8 @@ from epochal.engine.loop import to_numpy
 from epochal.engine.precision import Precision
 from epochal.engine.steps import forward, predict_step, test_step, train_step
 from epochal.layers import Layer, set_trainable, training_scope
+from epochal.layers._stack import LayerStack
+from epochal.layers._support import SeededRandom
 from epochal.layers.base import unique_name
 from epochal.layers.symbolic import is_symbolic, symbolic_call
 from epochal.metrics import Metric
@@ -126,6 +129,39 @@ class _WeightsByPosition:
     def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
         names = list(self.module.state_dict())
         self.module.load_state_dict(dict(zip(names, state.values(), strict=True)))
+
+
+class _LayerGenerators:
+    """The generators of the seeded random layers (``Dropout(seed=...)``, the ``Random*``
+    image layers...), by the layer's position: a resumed run continues their draws where
+    the interrupted one was, instead of starting again from the seed."""
+
+    def __init__(self, owners: list[SeededRandom]) -> None:
+        self.owners = owners
+
+    @classmethod
+    def of(cls, module: nn.Module) -> _LayerGenerators | None:
+        owners = [
+            value
+            for m in module.modules()
+            for value in vars(m).values()
+            if isinstance(value, SeededRandom) and value.seed is not None
+        ]
+        return cls(owners) if owners else None
+
+    def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {str(i): owner.state_dict() for i, owner in enumerate(self.owners)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if not isinstance(state, Mapping) or set(state) != {
+            str(i) for i in range(len(self.owners))
+        }:
+            raise ValueError(
+                f"The backup holds generator states of {len(state)} seeded layers; this "
+                f"model has {len(self.owners)}. It was written for another architecture."
+            )
+        for i, owner in enumerate(self.owners):
+            owner.load_state_dict(state[str(i)])
 
 
 def _check_callbacks(callbacks: Any) -> None:
@@ -312,8 +348,9 @@ class Model(StepAPI):
         ``Checkpoint(to_save=...)``): the weights and buffers (restored by position, since
         automatic layer names differ between processes, not architectures), the optimizer
         when compiled, and the run's :class:`~epochal.engine.TrainState` (position, data
-        order, running metrics, random state and the callbacks' states); under a mixed
-        policy, the :class:`~epochal.engine.precision.Precision` (the float16 loss scale)."""
+        order, running metrics, random state and the callbacks' states); the generators of
+        seeded random layers; under a mixed policy, the
+        :class:`~epochal.engine.precision.Precision` (the float16 loss scale)."""
         objects: dict[str, Any] = {"model": _WeightsByPosition(self.module)}
         if self.optimizer is not None:
             objects["optimizer"] = self.optimizer
@@ -322,6 +359,9 @@ class Model(StepAPI):
                 objects[f"optimizer:{key}"] = optimizer
         if self.precision.enabled:
             objects["precision"] = self.precision  # the float16 loss scale
+        generators = _LayerGenerators.of(self.module)
+        if generators is not None:
+            objects["layer_generators"] = generators
         objects["train"] = self._fit_state
         return objects
 
@@ -656,7 +696,9 @@ class Model(StepAPI):
         Raises:
             ValueError / TypeError: for bad arguments, before any training happens.
         """
-        self._require_compiled(need_loss=not self._steps_own_loss("train_step"))
+        self._require_compiled(
+            need_loss=not self._steps_own_loss("train_step") and not self._plain_module()
+        )
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
         _positive_int_or_none("validation_batch_size", validation_batch_size)
@@ -703,6 +745,8 @@ class Model(StepAPI):
         )
         should_validate(0, evaluation_freq, "evaluation_freq")
         class_weights = _class_weight_table(class_weight)
+        if self._compile_loss is None and not self._uses_own_steps():
+            model_outputs.refuse_weights(sample_weight, class_weight)  # the model's own loss
         if self._compile_loss is not None and y is not None and is_array_like(y):
             # every label, not just the first batch
             self._compile_loss.check_targets(tree_map(to_tensor, y), check_targets)
@@ -849,6 +893,30 @@ class Model(StepAPI):
         cls = type(self)
         return cls._overrides(step) or cls._overrides("compute_loss")
 
+    def _plain_module(self) -> bool:
+        """Whether the module is a plain ``torch.nn.Module`` (not epochal's layer stack,
+        graph or subclass module): it may take a dict batch as keyword arguments and return
+        its own loss (see :mod:`epochal.engine.model_outputs`)."""
+        module = self._module
+        return (
+            module is not None
+            and not isinstance(module, Layer | LayerStack)
+            and not getattr(module, "whole_inputs", False)
+        )
+
+    def _structured_outputs(self, example_input: Any) -> bool:
+        """Whether the run reads outputs through :mod:`epochal.engine.model_outputs`: a
+        plain module given a dict batch, a transformers model, or one compiled without a
+        loss (its own loss is then the loss). Decided once per call: tensors in, tensors out
+        keep the engine's steps as they are."""
+        if not self._plain_module():
+            return False
+        return (
+            isinstance(example_input, Mapping)
+            or type(self._module).__module__.startswith("transformers.")
+            or (self.compiled and self._compile_loss is None)
+        )
+
     def _jit(self, module: nn.Module) -> nn.Module | CompiledModule:
         """``module`` through ``torch.compile`` with ``jit_compile``; kept across calls, so
         each fit or evaluate reuses the compiled graphs."""
@@ -907,6 +975,9 @@ class Model(StepAPI):
             run.test_fn = custom_test_fn(self.test_step)
         if type(self)._overrides("predict_step"):
             run.predict_fn = custom_predict_fn(self.predict_step)
+        if not own_steps and self._structured_outputs(example_input):
+            model_outputs.check_keywords(self.module, example_input)
+            model_outputs.attach(run, own_loss=self._compile_loss is None)
         return run
 
     @contextlib.contextmanager
@@ -965,7 +1036,9 @@ class Model(StepAPI):
         compile order, or a dict with ``return_dict=True``."""
         if kwargs:
             raise ValueError(f"Arguments not recognized: {kwargs}")
-        self._require_compiled(need_loss=not self._steps_own_loss("test_step"))
+        self._require_compiled(
+            need_loss=not self._steps_own_loss("test_step") and not self._plain_module()
+        )
         _check_verbose(verbose)
         _positive_int_or_none("batch_size", batch_size)
         check_bool("return_dict", return_dict)
@@ -1029,7 +1102,9 @@ class Model(StepAPI):
     ) -> Any:
         """One update on one batch (the model's own ``train_step`` when it has one);
         returns the batch's loss and metrics."""
-        self._require_compiled(need_loss=not self._steps_own_loss("train_step"))
+        self._require_compiled(
+            need_loss=not self._steps_own_loss("train_step") and not self._plain_module()
+        )
         batch = self._single_batch(x, y, sample_weight)
         self.build_from_batch(batch[0])
         run = self._new_run(CallbackList(), batch[0], training=False)
@@ -1039,6 +1114,7 @@ class Model(StepAPI):
             run.training_module = self._jit(
                 wrapped[1] if wrapped and wrapped[0] is self.strategy else run.module
             )
+            model_outputs.rewrap_training(run)
         run.optimizer = self.optimizer
         table = _class_weight_table(class_weight)
         run.class_weights = None if table is None else table.to(self.device)
@@ -1052,7 +1128,9 @@ class Model(StepAPI):
         self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
     ) -> Any:
         """Loss and metrics of one batch, without updating."""
-        self._require_compiled(need_loss=not self._steps_own_loss("test_step"))
+        self._require_compiled(
+            need_loss=not self._steps_own_loss("test_step") and not self._plain_module()
+        )
         batch = self._single_batch(x, y, sample_weight)
         self.build_from_batch(batch[0])
         run = self._new_run(CallbackList(), batch[0], training=False)

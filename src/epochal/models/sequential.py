@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from epochal.layers import LAYER_CLASSES, InputLayer, Layer
+from epochal.layers import LAYER_CLASSES, InputLayer, Lambda, Layer
 from epochal.layers._stack import LayerStack
 from epochal.layers.symbolic import KerasTensor
 from epochal.models.model import Model
@@ -117,5 +117,8 @@ class Sequential(Model):
                     f"Unknown layer class {entry['class_name']!r}; pass it in `custom_objects`."
                 )
             layer_config = dict(entry["config"])
-            layers.append(layer_cls.from_config(layer_config))
+            if layer_cls is Lambda:  # its function comes back by name from custom_objects
+                layers.append(Lambda.from_config(layer_config, custom_objects))
+            else:
+                layers.append(layer_cls.from_config(layer_config))
         return cls(layers, name=config.get("name"))

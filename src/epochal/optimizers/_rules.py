@@ -3,7 +3,9 @@
 torch's SGD keeps the sum of gradients as momentum and scales it by the *current* rate,
 Keras keeps ``momentum * m - lr * g``, so the two differ as soon as the rate changes (a
 schedule, ReduceLROnPlateau); torch's ``Adamax`` adds epsilon inside the running maximum,
-Keras adds it to the maximum in the denominator; torch has no Lion. These classes apply
+Keras adds it to the maximum in the denominator; torch has no Lion; torch's Adam adds
+epsilon to the bias-corrected root of ``v`` (``keras_adam_epsilon`` gives it the epsilon
+that makes its fused kernel's update Keras'). These classes apply
 Keras' formulas, in the order Keras' torch backend computes them (``torch._foreach_*``
 over each parameter group), so updates agree with Keras to float32 rounding. Decoupled
 weight decay, clipping and the learning rate are the facade's
@@ -12,12 +14,67 @@ weight decay, clipping and the learning rate are the facade's
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import torch
 
-__all__ = ["KerasAdadelta", "KerasAdamax", "KerasLion", "KerasSGD"]
+__all__ = ["KerasAdadelta", "KerasAdamax", "KerasLion", "KerasSGD", "keras_adam_epsilon"]
+
+
+_BLOCK = 1024  # updates whose corrections are computed together
+
+
+@functools.lru_cache(maxsize=32)
+def _adam_corrections(beta_1: float, beta_2: float, block: int) -> tuple[list[float], list[float]]:
+    """For the updates ``t`` of ``block``: ``1 / sqrt(1 - b2^t)`` as torch computes it (in
+    double), and Keras' ``sqrt(1 - b2^t) / (1 - b1^t)`` (float32 betas and powers) over
+    torch's. One vectorised pass per 1024 updates, so an update costs two list lookups."""
+    steps = np.arange(block * _BLOCK + 1, (block + 1) * _BLOCK + 1)
+    torch_1 = 1.0 - np.power(beta_1, steps.astype(np.float64))
+    torch_2 = 1.0 - np.power(beta_2, steps.astype(np.float64))
+    # Keras' float32 powers of the float32 betas: taken in double and rounded once (the
+    # float32 result, to the ulp that 1 - b2^t would turn into 1e-5)
+    one = np.float32(1)
+    exact = steps.astype(np.float64)
+    keras_1 = one - np.power(np.float64(np.float32(beta_1)), exact).astype(np.float32)
+    keras_2 = np.sqrt(one - np.power(np.float64(np.float32(beta_2)), exact).astype(np.float32))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usable = (torch_1 > 0) & (torch_2 > 0) & (keras_1 > 0)
+        inverse = np.where(usable, 1.0 / np.sqrt(torch_2), 1.0)
+        factor = np.where(
+            usable,
+            (keras_2.astype(np.float64) / keras_1.astype(np.float64))
+            / (np.sqrt(torch_2) / torch_1),
+            1.0,
+        )
+    return inverse.tolist(), factor.tolist()
+
+
+def keras_adam_epsilon(
+    optimizer: torch.optim.Optimizer, epsilon: float, update: int
+) -> list[float]:
+    """Sets the ``eps`` of each group of torch's Adam / AdamW so that its update is Keras',
+    and returns the factor each group's ``lr`` needs for this update.
+
+    torch divides by ``sqrt(v) / sqrt(1 - b2^t) + eps`` (``sqrt(v_max)`` with amsgrad), Keras
+    by ``sqrt(v) + epsilon`` after folding ``sqrt(1 - b2^t)`` into the rate: the two agree
+    when ``eps = epsilon / sqrt(1 - b2^t)``. Keras also takes the powers of float32 betas in
+    float32 (``1 - 0.999^t`` differs by up to 1e-5 relative from torch's double), which the
+    returned ``lr`` factor (Keras' correction over torch's, about ``1 +- 1e-5``) makes up.
+    ``update`` is ``t`` (1 for the first update), a host-side count: no device read,
+    whichever kernel (fused, foreach, loop) runs.
+    """
+    block, index = divmod(max(int(update), 1) - 1, _BLOCK)
+    factors = []
+    for group in optimizer.param_groups:
+        beta_1, beta_2 = group["betas"]
+        inverse, factor = _adam_corrections(float(beta_1), float(beta_2), block)
+        group["eps"] = epsilon * inverse[index]
+        factors.append(factor[index])
+    return factors
 
 
 def _with_grads(group: dict[str, Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

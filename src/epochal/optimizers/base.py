@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from epochal._validation import check_bool, check_number, check_str
+from epochal.optimizers._ema import ModelAverage, check_ema_arguments
 from epochal.optimizers.schedules import LearningRateSchedule
 from epochal.optimizers.schedules import serialize as serialize_schedule
 
@@ -244,6 +245,16 @@ class Optimizer:
             into accumulators (kept in :meth:`state_dict`, so a run resumes mid-accumulation).
             As in Keras, ``iterations`` counts updates (calls // steps) while a
             learning-rate schedule is asked with the count of calls. Defaults to `None`.
+        use_ema: Keras 3's exponential moving average of the weights (see
+            :mod:`epochal.optimizers._ema`): after every ``step()`` call each average becomes
+            ``ema_momentum * average + (1 - ema_momentum) * weight`` (the weight itself while
+            ``iterations`` is 0); ``fit`` ends by overwriting the weights with their averages
+            (:meth:`finalize_variable_values`), and
+            :class:`~epochal.callbacks.SwapEMAWeights` evaluates (and checkpoints) with them.
+            The averages are part of :meth:`state_dict`. Defaults to `False`.
+        ema_momentum: The averages' momentum, in ``[0, 1]``. Defaults to `0.99`.
+        ema_overwrite_frequency: With ``use_ema``, overwrite the weights with their averages
+            every that many iterations; `None` never does. Defaults to `None`.
         lr: Legacy alias of `learning_rate` (deprecated).
 
     Raises:
@@ -264,6 +275,9 @@ class Optimizer:
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         gradient_accumulation_steps: int | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
         name: str | None = None,
         lr: float | None = None,
         **torch_kwargs: Any,
@@ -309,6 +323,12 @@ class Optimizer:
             )
         if name is not None:
             check_str("name", name, where=f"{type(self).__name__}: ")
+        self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = check_ema_arguments(
+            type(self).__name__, use_ema, ema_momentum, ema_overwrite_frequency
+        )
+        self._ema: ModelAverage | None = (
+            ModelAverage(self.ema_momentum, self.ema_overwrite_frequency) if self.use_ema else None
+        )
         if decay:
             import warnings
 
@@ -355,7 +375,8 @@ class Optimizer:
             raise ValueError(
                 f"Argument(s) not recognized by {type(self).__name__}: {unknown}. "
                 "Accepted: learning_rate, weight_decay, decay, clipnorm, clipvalue, "
-                "global_clipnorm, gradient_accumulation_steps, name, "
+                "global_clipnorm, gradient_accumulation_steps, use_ema, ema_momentum, "
+                "ema_overwrite_frequency, name, "
                 f"{', '.join(sorted(accepted))}."
             )
         _check_hyperparameters(type(self).__name__, torch_kwargs)
@@ -397,6 +418,8 @@ class Optimizer:
         kwargs["lr"] = self.current_learning_rate()
         self.torch_optimizer = self.torch_class(plain, **kwargs)
         self._group_scales = [1.0 for _ in self.torch_optimizer.param_groups]
+        if self._ema is not None:
+            self._ema.ensure(self._params())
         self._decayed = [p for p in plain if self._use_weight_decay(p, names.get(id(p)))]
         self._constrained = [
             (p, p._keras_constraint)  # type: ignore[attr-defined]
@@ -438,10 +461,24 @@ class Optimizer:
         return True
 
     @classmethod
-    def wrap(cls, torch_optimizer: torch.optim.Optimizer) -> Optimizer:
-        """Gives an existing torch optimizer the Keras surface, keeping its groups' ratios."""
+    def wrap(
+        cls,
+        torch_optimizer: torch.optim.Optimizer,
+        *,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+    ) -> Optimizer:
+        """Gives an existing torch optimizer the Keras surface, keeping its groups' ratios
+        (and, with ``use_ema``, Keras' moving average of its weights)."""
         opt = cls.__new__(cls)
-        Optimizer.__init__(opt, learning_rate=float(torch_optimizer.param_groups[0]["lr"]))
+        Optimizer.__init__(
+            opt,
+            learning_rate=float(torch_optimizer.param_groups[0]["lr"]),
+            use_ema=use_ema,
+            ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency,
+        )
         # A wrapped torch optimizer keeps its own weight_decay; the facade adds none.
         opt.name = type(torch_optimizer).__name__.lower()
         opt.torch_optimizer = torch_optimizer
@@ -532,6 +569,7 @@ class Optimizer:
         N-th call, which updates with their mean."""
         opt = self._require()
         if self.gradient_accumulation_steps and not self._accumulate(opt):
+            self._update_average(opt)  # Keras averages after every call, updating or not
             self._iterations += 1
             return
         if _GRADIENT_SYNC:
@@ -547,7 +585,82 @@ class Optimizer:
         opt.step()
         if self._constrained:
             self._apply_constraints()
+        self._update_average(opt)
         self._iterations += 1
+
+    # ----------------------------------------------------------------- moving average
+    def _params(self) -> list[torch.Tensor]:
+        return [p for g in self._require().param_groups for p in g["params"]]
+
+    def _update_average(self, opt: torch.optim.Optimizer) -> None:
+        if self._ema is not None:
+            self._ema.update([p for g in opt.param_groups for p in g["params"]], self.iterations)
+
+    def _require_ema(self, what: str) -> ModelAverage:
+        if self._ema is None:
+            raise ValueError(
+                f"{what} needs an optimizer with `use_ema=True`; {type(self).__name__} "
+                f"{self.name!r} has use_ema=False."
+            )
+        return self._ema
+
+    @property
+    def ema_variables(self) -> list[torch.Tensor] | None:
+        """The moving averages (Keras' ``average`` variables), one per weight in the
+        optimizer's order, or `None` without ``use_ema``."""
+        if self._ema is None:
+            return None
+        return self._ema.ensure(self._params()) if self.built else []
+
+    def finalize_variable_values(self, var_list: Iterable[torch.Tensor] | None = None) -> None:
+        """Keras' end-of-``fit`` step: with ``use_ema``, the weights take their moving
+        averages' values (``var_list``: the weights, in the optimizer's order; defaults to
+        those the optimizer holds). Without ``use_ema``, or before any update, nothing.
+
+        Raises:
+            ValueError: when ``var_list`` has another length than the averages.
+        """
+        if self._ema is None or not self.built or self._iterations == 0:
+            return
+        params = self._params()
+        if var_list is not None:
+            given = list(var_list)
+            if len(given) != len(params):
+                raise ValueError(
+                    f"The length of model variables ({len(given)}) to override does not match "
+                    f"the length of model variables stored in the optimizer ({len(params)})."
+                )
+            params = given
+        self._ema.overwrite(params)
+
+    def swap_ema_weights(self) -> bool:
+        """Exchanges the weights and their moving averages, in place (what
+        :class:`~epochal.callbacks.SwapEMAWeights` does around evaluation). Before the
+        first update there is no average yet: nothing is exchanged.
+
+        Returns:
+            Whether the weights were exchanged.
+
+        Raises:
+            ValueError: without ``use_ema``.
+        """
+        ema = self._require_ema("Swapping the EMA weights")
+        if not self.built or self._iterations == 0:
+            return False
+        ema.swap(self._params())
+        return True
+
+    def set_ema_to_weights(self) -> None:
+        """The moving averages take the weights' current values (Keras' SwapEMAWeights
+        does this at the last epoch end, once the averages are in the model).
+
+        Raises:
+            ValueError: without ``use_ema``.
+        """
+        ema = self._require_ema("Setting the EMA weights")
+        params = self._params()
+        with torch.no_grad():
+            torch._foreach_copy_(ema.ensure(params), [p.detach() for p in params])
 
     def _accumulate(self, opt: torch.optim.Optimizer) -> bool:
         """Adds this call's gradients to the accumulators; on the update call, puts their
@@ -674,6 +787,9 @@ class Optimizer:
             state["accumulated"] = {
                 str(i): t for i, t in enumerate(self._accumulators) if t is not None
             }
+        if self._ema is not None:
+            self._ema.ensure(self._params())
+            state["average"] = self._ema.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -698,6 +814,10 @@ class Optimizer:
                 saved[str(i)].to(p.device, p.dtype, copy=True) if str(i) in saved else None
                 for i, p in enumerate(params)
             ]
+        if self._ema is not None and "average" in state:
+            self._ema.load_state_dict(
+                state["average"], [p for g in opt.param_groups for p in g["params"]]
+            )
         self.decay = float(state.get("decay", self.decay))
         self._apply_lr()
 
@@ -710,6 +830,9 @@ class Optimizer:
             "learning_rate": rate,
             "weight_decay": self.weight_decay,
             "decay": self.decay,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
         }
         for key in ("clipnorm", "clipvalue", "global_clipnorm", "gradient_accumulation_steps"):
             if getattr(self, key) is not None:

@@ -7,7 +7,13 @@ from typing import Any
 import torch
 
 from epochal._validation import check_number
-from epochal.optimizers._rules import KerasAdadelta, KerasAdamax, KerasLion, KerasSGD
+from epochal.optimizers._rules import (
+    KerasAdadelta,
+    KerasAdamax,
+    KerasLion,
+    KerasSGD,
+    keras_adam_epsilon,
+)
 from epochal.optimizers.base import Optimizer
 from epochal.optimizers.schedules import LearningRateSchedule
 
@@ -34,7 +40,38 @@ class SGD(Optimizer):
         )
 
 
-class Adam(Optimizer):
+class _KerasEpsilon(Optimizer):
+    """Adam's and AdamW's update as Keras computes it, on torch's (fused) kernel: before
+    each update the torch groups get the ``eps`` and ``lr`` that make torch's formula equal
+    Keras' (see :func:`~epochal.optimizers._rules.keras_adam_epsilon`); after it their
+    ``lr`` and ``eps`` are the plain rate and ``epsilon`` again (config and saved state)."""
+
+    def step(self) -> None:
+        opt = self.torch_optimizer
+        epsilon = self.torch_kwargs.get("eps")
+        # Only over the torch class this facade made (not one given to ``wrap``).
+        if opt is None or epsilon is None or type(opt) is not self.torch_class:
+            super().step()
+            return
+        factors = keras_adam_epsilon(opt, float(epsilon), self.iterations + 1)
+        scales = self._group_scales
+        rate = self.current_learning_rate()  # what this update uses (step() sets it again)
+        self._group_scales = [s * f for s, f in zip(scales, factors, strict=False)]
+        try:
+            self._apply_lr()
+            super().step()
+        finally:
+            self._group_scales = scales
+            for group, scale in zip(opt.param_groups, scales, strict=False):
+                group["lr"] = rate * scale
+                group["eps"] = epsilon  # the saved state holds the configured values
+
+
+class Adam(_KerasEpsilon):
+    """Adam with Keras' defaults and Keras' update
+    (``w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + epsilon)``), on torch's fused
+    kernel where it applies."""
+
     torch_class = torch.optim.Adam
 
     def __init__(
@@ -51,7 +88,9 @@ class Adam(Optimizer):
         )
 
 
-class AdamW(Optimizer):
+class AdamW(_KerasEpsilon):
+    """Adam with Keras 3's decoupled weight decay (default 0.004) and Keras' update."""
+
     torch_class = torch.optim.AdamW
 
     def __init__(

@@ -6,7 +6,15 @@ One internal reader/writer (:class:`Bundle` <-> HDF5) and thin formats: ``.h5``/
 """
 
 from epochal.saving._bundle import Bundle, CheckpointError
-from epochal.saving.api import load_model, load_weights, save_bundle, save_model, save_weights
+from epochal.saving.api import (
+    PendingSave,
+    load_model,
+    load_weights,
+    prepare_save,
+    save_bundle,
+    save_model,
+    save_weights,
+)
 from epochal.saving.formats import read_bundle, write_bundle
 from epochal.saving.protocol import Saveable, register_model_class
 from epochal.saving.serialization import get_registered_object, register_serializable
@@ -14,10 +22,12 @@ from epochal.saving.serialization import get_registered_object, register_seriali
 __all__ = [
     "Bundle",
     "CheckpointError",
+    "PendingSave",
     "Saveable",
     "get_registered_object",
     "load_model",
     "load_weights",
+    "prepare_save",
     "read_bundle",
     "register_model_class",
     "register_serializable",

@@ -6,9 +6,11 @@ and only then assigns, so a bad file never leaves a half-loaded model.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,15 @@ from epochal.saving.serialization import (
     resolve_compile_extras,
 )
 
-__all__ = ["load_model", "load_weights", "save_bundle", "save_model", "save_weights"]
+__all__ = [
+    "PendingSave",
+    "load_model",
+    "load_weights",
+    "prepare_save",
+    "save_bundle",
+    "save_model",
+    "save_weights",
+]
 
 logger = logging.getLogger("epochal.saving")
 _warned_legacy = False
@@ -184,6 +194,65 @@ def save_bundle(
             "build_config": _build_config(model),
         },
     )
+
+
+@dataclass
+class PendingSave:
+    """A save taken apart at the step boundary: what to write, and how.
+
+    ``tensors`` is a tree of the live tensors the file needs (copy it, e.g. with
+    :meth:`~epochal.saving.async_writer.AsyncWriter.host_copy`, before training goes on);
+    ``write(tensors)`` writes the file from such a copy, on any thread, in the format a
+    synchronous ``save`` / ``save_weights`` of the same path would write.
+
+    Attributes:
+        path: The target file.
+        keras_format: Whether the file is in Keras' format (else epochal's own).
+        tensors: The live tensors.
+        write: Writes the file from a copy of ``tensors``.
+    """
+
+    path: str
+    keras_format: bool
+    tensors: Any
+    write: Callable[[Any], Any]
+
+
+def prepare_save(
+    model: Saveable,
+    filepath: str | os.PathLike[str],
+    *,
+    weights_only: bool = False,
+    overwrite: bool = True,
+    keras_compatible: bool | None = None,
+) -> PendingSave:
+    """What :func:`save_model` (or, ``weights_only``, :func:`save_weights`) would write to
+    ``filepath``, in the same format (Keras' or epochal's, chosen as they choose it), split
+    into the tensors to snapshot and the write. Asynchronous checkpoints use it: the
+    snapshot on the training thread, the write in the background.
+
+    Raises:
+        ValueError / IsADirectoryError / FileExistsError: as :func:`save_model` does.
+    """
+    accepted = WEIGHTS_SUFFIXES if weights_only else MODEL_SUFFIXES
+    what = "model.save_weights()" if weights_only else "model.save()"
+    _check_target(filepath, overwrite, accepted, what)
+    target = os.fspath(filepath)
+    if _keras_choice(model, filepath, keras_compatible, whole=not weights_only):
+        snap = keras_writer.snapshot(model, whole=not weights_only)
+        return PendingSave(
+            target,
+            True,
+            snap.tensors,
+            lambda tensors: keras_writer.write_snapshot(target, snap, tensors),
+        )
+    bundle = save_bundle(model, filepath, overwrite, weights_only=weights_only)
+    config = copy.deepcopy(bundle.config)
+
+    def write(tensors: Any) -> None:
+        write_bundle(target, Bundle(tensors["weights"], tensors["opt"], config))
+
+    return PendingSave(target, False, {"weights": bundle.weights, "opt": bundle.optimizer}, write)
 
 
 def save_weights(
@@ -372,13 +441,15 @@ def _load_keras_model(
     weights = _match_weights(model, keras_format.bundle_weights(model, kfile, filepath), filepath)
     settings = kfile.compile_config
     if compile and settings:
-        optimizer, loss, metrics = keras_format.compile_from_keras(settings, filepath)
+        optimizer, keywords = keras_format.compile_from_keras(settings, filepath)
         try:
-            loss = _resolve_loss(loss, custom_objects)
-            metrics = [_resolve_metric(m, custom_objects) for m in metrics]
+            keywords["loss"] = _keras_resolved(keywords["loss"], _resolve_loss, custom_objects)
+            for key in ("metrics", "weighted_metrics"):
+                if key in keywords:
+                    keywords[key] = _keras_resolved(keywords[key], _resolve_metric, custom_objects)
+            model.compile(optimizer=optimizer, **keywords)
         except (TypeError, ValueError) as exc:
             raise CheckpointError(filepath, f"the compile settings cannot be read: {exc}") from exc
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.module.parameters())
         entry = settings.get("optimizer")
@@ -386,6 +457,18 @@ def _load_keras_model(
         keras_format.restore_optimizer(model, kfile, keras_class)
     _assign(model, weights)
     return model
+
+
+def _keras_resolved(value: Any, resolve: Any, custom_objects: Mapping[str, Any] | None) -> Any:
+    """Keras' per-output settings (lists, dicts, lists per output) with each name or
+    ``{class_name, config}`` resolved to epochal's loss or metric."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_keras_resolved(v, resolve, custom_objects) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _keras_resolved(v, resolve, custom_objects) for k, v in value.items()}
+    return resolve(value, custom_objects)
 
 
 def load_model(

@@ -88,6 +88,7 @@ _TOLERATED: dict[str, tuple[Any, ...]] = {
     "use_cudnn": ("auto",),
     "trainable": (True,),
     "unroll": (False,),
+    "rms_scaling": (False,),
 }
 # Defaults of Keras' initializers: an initializer at its defaults is written by name.
 _INITIALIZER_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -101,16 +102,24 @@ _INITIALIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 _INITIALIZER_NAMES = {"RandomUniform": "uniform", "RandomNormal": "random_normal"}
 # Optimizer options Keras writes that epochal's optimizers lack, at their defaults.
 _OPTIMIZER_TOLERATED: dict[str, tuple[Any, ...]] = {
-    "use_ema": (False,),
-    "ema_momentum": (0.99,),
-    "ema_overwrite_frequency": (None,),
     "loss_scale_factor": (None,),
     "gradient_accumulation_steps": (None,),
     "jit_compile": (False, True),
     "is_legacy_optimizer": (False,),
 }
-# Sub-layer groups in the order their weights come in ``layer.weights`` (then the others).
-_CHILD_ORDER = ("forward_layer", "backward_layer", "cell", "layer")
+# Sub-layer groups in the order their weights come in ``layer.weights`` (then the others);
+# MultiHeadAttention's projections in the order Keras creates them.
+_CHILD_ORDER = (
+    "forward_layer",
+    "backward_layer",
+    "cell",
+    "layer",
+    "query_dense",
+    "key_dense",
+    "gate_dense",
+    "value_dense",
+    "output_dense",
+)
 
 
 def keras_snake_case(name: str) -> str:
@@ -141,6 +150,7 @@ class KerasFile:
         compile_config: Keras 3's ``compile_config`` (legacy ``training_config`` mapped to
             it), or `None`.
         layers: Keras 3 layout: the saved layer objects by path (``dense_1``).
+        roots: Keras 3 layout: other groups at the root (a subclassed model's attributes).
         legacy_layers: legacy layout: ``(layer name, arrays)`` in the file's order.
         optimizer: The optimizer's variables in Keras' order, or `None`.
         keras_version: The writer's version, when recorded.
@@ -150,6 +160,7 @@ class KerasFile:
     model_config: dict[str, Any] | None = None
     compile_config: dict[str, Any] | None = None
     layers: dict[str, _Node] = field(default_factory=dict)
+    roots: dict[str, _Node] = field(default_factory=dict)
     legacy_layers: list[tuple[str, list[np.ndarray]]] = field(default_factory=list)
     optimizer: list[np.ndarray] | None = None
     keras_version: str | None = None
@@ -246,6 +257,13 @@ def _read_v3_h5(source: Any, kfile: KerasFile, optimizer_state: bool) -> None:
         layers = f.get("layers")
         if isinstance(layers, h5py.Group):
             kfile.layers = {k: _read_node(layers[k], f"layers/{k}") for k in layers}
+        for key in f:
+            if key in ("layers", "optimizer", "vars", "epochal_optimizer"):
+                continue
+            if isinstance(f.get(key, getlink=True), h5py.HardLink) and isinstance(
+                f[key], h5py.Group
+            ):
+                kfile.roots[key] = _read_node(f[key], key)
         optimizer = f.get("optimizer") if optimizer_state else None
         if isinstance(optimizer, h5py.Group):
             kfile.optimizer = _read_node(optimizer, "optimizer").arrays
@@ -476,6 +494,12 @@ def _layer_config(
             f"load_model(..., custom_objects={{{class_name!r}: ...}}) or register it",
         )
     custom = get_registered_object(class_name, custom_objects) is not None
+    resolve = getattr(cls, "resolve_functions", None)
+    if resolve is not None:  # Lambda: its functions by name, never Keras' marshalled code
+        try:
+            raw = resolve(raw, lambda key: get_registered_object(key, custom_objects))
+        except ValueError as exc:
+            raise _refuse(path, name, class_name, str(exc)) from exc
     config: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "dtype" and cls is not InputLayer:
@@ -567,6 +591,7 @@ def model_from_keras(
 ) -> Any:
     """An unbuilt, uncompiled epochal model for a Keras architecture (Sequential or
     functional), or a :class:`CheckpointError` naming what epochal cannot build."""
+    raw = config
     config = _strip(config)
     class_name = str(config.get("class_name"))
     inner = dict(config.get("config") or {})
@@ -574,11 +599,7 @@ def model_from_keras(
         class_name = "Functional"
     cls = model_class(class_name)
     if cls is None or class_name not in ("Sequential", "Functional"):
-        raise CheckpointError(
-            path,
-            f"the Keras model class {class_name!r} cannot be rebuilt by epochal (Sequential and "
-            "functional models can); build the model in code and call load_weights()",
-        )
+        return _subclassed_from_keras(raw, custom_objects, path)
 
     def build(entry: Mapping[str, Any]) -> nn.Module:
         if entry.get("class_name") in ("Sequential", "Functional", "Model"):
@@ -612,6 +633,44 @@ def model_from_keras(
         ) from exc
 
 
+def _subclassed_from_keras(
+    config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None, path: Any
+) -> Any:
+    """A subclassed Keras model (its own class, registered in Keras): rebuilt only from the
+    epochal class ``custom_objects`` (or ``register_serializable``) gives for its registered
+    name or class name, with that class' ``from_config``. The ``module`` the file names is
+    never imported."""
+    class_name = str(config.get("class_name"))
+    registered = config.get("registered_name")
+    names = [n for n in (registered, class_name) if isinstance(n, str) and n]
+    cls = next((c for n in names if (c := get_registered_object(n, custom_objects))), None)
+    if cls is None or not isinstance(cls, type) or not hasattr(cls, "compile"):
+        found = "" if cls is None else f" (custom_objects gives {cls!r}, not a model class)"
+        raise CheckpointError(
+            path,
+            f"the Keras model class {class_name!r} (registered as {registered!r}) is a "
+            f"subclassed model epochal cannot rebuild by itself{found}; pass the epochal "
+            f"Model subclass in load_model(..., custom_objects={{{names[0]!r}: YourModel}}) "
+            "(it needs get_config/from_config), or build the model in code and call "
+            "load_weights(). The module named in the file is never imported.",
+        )
+    inner = dict(_strip(config.get("config") or {}))
+    dtype = _dtype_name(inner.pop("dtype", None))
+    if dtype not in (None, "float32"):
+        raise CheckpointError(
+            path, f"the Keras model {class_name!r}: dtype={dtype!r} cannot be honoured"
+        )
+    try:
+        make = getattr(cls, "from_config", None)
+        return make(inner) if callable(make) else cls(**inner)
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        raise CheckpointError(
+            path,
+            f"the Keras model class {class_name!r} cannot be rebuilt by {cls.__name__}"
+            f".from_config ({type(exc).__name__}: {exc})",
+        ) from exc
+
+
 def _functional_entry(entry: Mapping[str, Any], build: Any) -> nn.Module:
     return build(entry)
 
@@ -623,6 +682,8 @@ def keras_layer_paths(model: Any) -> list[tuple[str, nn.Module]]:
     layers = getattr(model, "layers", None)
     if layers is None:
         raise TypeError(f"a {type(model).__name__} wrapping a torch module has no Keras layer list")
+    if type(getattr(model, "module", None)).__name__ == "CallModule":
+        return _subclassed_paths(model)
     sequential = type(model).__name__ == "Sequential"
     used: dict[str, int] = {}
     out: list[tuple[str, nn.Module]] = []
@@ -637,6 +698,28 @@ def keras_layer_paths(model: Any) -> list[tuple[str, nn.Module]]:
             out.extend((f"{name}/layers/{p}", m) for p, m in keras_layer_paths(layer))
         else:
             out.append((name, layer))
+    return out
+
+
+def _subclassed_paths(model: Any) -> list[tuple[str, nn.Module]]:
+    """Keras' weight paths of a subclassed model's layers. Keras walks the model's
+    attributes in sorted order: a layer attribute whose name sorts before ``layers`` is
+    saved under that name at the file's root (path ``/hidden``); the ``layers`` list then
+    names the others by class and position among all tracked layers (``dense_1``, under
+    ``layers/``)."""
+    out: list[tuple[str, nn.Module]] = []
+    used: dict[str, int] = {}
+    for attr, layer in model.module.named_children():
+        if not isinstance(layer, Layer) or hasattr(layer, "module"):
+            raise TypeError(
+                f"the subclassed model's attribute {attr!r} is a {type(layer).__name__}; "
+                "Keras' layout is mapped for epochal layers assigned as attributes only"
+            )
+        base = keras_snake_case(type(layer).__name__)
+        count = used.get(base)
+        used[base] = 0 if count is None else count + 1
+        name = base if count is None else f"{base}_{count + 1}"
+        out.append((f"/{attr}" if attr < "layers" else name, layer))
     return out
 
 
@@ -657,8 +740,12 @@ def _flatten(node: _Node) -> list[np.ndarray]:
 
 
 def _lookup(kfile: KerasFile, path: str) -> _Node | None:
-    head, *rest = path.split("/")
-    node = kfile.layers.get(head)
+    if path.startswith("/"):  # a subclassed model's attribute, at the file's root
+        head, *rest = path[1:].split("/")
+        node = kfile.roots.get(head)
+    else:
+        head, *rest = path.split("/")
+        node = kfile.layers.get(head)
     for key in rest:
         if node is None:
             return None
@@ -705,7 +792,7 @@ def bundle_weights(model: Any, kfile: KerasFile, path: Any) -> dict[str, torch.T
                     )
                 continue
             plan.append((module, _name(module), _flatten(node), f"layers/{layer_path}"))
-        extra = set(kfile.layers) - {p.split("/")[0] for p, _ in pairs}
+        extra = set(kfile.layers) - {p.split("/")[0] for p, _ in pairs if not p.startswith("/")}
         extra = {e for e in extra if _flatten(kfile.layers[e])}
         if extra:
             raise CheckpointError(
@@ -745,17 +832,30 @@ def _object_name(value: Any) -> Any:
     return value
 
 
-def compile_from_keras(config: Mapping[str, Any], path: Any) -> tuple[Any, Any, list[Any]]:
-    """(epochal optimizer, loss, metrics) for Keras' ``compile_config``.
+def _per_output_names(value: Any, what: str, path: Any) -> Any:
+    """A loss or metric setting as Keras wrote it (a name or serialized object, a list or
+    dict of them per output, metrics as lists per output), objects reduced to
+    ``{class_name, config}``."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict) and "class_name" in value:
+        return _object_name(value)
+    if isinstance(value, dict):
+        return {str(k): _per_output_names(v, what, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_per_output_names(v, what, path) for v in value]
+    raise CheckpointError(path, f"the compiled {what} {value!r} cannot be read")
+
+
+def compile_from_keras(config: Mapping[str, Any], path: Any) -> tuple[Any, dict[str, Any]]:
+    """(epochal optimizer, ``compile`` keywords: ``loss``, ``metrics``, ``loss_weights``,
+    ``weighted_metrics``) for Keras' ``compile_config``, per output where Keras has them
+    per output (lists or dicts); a learning-rate schedule is rebuilt from its serialized
+    form. Names and classes are resolved by the caller.
 
     Raises:
         CheckpointError: naming the optimizer option, loss or metric epochal cannot honour.
     """
-    for key in ("loss_weights", "weighted_metrics"):
-        if config.get(key):
-            raise CheckpointError(
-                path, f"the compile option {key}={config[key]!r} is not read from Keras files yet"
-            )
     entry = _strip(config.get("optimizer"))
     if isinstance(entry, str):
         entry = {"class_name": entry, "config": {}}
@@ -783,13 +883,14 @@ def compile_from_keras(config: Mapping[str, Any], path: Any) -> tuple[Any, Any, 
         raise CheckpointError(
             path, f"the Keras optimizer {class_name} cannot be rebuilt by epochal: {exc}"
         ) from exc
-    loss = config.get("loss")
-    if isinstance(loss, dict | list):
-        loss = _object_name(loss) if isinstance(loss, dict) else loss
-    metrics = config.get("metrics") or []
-    if isinstance(metrics, dict):
-        raise CheckpointError(path, "per-output metrics in a Keras file are not read yet")
-    return optimizer, loss, [_object_name(m) for m in metrics]
+    settings: dict[str, Any] = {
+        "loss": _per_output_names(config.get("loss"), "loss", path),
+        "metrics": _per_output_names(config.get("metrics"), "metrics", path) or [],
+    }
+    for key in ("loss_weights", "weighted_metrics"):
+        if config.get(key) is not None:
+            settings[key] = _per_output_names(config[key], key, path)
+    return optimizer, settings
 
 
 def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> bool:
@@ -816,8 +917,13 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
     for _, layer in keras_layer_paths(model):
         trainable.extend(getattr(layer, "trainable_weights", []) or [])
     supported = name in ("Adam", "AdamW") and keras_class == name
-    if supported and torch_opt is not None and len(variables) == 2 + 2 * len(trainable):
-        slots = variables[2:]
+    # Keras' order: iterations, the learning rate (a constant rate only, not a schedule),
+    # [one EMA average per weight,] the moments.
+    head = 1 if getattr(optimizer, "schedule", None) is not None else 2
+    averaged = len(trainable) if getattr(optimizer, "use_ema", False) else 0
+    expected = head + averaged + 2 * len(trainable)
+    if supported and torch_opt is not None and len(variables) == expected:
+        averages, slots = variables[head : head + averaged], variables[head + averaged :]
         if all(
             tuple(slots[2 * i].shape) == tuple(t.shape) == tuple(slots[2 * i + 1].shape)
             for i, t in enumerate(trainable)
@@ -825,10 +931,13 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
             position = {id(t): i for i, t in enumerate(trainable)}
             state = torch_opt.state_dict()
             params = [p for g in torch_opt.param_groups for p in g["params"]]
-            if all(id(p) in position for p in params):
+            # frozen tensors (Normalization's statistics) have no Keras slots and no state
+            if all(id(p) in position or not p.requires_grad for p in params):
                 iterations = int(np.asarray(variables[0]))
                 new_state = {}
                 for index, param in enumerate(params):
+                    if id(param) not in position:
+                        continue
                     k = position[id(param)]
                     new_state[index] = {
                         "step": torch.tensor(float(iterations)),
@@ -839,7 +948,13 @@ def restore_optimizer(model: Any, kfile: KerasFile, keras_class: str | None) -> 
                 full = optimizer.state_dict()
                 full["torch"] = state
                 full["iterations"] = iterations
-                full["learning_rate"] = float(np.asarray(variables[1]))
+                if head == 2:
+                    full["learning_rate"] = float(np.asarray(variables[1]))
+                if averaged:
+                    full["average"] = {
+                        str(index): torch.from_numpy(np.array(averages[position[id(param)]]))
+                        for index, param in enumerate(params)
+                    }
                 optimizer.load_state_dict(full)
                 return True
     logger.warning(

@@ -21,10 +21,12 @@ and epochal restore.
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import os
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +37,23 @@ import torch
 from epochal import losses as losses_module
 from epochal import metrics as metrics_module
 from epochal import optimizers as optimizers_module
-from epochal._io import atomic_write, write_buffers
+from epochal._io import atomic_write
 from epochal._version import __version__
 from epochal.layers import LAYER_CLASSES, InputLayer, Layer
+from epochal.optimizers import schedules as schedules_module
 from epochal.saving import _tree
-from epochal.saving._bundle import digest, raw_view
-from epochal.saving._h5 import H5Image
-from epochal.saving.keras_format import keras_layer_paths
+from epochal.saving._bundle import digest, to_numpy
+from epochal.saving.keras_format import _CHILD_ORDER, keras_layer_paths
 
-__all__ = ["KERAS_TARGET_VERSION", "keras_obstacle", "write_keras_model", "write_keras_weights"]
+__all__ = [
+    "KERAS_TARGET_VERSION",
+    "KerasSnapshot",
+    "keras_obstacle",
+    "snapshot",
+    "write_keras_model",
+    "write_keras_weights",
+    "write_snapshot",
+]
 
 #: The Keras version whose schema the files follow (written as ``keras_version``).
 KERAS_TARGET_VERSION = "3.15.1"
@@ -70,13 +80,25 @@ def _layer_entry(layer: Any) -> dict[str, Any]:
         )
     config = dict(layer.get_config())
     config.pop("input_shape", None)
+    if config.get("use_cudnn") == "auto":
+        config.pop("use_cudnn")  # Keras' recurrent layers do not write their default
+    if name == "SimpleRNN" and config.get("seed") is None:
+        config.pop("seed", None)  # nor does Keras' SimpleRNN write its seed
     for key, value in config.items():
         if key in ("activation", "recurrent_activation") and value == "custom":
             raise NotKerasExpressible(
                 f"the layer {layer.name!r} has a custom {key} function, which Keras cannot rebuild"
             )
+        if isinstance(value, dict) and value.get("class_name") == "__lambda__":
+            raise NotKerasExpressible(
+                f"the Lambda layer {layer.name!r} wraps a Python lambda, which Keras can only "
+                "rebuild from its code (epochal writes functions by name only)"
+            )
         if key in ("layer", "backward_layer") and isinstance(value, dict):
-            sub = getattr(layer, "forward_layer" if key == "layer" else key, None)
+            if key == "backward_layer":
+                sub = getattr(layer, "backward_layer", None)
+            else:  # Bidirectional keeps the wrapped layer as forward_layer
+                sub = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
             config[key] = _layer_entry(sub) if isinstance(sub, Layer) else value
     if isinstance(layer, InputLayer):
         config.pop("trainable", None)
@@ -182,8 +204,16 @@ def optimizer_entry(optimizer: Any) -> dict[str, Any]:
         raise NotKerasExpressible("the optimizer uses Keras 2's `decay`, which Keras 3 refuses")
     config = dict(optimizer.get_config())
     config.pop("decay", None)
-    if not isinstance(config.get("learning_rate"), int | float):
-        raise NotKerasExpressible("the learning-rate schedule is not written in Keras' format yet")
+    rate = config.get("learning_rate")
+    if isinstance(rate, dict):  # a schedule, serialized as Keras serializes it
+        schedule = optimizer.schedule
+        if getattr(schedules_module, type(schedule).__name__, None) is not type(schedule):
+            raise NotKerasExpressible(
+                f"the learning-rate schedule {type(schedule).__name__} is not one of Keras' "
+                "schedules"
+            )
+    elif not isinstance(rate, int | float):
+        raise NotKerasExpressible(f"the learning rate {rate!r} cannot be written for Keras")
     for key in list(config):
         if key in _OPTIMIZER_KEYS:
             value = config.pop(key)
@@ -199,20 +229,37 @@ def optimizer_entry(optimizer: Any) -> dict[str, Any]:
     }
 
 
+def _per_output(value: Any, one: Callable[[Any], Any]) -> Any:
+    """A setting given once, or per output as a list or a dict, each entry written by
+    ``one`` (Keras writes the same shapes)."""
+    if isinstance(value, dict):
+        return {str(k): None if v is None else _per_output(v, one) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [None if v is None else _per_output(v, one) for v in value]
+    return one(value)
+
+
 def compile_entry(model: Any) -> dict[str, Any] | None:
     if not model.compiled or model.optimizer is None:
         return None
     raw = model.compile_settings
-    if raw.get("loss_weights") is not None or isinstance(raw.get("loss"), dict | list):
-        raise NotKerasExpressible("per-output losses are not written in Keras' format yet")
+
+    def loss(value: Any) -> Any:
+        return _named(value, losses_module, "loss", "keras.losses")
+
+    def metric(value: Any) -> Any:
+        return _named(value, metrics_module, "metric", "keras.metrics")
+
+    weights = raw.get("loss_weights")
+    weighted = raw.get("weighted_metrics")
     return {
         "optimizer": optimizer_entry(model.optimizer),
-        "loss": _named(raw.get("loss"), losses_module, "loss", "keras.losses"),
-        "loss_weights": None,
-        "metrics": [
-            _named(m, metrics_module, "metric", "keras.metrics") for m in raw.get("metrics") or []
-        ],
-        "weighted_metrics": None,
+        "loss": _per_output(raw.get("loss"), loss),
+        "loss_weights": None if weights is None else _per_output(weights, float),
+        "metrics": _per_output(list(raw.get("metrics") or []), metric)
+        if not isinstance(raw.get("metrics"), dict)
+        else _per_output(raw["metrics"], metric),
+        "weighted_metrics": None if weighted is None else _per_output(weighted, metric),
         "run_eagerly": False,
         "steps_per_execution": 1,
         "jit_compile": False,
@@ -226,7 +273,12 @@ def keras_obstacle(model: Any, whole: bool) -> str | None:
             model_entry(model)
             compile_entry(model)
         else:
-            keras_layer_paths(model)
+            if type(getattr(model, "module", None)).__name__ == "CallModule":
+                raise NotKerasExpressible(
+                    f"a subclassed {type(model).__name__}'s weights are written in epochal's "
+                    "layout (Keras names them by its attribute walk, which only Keras "
+                    "rebuilds)"
+                )
             for _, layer in keras_layer_paths(model):
                 if not isinstance(layer, Layer):
                     raise NotKerasExpressible(f"{type(layer).__name__} is not an epochal layer")
@@ -238,6 +290,28 @@ def keras_obstacle(model: Any, whole: bool) -> str | None:
 
 
 # ---------------------------------------------------------------------------- weights file
+@dataclass
+class KerasSnapshot:
+    """What a Keras-format file of a model holds, taken on the training thread: the JSON
+    members already encoded, every tensor still a reference (``tensors``, a tree that
+    :meth:`AsyncWriter.host_copy` can copy), and the layout to write them in.
+    :func:`write_snapshot` turns it into the file, on any thread.
+
+    ``tensors`` holds ``"layers"`` (one list of variables per group of the weights file),
+    ``"slots"`` (Keras' optimizer variables, or `None`) and ``"optimizer"`` (epochal's
+    optimizer state for an optimizer Keras' layout cannot hold, or `None`).
+    """
+
+    whole: bool
+    model_name: str
+    groups: list[tuple[str, str]]  # (group path under layers/, the vars' ``name`` attr)
+    weighted: list[str]  # the layer paths (the checksum names each one's variables in order)
+    tensors: dict[str, Any]
+    optimizer_name: str | None = None
+    config: str | None = None  # config.json (whole models)
+    metadata: str | None = None  # metadata.json (whole models)
+
+
 def _own_and_children(layer: Any) -> tuple[list[torch.Tensor], dict[str, Any]]:
     """A layer's own variables and its Keras sub-objects (``cell`` of a recurrent layer,
     ``forward_layer``/``backward_layer`` of Bidirectional, ``layer`` of TimeDistributed)."""
@@ -251,144 +325,211 @@ def _own_and_children(layer: Any) -> tuple[list[torch.Tensor], dict[str, Any]]:
         }
     if name == "TimeDistributed":
         return [], {"layer": layer.layer}
+    if name == "MultiHeadAttention":
+        keys = ("query_dense", "key_dense", "gate_dense", "value_dense", "output_dense")
+        children: dict[str, Any] = {k: getattr(layer, k) for k in keys if hasattr(layer, k)}
+        return [], {**children, "_softmax": [], "_dropout_layer": []}
     return list(layer.weights), {}
 
 
-def _write_vars(group: h5py.Group, tensors: list[torch.Tensor], name: str) -> None:
+def _layer_groups(
+    path: str, layer: Any, groups: list[tuple[str, str]], tensors: list[list[torch.Tensor]]
+) -> None:
+    own, children = _own_and_children(layer)
+    groups.append((path, str(getattr(layer, "name", type(layer).__name__))))
+    tensors.append(own)
+    for key, child in children.items():
+        if isinstance(child, list):  # a recurrent layer's cell, or a weightless sub-layer
+            groups.append(
+                (f"{path}/{key}", f"{layer.name}_cell" if key == "cell" else key.strip("_"))
+            )
+            tensors.append(child)
+        else:
+            _layer_groups(f"{path}/{key}", child, groups, tensors)
+
+
+def _write_vars(group: h5py.Group, tensors: list[Any], name: str) -> None:
     variables = group.create_group("vars")
     variables.attrs["name"] = name
     for index, tensor in enumerate(tensors):
-        array, raw = raw_view(tensor)
+        if isinstance(tensor, np.ndarray):
+            variables.create_dataset(str(index), data=tensor)
+            continue
+        array, raw = to_numpy(tensor)
         if raw is not None:
             array = tensor.detach().float().cpu().numpy()
         variables.create_dataset(str(index), data=array)
 
 
-def _write_layer(group: h5py.Group, layer: Any) -> None:
-    own, children = _own_and_children(layer)
-    _write_vars(group, own, str(getattr(layer, "name", type(layer).__name__)))
-    for key, child in children.items():
-        sub = group.create_group(key)
-        if isinstance(child, list):  # a recurrent layer's cell: its variables
-            _write_vars(sub, child, f"{layer.name}_cell")
-        else:
-            _write_layer(sub, child)
-
-
-def _keras_slots(model: Any) -> list[np.ndarray] | None:
-    """Adam/AdamW's variables in Keras' order: iterations, learning rate, then each trainable
-    weight's first and second moments."""
+def _keras_slots(model: Any) -> list[Any] | None:
+    """Adam/AdamW's variables in Keras' order: iterations, learning rate (not with a
+    schedule), with ``use_ema`` each trainable weight's average, then each trainable
+    weight's first and second moments (references; zeros where a weight has no state)."""
     optimizer = model.optimizer
     torch_opt = getattr(optimizer, "torch_optimizer", None)
     if type(optimizer).__name__ not in ("Adam", "AdamW") or torch_opt is None:
         return None
     if optimizer.torch_kwargs.get("amsgrad"):
         return None  # Keras keeps no maximum of the second moments: epochal's own copy
-    slots: list[np.ndarray] = [
-        np.asarray(optimizer.iterations, dtype=np.int64),
-        np.asarray(float(optimizer._base_rate()), dtype=np.float32),
+    slots: list[Any] = [np.asarray(optimizer.iterations, dtype=np.int64)]
+    if optimizer.schedule is None:  # Keras keeps no rate variable beside a schedule
+        slots.append(np.asarray(float(optimizer._base_rate()), dtype=np.float32))
+    trainable = [
+        weight
+        for _, layer in keras_layer_paths(model)
+        for weight in getattr(layer, "trainable_weights", [])
     ]
-    for _, layer in keras_layer_paths(model):
-        for weight in getattr(layer, "trainable_weights", []):
-            state = torch_opt.state.get(weight, {})
-            for key in ("exp_avg", "exp_avg_sq"):
-                value = state.get(key)
-                slots.append(
-                    np.zeros(tuple(weight.shape), np.float32)
-                    if value is None
-                    else value.detach().cpu().numpy()
-                )
+    averages = optimizer.ema_variables if getattr(optimizer, "use_ema", False) else None
+    if averages is not None:
+        params = [p for g in torch_opt.param_groups for p in g["params"]]
+        by_param = {id(p): a for p, a in zip(params, averages, strict=True)}
+        for weight in trainable:
+            average = by_param.get(id(weight))
+            slots.append(np.zeros(tuple(weight.shape), np.float32) if average is None else average)
+    for weight in trainable:
+        state = torch_opt.state.get(weight, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            value = state.get(key)
+            slots.append(np.zeros(tuple(weight.shape), np.float32) if value is None else value)
     return slots
 
 
-def weights_h5(model: Any, with_optimizer: bool) -> H5Image:
-    """Keras 3's weights layout for ``model`` (``layers/<path>/vars/<i>``), plus epochal's
-    marker, checksum and optimizer state where Keras does not look: an in-memory image
-    that keeps the tensors by reference (written with ``image.pieces()``)."""
-    buffer = H5Image()
-    for _, layer in keras_layer_paths(model):
-        for weight in getattr(layer, "weights", []):
-            buffer.holds(raw_view(weight)[0])
-    tensors: list[tuple[str, torch.Tensor]] = []
+def snapshot(model: Any, whole: bool) -> KerasSnapshot:
+    """The Keras-format content of ``model`` (``whole``: a ``.keras`` archive, else a
+    ``.weights.h5``), with live tensor references; cheap (no tensor is copied).
+
+    Raises:
+        NotKerasExpressible: naming what Keras' format cannot hold.
+    """
+    groups: list[tuple[str, str]] = []
+    layer_tensors: list[list[torch.Tensor]] = []
+    weighted: list[str] = []
+    for path, layer in keras_layer_paths(model):
+        weighted.append(path)
+        _layer_groups(path, layer, groups, layer_tensors)
+    snap = KerasSnapshot(
+        whole=whole,
+        model_name=str(model.name),
+        groups=groups,
+        weighted=weighted,
+        tensors={"layers": layer_tensors, "slots": None, "optimizer": None},
+    )
+    optimizer = model.optimizer
+    if optimizer is not None and optimizer.built:
+        snap.optimizer_name = str(optimizer.name)
+        snap.tensors["slots"] = _keras_slots(model)
+        if whole and snap.tensors["slots"] is None:
+            # Keras has no counterpart for this optimizer's state: epochal's own copy
+            snap.tensors["optimizer"] = optimizer.state_dict()
+    if whole:
+        config = model_entry(model)
+        compiled = compile_entry(model)
+        if compiled is not None:
+            config["compile_config"] = compiled
+        snap.config = json.dumps(config)
+        snap.metadata = json.dumps(
+            {
+                "keras_version": KERAS_TARGET_VERSION,
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "epochal_version": __version__,
+                "epochal_format": MARKER,
+            }
+        )
+    return snap
+
+
+def encode_weights(snap: KerasSnapshot, tensors: dict[str, Any] | None = None) -> bytes:
+    """The weights file of ``snap`` (Keras 3's ``layers/<path>/vars/<i>``, plus epochal's
+    marker, checksum and optimizer state where Keras does not look), from ``tensors``
+    (a host copy of ``snap.tensors``; defaults to them)."""
+    tensors = snap.tensors if tensors is None else tensors
+    buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         f.attrs["epochal_format"] = MARKER
         f.attrs["epochal_version"] = __version__
         layers = f.create_group("layers")
-        for path, layer in keras_layer_paths(model):
-            group = layers.require_group(path)
-            _write_layer(group, layer)
-            weights: list[torch.Tensor] = getattr(layer, "weights", [])
-            tensors.extend((f"{path}/{i}", t) for i, t in enumerate(weights))
-        _write_vars(f, [], model.name)
-        f.attrs["epochal_weights_sha256"] = digest(
-            sorted((n, t.detach().cpu()) for n, t in tensors)
-        )
-        optimizer = model.optimizer
-        slots = None
-        if with_optimizer and optimizer is not None and optimizer.built:
-            slots = _keras_slots(model)
-            if slots is not None:
-                group = f.create_group("optimizer").create_group("vars")
-                group.attrs["name"] = optimizer.name
-                for index, array in enumerate(slots):
-                    buffer.holds(array)
-                    group.create_dataset(str(index), data=array)
-        if with_optimizer and optimizer is not None and optimizer.built and slots is None:
-            # Keras has no counterpart for this optimizer's state: epochal's own copy
+        for (path, name), variables in zip(snap.groups, tensors["layers"], strict=True):
+            _write_vars(layers.require_group(path), variables, name)
+        _write_vars(f, [], snap.model_name)
+        checked = _checked(snap, tensors["layers"])
+        f.attrs["epochal_weights_sha256"] = digest(sorted(checked, key=lambda item: item[0]))
+        slots = tensors.get("slots")
+        if slots is not None:
+            group = f.create_group("optimizer").create_group("vars")
+            group.attrs["name"] = snap.optimizer_name or "optimizer"
+            for index, value in enumerate(slots):
+                array = value if isinstance(value, np.ndarray) else value.detach().cpu().numpy()
+                group.create_dataset(str(index), data=array)
+        state = tensors.get("optimizer")
+        if state is not None:
             stored: dict[str, torch.Tensor] = {}
-            state = _tree.encode(optimizer.state_dict(), "", stored)
+            encoded = _tree.encode(state, "", stored)
             extra = f.create_group("epochal_optimizer")
-            extra.attrs["optimizer_state"] = json.dumps(state)
+            extra.attrs["optimizer_state"] = json.dumps(encoded)
             extra.attrs["tensor_names"] = json.dumps(list(stored))
             extra.attrs["tensors_sha256"] = digest(stored.items())
             for index, tensor in enumerate(stored.values()):
-                array, raw = raw_view(tensor)
-                buffer.holds(array)
+                array, raw = to_numpy(tensor)
                 dataset = extra.create_dataset(f"t{index}", data=array)
                 if raw is not None:
                     dataset.attrs["torch_dtype"] = raw
-    return buffer
+    return buffer.getvalue()
 
 
-def _now() -> tuple[int, int, int, int, int, int]:
-    return datetime.datetime.now().timetuple()[:6]
+def _checked(snap: KerasSnapshot, variables: list[list[Any]]) -> list[tuple[str, torch.Tensor]]:
+    """The tensors the checksum covers, named ``<layer path>/<i>`` with ``i`` counting each
+    layer's variables in the order the reader flattens its group (own variables, then
+    sub-groups: ``forward_layer``, ``backward_layer``, ``cell``, ``layer``, the rest sorted)."""
+    by_group = dict(zip((g for g, _ in snap.groups), variables, strict=True))
+
+    def flat(path: str) -> list[Any]:
+        children = {g[len(path) + 1 :].split("/")[0] for g in by_group if g.startswith(path + "/")}
+        order = [k for k in _CHILD_ORDER if k in children]
+        order += sorted(k for k in children if k not in order)
+        out = list(by_group.get(path, []))
+        for key in order:
+            out.extend(flat(f"{path}/{key}"))
+        return out
+
+    return [
+        (f"{owner}/{i}", torch.as_tensor(value).detach().cpu())
+        for owner in snap.weighted
+        for i, value in enumerate(flat(owner))
+    ]
 
 
-def _write(path: str | os.PathLike[str], produce: Callable[[Path], None]) -> Path:
+def write_snapshot(
+    path: str | os.PathLike[str], snap: KerasSnapshot, tensors: dict[str, Any] | None = None
+) -> Path:
+    """Writes ``snap`` (with ``tensors``, a host copy of its tensors) to ``path``
+    atomically: the ``.keras`` archive or the ``.weights.h5``. Safe on a background
+    thread: it reads only the snapshot."""
+    weights = encode_weights(snap, tensors)
+    if not snap.whole:
+
+        def produce_weights(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                handle.write(weights)
+
+        return atomic_write(path, produce_weights)
+    assert snap.config is not None and snap.metadata is not None
+
+    def produce(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("metadata.json", snap.metadata or "")
+            zf.writestr("config.json", snap.config or "")
+            zf.writestr("model.weights.h5", weights)
+
     return atomic_write(path, produce)
 
 
 def write_keras_weights(path: str | os.PathLike[str], model: Any) -> Path:
-    """Writes ``model``'s weights as Keras 3's ``.weights.h5`` (atomically)."""
-    image = weights_h5(model, with_optimizer=False)
-
-    def produce(tmp: Path) -> None:
-        write_buffers(tmp, image.pieces())
-
-    return _write(path, produce)
+    """Writes ``model``'s weights as Keras 3's ``.weights.h5`` (atomically), with Keras'
+    optimizer variables when the optimizer is one whose state Keras' layout holds (as
+    Keras' own ``save_weights`` does)."""
+    return write_snapshot(path, snapshot(model, whole=False))
 
 
 def write_keras_model(path: str | os.PathLike[str], model: Any) -> Path:
     """Writes ``model`` as a Keras 3 ``.keras`` archive (atomically)."""
-    config = model_entry(model)
-    compiled = compile_entry(model)
-    if compiled is not None:
-        config["compile_config"] = compiled
-    metadata = {
-        "keras_version": KERAS_TARGET_VERSION,
-        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-        "epochal_version": __version__,
-        "epochal_format": MARKER,
-    }
-    weights = weights_h5(model, with_optimizer=True)
-
-    def produce(tmp: Path) -> None:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr("metadata.json", json.dumps(metadata))
-            zf.writestr("config.json", json.dumps(config))
-            info = zipfile.ZipInfo("model.weights.h5", date_time=_now())
-            with zf.open(info, "w", force_zip64=weights.size >= 1 << 31) as member:
-                for piece in weights.pieces():
-                    member.write(piece)
-
-    return _write(path, produce)
+    return write_snapshot(path, snapshot(model, whole=True))

@@ -123,7 +123,13 @@ def _build_module(entry: Mapping[str, Any], custom_objects: Mapping[str, Any] | 
         if fn is not None:
             config["activation"] = fn
     from_config = getattr(cls, "from_config", None)
-    module = from_config(config) if from_config is not None else cls(**config)
+    if from_config is not None and "custom_objects" in inspect.signature(from_config).parameters:
+        # a layer that rebuilds functions by name (Lambda): the registry, then custom_objects
+        module = from_config(config, custom_objects={**_REGISTRY, **(custom_objects or {})})
+    elif from_config is not None:
+        module = from_config(config)
+    else:
+        module = cls(**config)
     if not isinstance(module, nn.Module):
         raise TypeError(f"{class_name}.from_config() did not return a torch.nn.Module.")
     return module
